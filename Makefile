@@ -1,0 +1,81 @@
+# pvpatch top-level Makefile.  `make V=1` shows full commands.
+
+MAKEFLAGS += -r
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+MAKEFLAGS += --no-print-directory
+endif
+
+.DEFAULT_GOAL := all
+PVPATCH_DIR := .
+B := build
+PVPATCH_BUILD := $(B)
+include pvpatch.mk
+PYTHON := $(PVPATCH_PYTHON)
+
+CC ?= gcc
+WERROR ?= 1
+CWARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+# Kernel-style code generation for everything that carries sites.
+KCFLAGS := -ffreestanding -fno-pie -fno-stack-protector -mno-red-zone $(CWARN)
+
+quiet = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
+
+DEPS_STAMP := $(B)/.deps-ok
+
+.PHONY: all deps check demo clean sites
+all: sites
+
+# Install (as root) or name the missing Debian packages.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	$(Q)./scripts/install-deps.sh
+	$(Q)mkdir -p $(B) && touch $@
+
+# --- the site test objects: every op, three optimisation levels -----------
+SITE_OPTS := O0 O2 Os
+SITE_OBJS := $(foreach o,$(SITE_OPTS),$(B)/tests/sites/callsites-$(o).o) \
+             $(B)/tests/sites/callsites-asm.o
+SITE_ELF := $(B)/tests/sites/callsites.elf
+SITE_NATIVE_OBJ := $(B)/tests/sites/callsites-native-O2.o
+
+sites: $(SITE_OBJS) $(SITE_ELF) $(SITE_NATIVE_OBJ)
+
+$(B)/tests/sites/callsites-%.o: tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -$* $(KCFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+$(SITE_NATIVE_OBJ): tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 $(KCFLAGS) $(PVPATCH_NATIVE_CFLAGS) -MD -c $< -o $@
+
+$(B)/tests/sites/callsites-asm.o: tests/sites/callsites-asm.S $(PVPATCH_GEN_STAMP)
+	$(call quiet,AS,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+$(SITE_ELF): $(B)/tests/sites/callsites-O2.o $(B)/tests/sites/callsites-asm.o
+	$(call quiet,LD,$@)
+	$(Q)$(LD) -static -nostdlib -e 0 -o $@ $^
+
+# --- tests ------------------------------------------------------------------
+check: $(DEPS_STAMP)
+	$(Q)$(MAKE) all
+	$(Q)$(PYTHON) -m pytest -q tests
+
+demo: $(DEPS_STAMP)
+	$(Q)$(MAKE) all
+	$(Q)$(PYTHON) tools/pvsites stats $(SITE_ELF)
+
+clean:
+	$(call quiet,CLEAN,$(B))
+	$(Q)rm -rf $(B)
+
+DEPFILES := $(shell find $(B) -name '*.d' 2>/dev/null)
+$(DEPFILES): ;
+-include $(DEPFILES)

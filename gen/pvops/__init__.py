@@ -1,0 +1,1 @@
+"""pvgen, the pvpatch op-spec generator (see main.py)."""

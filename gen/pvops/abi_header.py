@@ -1,0 +1,101 @@
+"""Backend: asm/pvpatch-abi.h, the record layout, flags, modes and op numbers
+for C and assembler (C99; the struct is hidden from the assembler)."""
+
+from __future__ import annotations
+
+from . import layout
+from .model import Spec
+from .output import banner
+
+_CTYPE = {(1, False): "uint8_t", (2, False): "uint16_t",
+          (4, False): "uint32_t", (4, True): "int32_t"}
+
+
+def generate(spec: Spec) -> str:
+    L = [banner(spec.file).rstrip(),
+         "/* The pvpatch ABI: site records, modes and op numbers. */",
+         "#ifndef PVPATCH_ABI_H",
+         "#define PVPATCH_ABI_H",
+         "",
+         f"#define PVPATCH_SITE_SECTION \"{layout.SECTION}\"",
+         f"#define PVPATCH_SITE_VERSION {layout.SITE_VERSION}",
+         f"#define PVPATCH_SITE_SIZE {layout.RECORD_SIZE}",
+         f"#define PVPATCH_REG_BITS {layout.REG_BITS}",
+         f"#define PVPATCH_MAX_ARGS {layout.MAX_ARGS}",
+         f"#define PVPATCH_CALL_LEN {layout.CALL_LEN}",
+         f"#define PVPATCH_MAX_NOP {layout.MAX_NOP}",
+         f"#define PVPATCH_MAX_SITE {layout.MAX_SITE}",
+         ""]
+    off = 0
+    for f in layout.FIELDS:
+        L.append(f"#define PVPATCH_SITE_OFF_{f.name.upper()} {off}"
+                 f"\t/* {f.doc} */")
+        off += f.size
+    L.append("")
+    for name, val, doc in layout.FLAGS:
+        L.append(f"#define PVPATCH_SITE_F_{name} {val:#04x}\t/* {doc} */")
+    L.append("")
+    for i, slot in enumerate(layout.REG_SLOTS):
+        L.append(f"#define PVPATCH_SLOT_{slot.upper()} {i}")
+    L.append("")
+    for i, m in enumerate(layout.MODES):
+        L.append(f"#define PVPATCH_MODE_{m} {i}")
+    L.append(f"#define PVPATCH_NR_MODES {len(layout.MODES)}")
+    L.append("")
+    for num, names in enumerate(layout.REGS):
+        L.append(f"#define PVPATCH_REG_{names[0].upper()} {num}")
+    L.append("")
+    for op in spec.ops:
+        L.append(f"#define PVPATCH_OP_{op.name.upper()} {op.abi}")
+    L += [f"#define PVPATCH_NR_OPS {len(spec.ops)}",
+          f"#define PVPATCH_MAX_OP {max(op.abi for op in spec.ops)}",
+          "",
+          "#ifndef __ASSEMBLER__",
+          "#include <stddef.h>",
+          "#include <stdint.h>",
+          "",
+          "/* One per site, in section " + layout.SECTION + "; position independent. */",
+          "struct pvpatch_site {"]
+    for f in layout.FIELDS:
+        L.append(f"\t{_CTYPE[(f.size, f.signed)]} {f.name};\t/* {f.doc} */")
+    L += ["};", ""]
+    off = 0
+    for f in layout.FIELDS:
+        L.append(f"_Static_assert(offsetof(struct pvpatch_site, {f.name}) == "
+                 f"PVPATCH_SITE_OFF_{f.name.upper()}, \"site record layout\");")
+        off += f.size
+    L += ["_Static_assert(sizeof(struct pvpatch_site) == PVPATCH_SITE_SIZE, "
+          "\"site record size\");",
+          "",
+          "/* Register number recorded in slot PVPATCH_SLOT_*. */",
+          "static inline unsigned int pvpatch_site_reg(const struct pvpatch_site *s, unsigned int slot)",
+          "{",
+          "\treturn (s->regs >> (slot * PVPATCH_REG_BITS)) & ((1u << PVPATCH_REG_BITS) - 1);",
+          "}",
+          "",
+          "static inline const void *pvpatch_site_addr(const struct pvpatch_site *s)",
+          "{",
+          "\treturn (const char *)&s->site + s->site;",
+          "}",
+          "",
+          "/* What the patcher knows of each op (from the spec). */",
+          "struct pvpatch_op_info {",
+          "\tconst char *name;",
+          "\tconst char *cls;",
+          "\tuint16_t abi;",
+          "\tuint8_t nargs;\t/* inputs, recorded as arg0.. */",
+          "\tuint8_t nouts;\t/* outputs; the first is recorded as ret */",
+          "\tuint8_t modes;\t/* bit PVPATCH_MODE_* set when the mode is allowed */",
+          "\tuint8_t site_len;",
+          "\tuint8_t native_max;",
+          "\tuint8_t inline_max;",
+          "\tuint16_t clobbers;\t/* static part of every site's clobber mask */",
+          "\tint8_t pin[1 + PVPATCH_MAX_ARGS];\t/* pinned register per slot, -1 if compiler-chosen */",
+          "};",
+          "",
+          "/* Indexed by op number; entries with name == NULL are unused numbers. */",
+          "extern const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1];",
+          "#endif /* __ASSEMBLER__ */",
+          "",
+          "#endif"]
+    return "\n".join(L) + "\n"

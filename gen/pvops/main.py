@@ -1,0 +1,56 @@
+"""pvgen: op spec -> headers, assembler macros, op table and Python module."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import abi_header, asm_inc, c_header, op_table, python_mod
+from .check import check
+from .model import Spec, SpecError
+from .output import write_if_changed
+from .spec import parse
+
+
+def outputs(spec: Spec) -> dict[str, str]:
+    """Relative path under the output directory -> text."""
+    return {
+        "include/asm/pvpatch-abi.h": abi_header.generate(spec),
+        "include/asm/pvops-gen.h": c_header.generate(spec, framework=True),
+        "include/asm/pvops-gen.inc": asm_inc.generate(spec, framework=True),
+        "native/include/asm/pvpatch-abi.h": abi_header.generate(spec),
+        "native/include/asm/pvops-gen.h": c_header.generate(spec, framework=False),
+        "native/include/asm/pvops-gen.inc": asm_inc.generate(spec, framework=False),
+        "src/pvops-table.c": op_table.generate(spec),
+        "python/pvpatch_gen.py": python_mod.generate(spec),
+    }
+
+
+def load(path: str) -> Spec:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise SpecError(path, 0, f"cannot read: {e.strerror}") from None
+    return check(parse(text, path), path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="pvgen", description=__doc__)
+    ap.add_argument("spec", help="the op spec, e.g. arch/x86/pvops.spec")
+    ap.add_argument("-o", "--output", required=True, metavar="DIR",
+                    help="directory for the generated files")
+    ap.add_argument("--check", action="store_true",
+                    help="only validate the spec")
+    args = ap.parse_args(argv)
+    try:
+        spec = load(args.spec)
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if args.check:
+        return 0
+    for rel, text in outputs(spec).items():
+        write_if_changed(os.path.join(args.output, rel), text)
+    return 0

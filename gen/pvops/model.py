@@ -1,0 +1,84 @@
+"""The semantic model of an op spec, built by check.py from parsed lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import layout
+
+
+class SpecError(Exception):
+    """An error in the spec, located at file:line."""
+
+    def __init__(self, file: str, line: int, msg: str):
+        super().__init__(f"{file}:{line}: {msg}")
+        self.file = file
+        self.line = line
+        self.msg = msg
+
+
+@dataclass(frozen=True)
+class Operand:
+    name: str
+    type: str  # a key of layout.TYPES
+    pin: str | None  # 64-bit register name, or None for "r"
+
+    @property
+    def ctype(self) -> str:
+        return layout.TYPES[self.type][0]
+
+    @property
+    def size(self) -> int:
+        return layout.TYPES[self.type][1]
+
+
+@dataclass
+class Op:
+    name: str
+    abi: int
+    file: str
+    line: int
+    cls: str
+    ins: list[Operand]
+    outs: list[Operand]
+    scratch: list[str]
+    native: list[str]  # one instruction per entry, operands as %[name]
+    native_line: int
+    clobbers: list[str]  # 64-bit register names
+    clobber_memory: bool
+    clobber_cc: bool
+    modes: list[str]
+    native_max: int
+    inline_max: int
+    site_len: int
+    native_call: str | None = None  # symbol, when the native code is a call
+    doc: str = ""
+    all_operands: list[str] = field(default_factory=list)
+
+    @property
+    def flags(self) -> int:
+        f = len(self.ins)
+        if self.outs:
+            f |= layout.FLAG_HAS_RET
+        return f
+
+    @property
+    def clobber_mask(self) -> int:
+        """Static part of the clobber mask (pinned outputs and clobbers)."""
+        mask = 0
+        for r in self.clobbers:
+            mask |= 1 << layout.REG_NUM[r]
+        for o in self.outs:
+            if o.pin:
+                mask |= 1 << layout.REG_NUM[o.pin]
+        return mask
+
+    @property
+    def modes_mask(self) -> int:
+        return sum(1 << layout.MODES.index(m) for m in self.modes)
+
+
+@dataclass
+class Spec:
+    file: str
+    ops: list[Op]

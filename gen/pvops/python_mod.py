@@ -1,0 +1,56 @@
+"""Backend: pvpatch_gen.py, the record layout and op table for the tools."""
+
+from __future__ import annotations
+
+import pprint
+
+from . import layout
+from .model import Spec
+from .output import banner
+
+_FMT = {(1, False): "B", (2, False): "H", (4, False): "I", (4, True): "i"}
+
+
+def _op(op) -> dict:
+    def operand(o):
+        return {"name": o.name, "type": o.type, "size": o.size, "pin": o.pin}
+    return {
+        "name": op.name, "abi": op.abi, "class": op.cls,
+        "ins": [operand(o) for o in op.ins],
+        "outs": [operand(o) for o in op.outs],
+        "scratch": list(op.scratch),
+        "native": list(op.native),
+        "native_call": op.native_call,
+        "clobbers": list(op.clobbers),
+        "clobber_mask": op.clobber_mask,
+        "modes": list(op.modes),
+        "site_len": op.site_len,
+        "native_max": op.native_max,
+        "inline_max": op.inline_max,
+        "flags": op.flags,
+        "line": op.line,
+    }
+
+
+def generate(spec: Spec) -> str:
+    fmt = "<" + "".join(_FMT[(f.size, f.signed)] for f in layout.FIELDS)
+    ops = {op.abi: _op(op) for op in spec.ops}
+    L = [banner(spec.file, "py").rstrip(),
+         '"""pvpatch site-record layout and op table, for the host tools."""',
+         "",
+         f"SECTION = {layout.SECTION!r}",
+         f"SITE_VERSION = {layout.SITE_VERSION}",
+         f"RECORD_SIZE = {layout.RECORD_SIZE}",
+         f"RECORD_FORMAT = {fmt!r}",
+         f"RECORD_FIELDS = {tuple(f.name for f in layout.FIELDS)!r}",
+         f"REG_BITS = {layout.REG_BITS}",
+         f"REG_SLOTS = {layout.REG_SLOTS!r}",
+         f"MAX_NOP = {layout.MAX_NOP}",
+         f"CALL_LEN = {layout.CALL_LEN}",
+         f"MODES = {layout.MODES!r}",
+         f"REGS = {layout.REGS!r}",
+         f"TYPES = {layout.TYPES!r}"]
+    for name, val, _ in layout.FLAGS:
+        L.append(f"FLAG_{name} = {val:#04x}")
+    L += ["", "OPS = " + pprint.pformat(ops, width=100, sort_dicts=True), ""]
+    return "\n".join(L)

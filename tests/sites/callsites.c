@@ -1,0 +1,165 @@
+/*
+ * Many call sites of every op, in functions whose register pressure differs,
+ * so that the compiler allocates different registers at different sites.
+ * Built at -O0, -O2 and -Os with the framework headers (and once without
+ * them); tools/pvsites must verify every site.  Never executed.
+ */
+#include <asm/pvops-gen.h>
+
+/* Parameters exist to vary register allocation, not all are used. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+volatile unsigned long sink[8];
+
+#define A6 unsigned long a, unsigned long b, unsigned long c, \
+	   unsigned long d, unsigned long e, unsigned long f
+
+/* Ops with one compiler-chosen input: the argument comes from each
+ * parameter register, from an expression, and under register pressure. */
+#define IN1(op, T)							\
+	void op##_p1(A6) { pv_##op((T)a); sink[0] = b; }		\
+	void op##_p2(A6) { pv_##op((T)b); sink[0] = a; }		\
+	void op##_p3(A6) { pv_##op((T)c); }				\
+	void op##_p4(A6) { pv_##op((T)d); }				\
+	void op##_p5(A6) { pv_##op((T)e); }				\
+	void op##_p6(A6) { pv_##op((T)f); }				\
+	void op##_x(A6) { pv_##op((T)(a * b + c)); sink[1] = d ^ e ^ f; } \
+	void op##_live(A6)						\
+	{								\
+		unsigned long x = a * b, y = c * d, z = e * f, w = a ^ f; \
+		pv_##op((T)(x + y));					\
+		sink[0] = x; sink[1] = y; sink[2] = z; sink[3] = w;	\
+		sink[4] = a; sink[5] = b; sink[6] = c; sink[7] = d + e;	\
+	}
+
+/* Ops with one compiler-chosen output. */
+#define OUT1(op)							\
+	unsigned long op##_r(void) { return pv_##op(); }		\
+	void op##_s(A6) { sink[0] = pv_##op() + a; }			\
+	unsigned long op##_two(A6) { return pv_##op() * b + pv_##op() * c; } \
+	void op##_live(A6)						\
+	{								\
+		unsigned long x = a * b, y = c * d, z = e * f;		\
+		unsigned long v = pv_##op();				\
+		sink[0] = x; sink[1] = y; sink[2] = z; sink[3] = v;	\
+		sink[4] = a; sink[5] = b; sink[6] = c; sink[7] = d + e; \
+	}
+
+/* Ops with neither (or only pinned) operands. */
+#define PLAIN(op)							\
+	void op##_1(void) { pv_##op(); }				\
+	void op##_2(A6) { sink[0] = a; pv_##op(); sink[1] = b; pv_##op(); }
+
+PLAIN(irq_disable)
+PLAIN(irq_enable)
+PLAIN(safe_halt)
+PLAIN(halt)
+PLAIN(wbinvd)
+PLAIN(io_delay)
+PLAIN(flush_tlb_local)
+PLAIN(clts)
+
+OUT1(save_fl)
+OUT1(read_cr0)
+OUT1(read_cr2)
+OUT1(read_cr3)
+OUT1(read_cr4)
+OUT1(read_cr8)
+OUT1(calibrate_tsc)
+OUT1(get_wallclock)
+OUT1(mem_size)
+
+IN1(restore_fl, unsigned long)
+IN1(write_cr0, unsigned long)
+IN1(write_cr3, unsigned long)
+IN1(write_cr4, unsigned long)
+IN1(write_cr8, unsigned long)
+IN1(flush_tlb_one, void *)
+IN1(apic_eoi, void *)
+IN1(load_idt, void *)
+IN1(load_gdt, void *)
+IN1(sched_yield, uint32_t)
+
+/* Interrupt save/restore around a critical section, as a kernel does. */
+void irq_section(A6)
+{
+	unsigned long fl = pv_save_fl();
+
+	pv_irq_disable();
+	sink[0] = a + b + c + d + e + f;
+	pv_restore_fl(fl);
+}
+
+/* Two compiler-chosen inputs. */
+void set_pte_1(A6) { pv_set_pte((void *)a, b); }
+void set_pte_2(A6) { pv_set_pte((void *)f, e); sink[0] = a; }
+void set_pte_3(A6) { pv_set_pte((void *)(a + 8 * b), c | d); sink[1] = e ^ f; }
+void set_pte_4(A6)
+{
+	unsigned long x = a * b, y = c * d, z = e * f;
+
+	pv_set_pte((void *)(x + 8), y ^ z);
+	sink[0] = x; sink[1] = y; sink[2] = z; sink[3] = a; sink[4] = b;
+	sink[5] = c; sink[6] = d; sink[7] = e + f;
+}
+
+void kick_cpu_1(A6) { pv_kick_cpu((void *)a, (uint32_t)b); }
+void kick_cpu_2(A6) { pv_kick_cpu((void *)e, (uint32_t)f << 24); sink[0] = c; }
+void kick_cpu_3(A6)
+{
+	unsigned long x = a * b, y = c * d, z = e * f;
+
+	pv_kick_cpu((void *)(x + 0xfee00000), (uint32_t)(y << 24));
+	sink[0] = x; sink[1] = y; sink[2] = z; sink[3] = a; sink[4] = b;
+	sink[5] = c; sink[6] = d + e + f;
+}
+
+/* Three compiler-chosen inputs. */
+void send_ipi_1(A6) { pv_send_ipi((void *)a, (uint32_t)b, (uint32_t)c); }
+void send_ipi_2(A6) { pv_send_ipi((void *)f, (uint32_t)e, (uint32_t)d); sink[0] = a; }
+void send_ipi_3(A6)
+{
+	unsigned long x = a * b, y = c * d, z = e * f;
+
+	pv_send_ipi((void *)(x + 0xfee00000), (uint32_t)(y << 24), (uint32_t)z | 0x4000);
+	sink[0] = x; sink[1] = y; sink[2] = z; sink[3] = a; sink[4] = b;
+	sink[5] = c; sink[6] = d + e + f;
+}
+
+/* Pinned operands. */
+void cpuid_1(A6)
+{
+	uint32_t eax, ebx, ecx, edx;
+
+	pv_cpuid((uint32_t)a, (uint32_t)b, &eax, &ebx, &ecx, &edx);
+	sink[0] = eax; sink[1] = ebx; sink[2] = ecx; sink[3] = edx;
+	pv_cpuid(0x40000000, 0, &eax, &ebx, &ecx, &edx);
+	sink[4] = eax + ebx + ecx + edx + c;
+}
+
+unsigned long msr_rw(A6)
+{
+	uint32_t lo, hi;
+
+	pv_rdmsr((uint32_t)a, &lo, &hi);
+	pv_wrmsr((uint32_t)b, lo | (uint32_t)c, hi);
+	pv_wrmsr(0xc0000080, (uint32_t)d, (uint32_t)(d >> 32));
+	return ((unsigned long)hi << 32 | lo) + e + f;
+}
+
+unsigned long tsc_delta(A6)
+{
+	uint32_t lo0, hi0, lo1, hi1;
+
+	pv_read_tsc(&lo0, &hi0);
+	sink[0] = a * b;
+	pv_read_tsc(&lo1, &hi1);
+	return ((unsigned long)hi1 << 32 | lo1) - ((unsigned long)hi0 << 32 | lo0) + c;
+}
+
+/* The native code of the call-backed ops: a kernel provides these (the
+ * guest calibrates against the PIT and reads the CMOS clock); this object
+ * is never run, so any definition links. */
+unsigned long native_calibrate_tsc(void) { return 1000000; }
+unsigned long native_get_wallclock(void) { return 0; }
+unsigned long native_mem_size(void) { return 128ul << 20; }
