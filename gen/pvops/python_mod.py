@@ -43,6 +43,8 @@ def generate(spec: Spec) -> str:
          f"RECORD_SIZE = {layout.RECORD_SIZE}",
          f"RECORD_FORMAT = {fmt!r}",
          f"RECORD_FIELDS = {tuple(f.name for f in layout.FIELDS)!r}",
+         "RECORD_OFFSETS = " + repr({f.name: layout.field_offset(f.name)
+                                    for f in layout.FIELDS}),
          f"REG_BITS = {layout.REG_BITS}",
          f"REG_SLOTS = {layout.REG_SLOTS!r}",
          f"MAX_NOP = {layout.MAX_NOP}",

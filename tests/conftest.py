@@ -1,0 +1,10 @@
+"""Paths shared by the pytest suites; `make check` builds what they read."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+PYTHON = "/usr/bin/python3"
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))

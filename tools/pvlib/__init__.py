@@ -1,0 +1,1 @@
+"""Shared code of the pvpatch host tools (pvsites, and later pvrom, pvboot)."""

@@ -1,0 +1,203 @@
+"""Read the site records of an object file or a linked ELF into plain data.
+
+All parsing of untrusted ELF input happens here; anything malformed that
+prevents reading raises UsageError with one line.  Records are decoded with
+the generated layout; checking what they say is verify.py's job.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from elftools.common.exceptions import ELFError
+from elftools.construct import ConstructError
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+from elftools.elf.relocation import RelocationSection
+from elftools.elf.sections import SymbolTableSection
+
+from .errors import UsageError
+
+R_X86_64_PC32 = 2
+R_X86_64_PLT32 = 4
+
+
+@dataclass
+class Text:
+    """An executable section: its bytes and where they are."""
+    index: int
+    name: str
+    addr: int  # sh_addr (0 in an object file)
+    data: bytes
+
+
+@dataclass
+class Record:
+    index: int  # position in the record table
+    fields: dict[str, int]
+    text: Text | None = None  # section holding the site (None: unresolved)
+    offset: int = 0  # site offset within text.data
+    problem: str | None = None  # why the site could not be located
+
+    @property
+    def addr(self) -> int:
+        return (self.text.addr if self.text else 0) + self.offset
+
+
+@dataclass
+class SiteTable:
+    path: str
+    relocatable: bool
+    entsize: int
+    size: int  # bytes of the record section
+    records: list[Record]
+    texts: dict[int, Text]
+    # Per text section: sorted (start, end, name) of function symbols.
+    funcs: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)
+    # Relocations in text: (section index, offset) -> symbol name.
+    text_relocs: dict[tuple[int, int], str] = field(default_factory=dict)
+    # Linked files: address -> symbol name.
+    symbols_by_addr: dict[int, str] = field(default_factory=dict)
+
+    def where(self, text: Text | None, offset: int) -> str:
+        """func+0xNN of a location, as objtool prints it."""
+        if text is None:
+            return f"record+{offset:#x}"
+        pos = text.addr + offset
+        funcs = self.funcs.get(text.index, [])
+        i = bisect.bisect_right(funcs, (pos, float("inf"), "")) - 1
+        if i >= 0:
+            start, end, name = funcs[i]
+            if start <= pos < max(end, start + 1):
+                return f"{name}+{pos - start:#x}"
+        return f"{text.name}+{offset:#x}"
+
+    def call_target(self, text: Text, offset: int, insn_addr: int,
+                    insn_size: int, target: int) -> str | None:
+        """Symbol a direct call at text+offset goes to."""
+        if self.relocatable:
+            return self.text_relocs.get((text.index, offset + 1))
+        return self.symbols_by_addr.get(target)
+
+
+def _symbols(elf: ELFFile) -> SymbolTableSection | None:
+    sec = elf.get_section_by_name(".symtab")
+    return sec if isinstance(sec, SymbolTableSection) else None
+
+
+def _check_bounds(elf: ELFFile, path: str) -> None:
+    """Every section's bytes lie inside the file, before any is read."""
+    elf.stream.seek(0, 2)
+    file_size = elf.stream.tell()
+    for idx in range(elf.num_sections()):
+        sec = elf.get_section(idx)
+        if sec["sh_type"] in ("SHT_NOBITS", "SHT_NULL"):
+            continue
+        if sec["sh_offset"] + sec["sh_size"] > file_size:
+            raise UsageError(f"{path}: section {idx} ({sec.name or '?'}) extends "
+                             "past the end of the file")
+        if sec["sh_flags"] & SH_FLAGS.SHF_COMPRESSED:
+            raise UsageError(f"{path}: section {idx} ({sec.name}) is compressed")
+
+
+def _read(path: str, gen: ModuleType) -> SiteTable:
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        if elf["e_machine"] != "EM_X86_64" or elf.elfclass != 64:
+            raise UsageError(f"{path}: not an x86-64 ELF file")
+        relocatable = elf["e_type"] == "ET_REL"
+        _check_bounds(elf, path)
+        texts: dict[int, Text] = {}
+        sites_sec = None
+        sites_idx = -1
+        for idx, sec in enumerate(elf.iter_sections()):
+            if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
+                texts[idx] = Text(idx, sec.name, sec["sh_addr"], sec.data())
+            if sec.name == gen.SECTION:
+                sites_sec, sites_idx = sec, idx
+        if sites_sec is None:
+            return SiteTable(path, relocatable, gen.RECORD_SIZE, 0, [], texts)
+
+        raw = sites_sec.data()
+        rsize = gen.RECORD_SIZE
+        records = []
+        for i in range(len(raw) // rsize):
+            vals = struct.unpack_from(gen.RECORD_FORMAT, raw, i * rsize)
+            records.append(Record(i, dict(zip(gen.RECORD_FIELDS, vals))))
+        table = SiteTable(path, relocatable, sites_sec["sh_entsize"], len(raw),
+                          records, texts)
+
+        symtab = _symbols(elf)
+        syms = list(symtab.iter_symbols()) if symtab else []
+        for s in syms:
+            if s["st_info"]["type"] == "STT_FUNC" and s["st_shndx"] in texts:
+                table.funcs.setdefault(s["st_shndx"], []).append(
+                    (s["st_value"], s["st_value"] + s["st_size"], s.name))
+            if not relocatable and s.name and s["st_value"]:
+                table.symbols_by_addr.setdefault(s["st_value"], s.name)
+        for lst in table.funcs.values():
+            lst.sort()
+
+        site_relocs: dict[int, tuple[int, int, int]] = {}
+        for sec in elf.iter_sections():
+            if not isinstance(sec, RelocationSection):
+                continue
+            target = sec["sh_info"]
+            if target != sites_idx and target not in texts:
+                continue
+            rsyms = elf.get_section(sec["sh_link"])
+            if not isinstance(rsyms, SymbolTableSection):
+                raise UsageError(f"{path}: {sec.name} has no symbol table")
+            for rel in sec.iter_relocations():
+                sym = rsyms.get_symbol(rel["r_info_sym"])
+                addend = rel["r_addend"] if rel.is_RELA() else 0
+                if target == sites_idx:
+                    site_relocs[rel["r_offset"]] = (
+                        rel["r_info_type"], sym["st_shndx"]
+                        if isinstance(sym["st_shndx"], int) else -1,
+                        sym["st_value"] + addend)
+                else:
+                    table.text_relocs[(target, rel["r_offset"])] = sym.name
+
+        site_off = gen.RECORD_OFFSETS["site"]
+        for rec in records:
+            field_pos = rec.index * rsize + site_off
+            if relocatable:
+                rel = site_relocs.get(field_pos)
+                if rel is None:
+                    rec.problem = "site field has no relocation"
+                    continue
+                rtype, shndx, value = rel
+                if rtype != R_X86_64_PC32:
+                    rec.problem = f"site field has relocation type {rtype}, expected R_X86_64_PC32"
+                    continue
+                text = texts.get(shndx)
+                if text is None:
+                    rec.problem = "site is not in an executable section"
+                    continue
+                rec.text, rec.offset = text, value
+            else:
+                addr = sites_sec["sh_addr"] + field_pos + rec.fields["site"]
+                for text in texts.values():
+                    if text.addr <= addr < text.addr + len(text.data):
+                        rec.text, rec.offset = text, addr - text.addr
+                        break
+                else:
+                    rec.problem = f"site address {addr:#x} is not in an executable section"
+        return table
+
+
+def read(path: str, gen: ModuleType) -> SiteTable:
+    try:
+        return _read(path, gen)
+    except UsageError:
+        raise
+    except OSError as e:
+        raise UsageError(f"{path}: {e.strerror}") from None
+    except (ELFError, ConstructError, struct.error, ValueError, KeyError, IndexError,
+            AttributeError, TypeError, AssertionError, MemoryError) as e:
+        # pyelftools reports truncated or inconsistent files this way.
+        raise UsageError(f"{path}: not a readable ELF file ({e or type(e).__name__})") from None

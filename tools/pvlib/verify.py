@@ -1,0 +1,264 @@
+"""Check site records against the code they describe, decoded by capstone.
+
+For each record: format version, op number, lengths and flags against the
+op table; the native bytes decoded and compared, instruction by
+instruction, with the op's native template rendered with the registers the
+record names; the padding is one NOP or a short JMP over int3; the clobber
+mask is exactly what the op and the allocated registers imply; sites do not
+overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import capstone
+from capstone import x86 as csx86
+
+from .elfsites import Record, SiteTable
+
+OPERAND = re.compile(r"%\[([A-Za-z_][A-Za-z0-9_]*)\]")
+SUFFIXES = ("b", "w", "l", "q")
+
+
+@dataclass
+class Finding:
+    where: str
+    msg: str
+
+
+@dataclass
+class Site:
+    """A record with what verification learnt about it."""
+    rec: Record
+    where: str
+    op: dict | None
+    regs: dict[str, str] = field(default_factory=dict)  # slot -> register name
+
+
+def _disassembler() -> capstone.Cs:
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.syntax = capstone.CS_OPT_SYNTAX_ATT
+    md.detail = True
+    return md
+
+
+def _norm(text: str) -> str:
+    text = text.lower().replace(" ", "")
+    return re.sub(r"(?<!\w)0(x0)?\(", "(", text)  # 0x0(%r13) is (%r13)
+
+
+def _mnemonic_ok(want: str, got: str) -> bool:
+    return (want == got or (got[:-1] == want and got[-1] in SUFFIXES)
+            or (want[:-1] == got and want[-1] in SUFFIXES))
+
+
+class Verifier:
+    def __init__(self, table: SiteTable, gen: ModuleType):
+        self.t = table
+        self.gen = gen
+        self.md = _disassembler()
+        self.findings: list[Finding] = []
+        self.sites: list[Site] = []
+        self.reg_num = {n: i for i, names in enumerate(gen.REGS) for n in names}
+
+    def warn(self, where: str, msg: str) -> None:
+        self.findings.append(Finding(where, msg))
+
+    def reg(self, rec: Record, slot: str) -> int:
+        i = self.gen.REG_SLOTS.index(slot)
+        return (rec.fields["regs"] >> (i * self.gen.REG_BITS)) & ((1 << self.gen.REG_BITS) - 1)
+
+    def name(self, num: int, size: int) -> str:
+        return self.gen.REGS[num][{8: 0, 4: 1, 2: 2, 1: 3}[size]]
+
+    # -- the whole table ------------------------------------------------------
+    def run(self) -> None:
+        t = self.t
+        if t.records or t.size:
+            if t.entsize != self.gen.RECORD_SIZE:
+                self.warn(self.gen.SECTION, f"section entry size {t.entsize}, "
+                          f"expected {self.gen.RECORD_SIZE}")
+            if t.size % self.gen.RECORD_SIZE:
+                self.warn(self.gen.SECTION, f"section size {t.size} is not a "
+                          f"multiple of the record size {self.gen.RECORD_SIZE}")
+        for rec in t.records:
+            self.sites.append(self.check(rec))
+        self.check_overlaps()
+
+    def check_overlaps(self) -> None:
+        placed = sorted((s for s in self.sites if s.rec.text and s.op),
+                        key=lambda s: (s.rec.text.index, s.rec.offset))
+        for a, b in zip(placed, placed[1:]):
+            if (a.rec.text is b.rec.text
+                    and b.rec.offset < a.rec.offset + a.rec.fields["site_len"]):
+                self.warn(b.where, f"site overlaps the site at {a.where}")
+
+    # -- one record -----------------------------------------------------------
+    def check(self, rec: Record) -> Site:
+        f = rec.fields
+        gen = self.gen
+        if rec.problem:
+            where = f"record {rec.index}"
+            self.warn(where, rec.problem)
+            return Site(rec, where, None)
+        where = self.t.where(rec.text, rec.offset)
+        if f["version"] != gen.SITE_VERSION:
+            self.warn(where, f"record version {f['version']}, expected "
+                      f"{gen.SITE_VERSION}")
+            return Site(rec, where, None)
+        op = gen.OPS.get(f["op"])
+        if op is None:
+            self.warn(where, f"unknown op {f['op']}")
+            return Site(rec, where, None)
+        site = Site(rec, where, op)
+        name = op["name"]
+        if f["site_len"] != op["site_len"]:
+            self.warn(where, f"site length {f['site_len']}, op {name} has "
+                      f"{op['site_len']}")
+        if not 1 <= f["native_len"] <= min(f["site_len"], op["native_max"]):
+            self.warn(where, f"native length {f['native_len']} outside "
+                      f"1..{min(f['site_len'], op['native_max'])}")
+            return site
+        if f["flags"] & ~(gen.FLAG_NARGS_MASK | gen.FLAG_HAS_RET | gen.FLAG_ASM):
+            self.warn(where, f"unknown flags {f['flags']:#x}")
+        if f["flags"] & (gen.FLAG_NARGS_MASK | gen.FLAG_HAS_RET) != op["flags"]:
+            self.warn(where, f"flags {f['flags']:#x} do not match op {name} "
+                      f"({len(op['ins'])} arguments, "
+                      f"{'a' if op['outs'] else 'no'} return value)")
+        if rec.offset < 0 or rec.offset + f["site_len"] > len(rec.text.data):
+            self.warn(where, f"site of {f['site_len']} bytes runs past the end "
+                      f"of {rec.text.name}")
+            return site
+
+        slots = {}
+        if op["outs"]:
+            slots[op["outs"][0]["name"]] = ("ret", op["outs"][0])
+        for i, o in enumerate(op["ins"]):
+            slots[o["name"]] = (f"arg{i}", o)
+        for oname, (slot, o) in slots.items():
+            num = self.reg(rec, slot)
+            site.regs[slot] = self.name(num, o["size"])
+            if num == 4:
+                self.warn(where, f"{slot} ({oname}) recorded as {self.name(4, o['size'])}")
+            if o["pin"] and num != self.reg_num[o["pin"]]:
+                self.warn(where, f"{slot} ({oname}) recorded as "
+                          f"{self.name(num, o['size'])}, op {name} pins "
+                          f"{self.name(self.reg_num[o['pin']], o['size'])}")
+
+        data = rec.text.data[rec.offset:rec.offset + f["site_len"]]
+        extra = self.check_native(site, data[:f["native_len"]], slots)
+        if extra is None:
+            return site
+        self.check_padding(site, data[f["native_len"]:])
+        want = op["clobber_mask"] | extra
+        if op["outs"]:
+            want |= 1 << self.reg(rec, "ret")
+        if f["clobbers"] != want:
+            self.warn(where, f"clobber mask {f['clobbers']:#06x}, expected "
+                      f"{want:#06x} ({self.mask_names(want)})")
+        return site
+
+    def mask_names(self, mask: int) -> str:
+        return " ".join(self.gen.REGS[i][0] for i in range(16) if mask >> i & 1) or "none"
+
+    def check_native(self, site: Site, code: bytes, slots: dict) -> int | None:
+        """Compare decoded native code with the op's template.
+
+        Returns the mask of registers the code writes that no slot records
+        (scratch registers, outputs after the first), or None after a
+        finding that makes further checks meaningless.
+        """
+        rec, op, where = site.rec, site.op, site.where
+        insns = list(self.md.disasm(code, site.rec.addr))
+        if sum(i.size for i in insns) != len(code):
+            self.warn(where, f"native code does not decode as {len(code)} bytes")
+            return None
+        if len(insns) != len(op["native"]):
+            got = "; ".join(f"{i.mnemonic} {i.op_str}".strip() for i in insns)
+            self.warn(where, f"native code is '{got}', op {op['name']} has "
+                      f"{len(op['native'])} instruction(s): {'; '.join(op['native'])}")
+            return None
+        extra = 0
+        for tmpl, insn in zip(op["native"], insns):
+            r = self.match(site, tmpl, insn, slots)
+            if r is None:
+                return None
+            extra |= r
+            _, written = insn.regs_access()
+            for reg in written:
+                n = self.reg_num.get(insn.reg_name(reg))
+                if n is not None and n != 4 and not (
+                        rec.fields["clobbers"] >> n & 1):
+                    self.warn(where, f"'{insn.mnemonic} {insn.op_str}' writes "
+                              f"{insn.reg_name(reg)}, not in the clobber mask")
+        return extra
+
+    def match(self, site: Site, tmpl: str, insn, slots: dict) -> int | None:
+        """One instruction against its template; returns its unrecorded
+        written registers as a mask, or None after a finding."""
+        mnem, _, ops = tmpl.partition(" ")
+        got = f"{insn.mnemonic} {insn.op_str}".strip()
+        if not _mnemonic_ok(mnem, insn.mnemonic):
+            self.warn(site.where, f"native code is '{got}', expected '{tmpl}'")
+            return None
+        if mnem == "call":
+            target = self.t.call_target(site.rec.text, site.rec.offset,
+                                        insn.address, insn.size,
+                                        insn.operands[0].imm if insn.operands else 0)
+            if target != site.op["native_call"]:
+                self.warn(site.where, f"native call goes to {target or 'an unknown target'}, "
+                          f"expected {site.op['native_call']}")
+                return None
+            return 0
+        wild: list[tuple[str, int]] = []
+        pattern = ""
+        pos = 0
+        for m in OPERAND.finditer(ops):
+            pattern += re.escape(_norm(ops[pos:m.start()]))
+            pos = m.end()
+            oname = m.group(1)
+            if oname in slots:
+                slot, o = slots[oname]
+                pattern += re.escape("%" + site.regs[slot])
+                continue
+            o = next((x for x in site.op["outs"] if x["name"] == oname), None)
+            size = o["size"] if o else 8
+            if o and o["pin"]:
+                pattern += re.escape("%" + self.name(self.reg_num[o["pin"]], size))
+                continue
+            names = [self.name(n, size) for n in range(16) if n != 4]
+            pattern += "%(" + "|".join(names) + ")"
+            wild.append((oname, size))
+        pattern += re.escape(_norm(ops[pos:]))
+        m = re.fullmatch(pattern, _norm(insn.op_str))
+        if not m:
+            rendered = OPERAND.sub(lambda x: "%" + site.regs.get(
+                slots.get(x.group(1), ("?",))[0], x.group(1)), tmpl)
+            self.warn(site.where, f"native code is '{got}', the record says '{rendered}'")
+            return None
+        mask = 0
+        for g in m.groups():
+            mask |= 1 << self.reg_num[g]
+        return mask
+
+    def check_padding(self, site: Site, pad: bytes) -> None:
+        if not pad:
+            return
+        if len(pad) > self.gen.MAX_NOP:
+            ok = pad[0] == 0xEB and pad[1] == len(pad) - 2 and all(b == 0xCC for b in pad[2:])
+            what = "a short JMP over int3"
+        else:
+            insns = list(self.md.disasm(pad, 0))
+            ok = len(insns) == 1 and insns[0].size == len(pad) and insns[0].id == csx86.X86_INS_NOP
+            what = "one NOP"
+        if not ok:
+            self.warn(site.where, f"padding of {len(pad)} bytes is not {what}: {pad.hex()}")
+
+
+def verify(table: SiteTable, gen: ModuleType) -> Verifier:
+    v = Verifier(table, gen)
+    v.run()
+    return v
