@@ -44,6 +44,7 @@ def _macro(op: Op, framework: bool) -> list[str]:
     lines += [f"\t{b}" for b in body]
     lines.append(".Lpv_end_\\@:")
     args = [".Lpv_start_\\@", ".Lpv_end_\\@", str(op.abi), str(op.site_len),
+            str(op.native_max),
             str(op.flags | layout.FLAG_ASM), hex(op.clobber_mask)]
     if op.outs:
         args.append(f"ret={_reg(op, op.outs[0].name)}")

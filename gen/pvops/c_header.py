@@ -31,13 +31,18 @@ def _signature(op: Op) -> tuple[str, list[str]]:
     return ret, params or ["void"]
 
 
-def _constraint(o, out: bool) -> str:
+def _constraint(o, out: bool, early: bool = False) -> str:
     c = layout.PIN_CONSTRAINT[o.pin] if o.pin else "r"
-    return ("=" + c) if out else c
+    if not out:
+        return c
+    # An output written before the last input is read must not share its
+    # register: with several native instructions, assume it may be.
+    return ("=&" if early and not o.pin else "=") + c
 
 
 def _site_end(op: Op) -> str:
     args = [f"{START}b", f"{END}b", str(op.abi), str(op.site_len),
+            str(op.native_max),
             str(op.flags), hex(op.clobber_mask)]
     regs = []
     if op.outs:
@@ -62,9 +67,10 @@ def _function(op: Op, framework: bool, spec_file: str) -> list[str]:
     if framework:
         body = [f"{START}:"] + body + [f"{END}:", _site_end(op)]
     asm = "\\n\\t".join(body)
-    outs = [f'[{o.name}] "{_constraint(o, True)}" (__o_{o.name})'
+    early = len(op.native) > 1 and bool(op.ins)
+    outs = [f'[{o.name}] "{_constraint(o, True, early)}" (__o_{o.name})'
             for o in op.outs]
-    outs += [f'[{s}] "=r" (__s_{s})' for s in op.scratch]
+    outs += [f'[{s}] "=&r" (__s_{s})' for s in op.scratch]
     if op.native_call:
         outs.append("PVPATCH_CALL_CONSTRAINT")
     ins = [f'[{o.name}] "{_constraint(o, False)}" ({o.name})' for o in op.ins]

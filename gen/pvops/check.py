@@ -15,6 +15,7 @@ from .spec import RawOp
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 OPERAND_REF = re.compile(r"%\[([A-Za-z_][A-Za-z0-9_]*)\]")
 CALL_INSN = re.compile(r"^call\s+([A-Za-z_][A-Za-z0-9_]*)$")
+NUMBER = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]+)$")
 MAX_ABI = 0xFFFF
 REQUIRED = ("class", "native", "modes", "native_max")
 
@@ -25,10 +26,9 @@ def _one(raw: RawOp, key: str) -> tuple[int, str] | None:
 
 
 def _number(file: str, line: int, key: str, text: str, lo: int, hi: int) -> int:
-    try:
-        n = int(text, 0)
-    except ValueError:
-        raise SpecError(file, line, f"{key}: '{text}' is not a number") from None
+    if not NUMBER.match(text):
+        raise SpecError(file, line, f"{key}: '{text}' is not a number")
+    n = int(text, 0)
     if not lo <= n <= hi:
         raise SpecError(file, line, f"{key} {n} is outside {lo}..{hi}")
     return n
@@ -147,7 +147,8 @@ def _check_op(raw: RawOp, file: str) -> Op:
                             "only native instruction: call SYMBOL")
         native_call = calls[0].group(1)
 
-    line, text = _one(raw, "modes")
+    modes_line, text = _one(raw, "modes")
+    line = modes_line
     modes = text.split()
     for m in modes:
         if m not in layout.MODES:
@@ -167,7 +168,7 @@ def _check_op(raw: RawOp, file: str) -> Op:
                             "is not allowed")
         inline_max = _number(file, v[0], "inline_max", v[1], 1, layout.MAX_SITE)
     elif "INLINE" in modes:
-        raise SpecError(file, line, "mode INLINE needs inline_max (bytes "
+        raise SpecError(file, modes_line, "mode INLINE needs inline_max (bytes "
                         "reserved for templates)")
 
     site_len = max(native_max, inline_max,

@@ -44,7 +44,8 @@ def pad_macro() -> str:
 def site_end_macro() -> str:
     """pvpatch_site_end: check, pad and describe the native code just emitted.
 
-    start/end label the native instructions; ret, a0-a3 are the registers
+    start/end label the native instructions; len is the site length and max
+    the op's native_max; ret, a0-a3 are the registers
     recorded for the return value and arguments; x0-x3 are further registers
     the site writes (more outputs, scratch), which only widen the clobber mask.
     """
@@ -52,12 +53,16 @@ def site_end_macro() -> str:
                                   for i in range(layout.MAX_ARGS)]
     extra = [f"x{i}" for i in range(layout.MAX_EXTRA_OUTS)]
     params = ", ".join(["start:req", "end:req", "op:req", "len:req",
-                        "flags:req", "clob:req"] + [s for s, _, _ in slots]
+                        "max:req", "flags:req", "clob:req"] + [s for s, _, _ in slots]
                        + extra)
     lines = [f".macro pvpatch_site_end {params}",
              "\t.if (\\end - \\start) > \\len",
              '\t.error "pvpatch: native sequence longer than its site '
              '(op \\op)"',
+             "\t.endif",
+             "\t.if (\\end - \\start) > \\max",
+             '\t.error "pvpatch: native sequence longer than the native_max '
+             'of op \\op in the spec"',
              "\t.endif",
              "\t.set .Lpv_pad, (\\len) - (\\end - \\start)",
              "\tpvpatch_pad .Lpv_pad",

@@ -33,6 +33,10 @@ def load(path: str) -> Spec:
             text = f.read()
     except OSError as e:
         raise SpecError(path, 0, f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        with open(path, "rb") as f:
+            line = f.read()[:e.start].count(b"\n") + 1
+        raise SpecError(path, line, "not UTF-8 text") from None
     return check(parse(text, path), path)
 
 

@@ -43,7 +43,8 @@ def parse(text: str, file: str) -> list[RawOp]:
             continue
         if cur is None:
             raise SpecError(file, lineno, "field outside of an op")
-        key, _, value = line.strip().partition(" ")
+        key, *rest = line.split(None, 1)
+        value = rest[0] if rest else ""
         if key not in KEYS:
             raise SpecError(file, lineno, f"unknown keyword '{key}'")
         if key in cur.fields and key not in REPEATABLE:

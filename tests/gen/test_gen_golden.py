@@ -1,0 +1,141 @@
+"""Golden output tests of gen/pvgen, and its rewrite-only-when-changed rule.
+
+tests/gen/good/<name>.spec is generated (from tests/gen/good, with the
+relative spec path, so the banners name `<name>.spec`) into a temporary
+directory, and every file must equal, byte for byte, the one under
+tests/gen/good/<name>.expected/ at the same relative path; no file may be
+missing or extra.
+
+Regenerate the expected outputs instead of comparing them:
+
+    PVPATCH_REGEN=1 /usr/bin/python3 -m pytest tests/gen
+
+(the .expected directories are replaced by what the generator writes now;
+review the diff before committing it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from pvgen_testlib import GOOD, REGEN, run_pvgen, tree
+
+GOLDEN = sorted(p.stem for p in GOOD.glob("*.spec"))
+
+# What the generator writes (main.outputs), so a file it stops writing is
+# noticed even if the .expected directory was regenerated.
+OUTPUTS = {
+    "include/asm/pvpatch-abi.h",
+    "include/asm/pvops-gen.h",
+    "include/asm/pvops-gen.inc",
+    "native/include/asm/pvpatch-abi.h",
+    "native/include/asm/pvops-gen.h",
+    "native/include/asm/pvops-gen.inc",
+    "src/pvops-table.c",
+    "python/pvpatch_gen.py",
+}
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_outputs(name, tmp_path):
+    out = tmp_path / "gen"
+    r = run_pvgen(f"{name}.spec", out, GOOD)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == ""
+    got = tree(out)
+    assert set(got) == OUTPUTS
+    expected_dir = GOOD / f"{name}.expected"
+    if REGEN:
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(out, expected_dir)
+    want = tree(expected_dir)
+    assert sorted(got) == sorted(want), "generated and expected file sets differ"
+    differ = [rel for rel in got if got[rel] != want[rel]]
+    assert not differ, (
+        f"differ from {expected_dir.name}/: {', '.join(differ)} "
+        "(PVPATCH_REGEN=1 rewrites them)")
+
+
+def _stats(top):
+    return {rel: os.stat(top / rel) for rel in tree(top)}
+
+
+def test_rewrite_only_when_text_changes(tmp_path):
+    spec = tmp_path / "mini.spec"
+    spec.write_text((GOOD / "mini.spec").read_text())
+    out = tmp_path / "gen"
+    assert run_pvgen("mini.spec", out, tmp_path).returncode == 0
+    first = tree(out)
+    assert set(first) == OUTPUTS
+    # An mtime far in the past: any rewrite would set it to now.
+    old = 1_000_000_000_000_000_000
+    for rel in first:
+        os.utime(out / rel, ns=(old, old))
+    before = _stats(out)
+
+    # Same spec: nothing is rewritten.
+    r = run_pvgen("mini.spec", out, tmp_path)
+    assert r.returncode == 0, r.stderr
+    after = _stats(out)
+    assert set(after) == OUTPUTS, "stray files (e.g. .tmp) left behind"
+    for rel in OUTPUTS:
+        assert after[rel].st_mtime_ns == old, f"{rel} rewritten"
+        assert after[rel].st_ino == before[rel].st_ino, f"{rel} replaced"
+
+    # A doc change: only the files whose text changes are rewritten (the doc
+    # is in the C header and the .inc comments, not in the ABI header, the
+    # op table or the Python module).
+    text = spec.read_text()
+    assert "doc Wait for slow ISA devices." in text
+    spec.write_text(text.replace("doc Wait for slow ISA devices.",
+                                 "doc Wait for slow ISA devices (port 0x80)."))
+    r = run_pvgen("mini.spec", out, tmp_path)
+    assert r.returncode == 0, r.stderr
+    second = tree(out)
+    assert set(second) == OUTPUTS
+    changed = {rel for rel in OUTPUTS if second[rel] != first[rel]}
+    assert changed and changed != OUTPUTS
+    assert "include/asm/pvops-gen.h" in changed
+    assert "src/pvops-table.c" not in changed
+    final = _stats(out)
+    for rel in OUTPUTS:
+        rewritten = final[rel].st_mtime_ns != old
+        assert rewritten == (rel in changed), (
+            f"{rel}: {'rewritten' if rewritten else 'kept'} although its "
+            f"text {'changed' if rel in changed else 'did not change'}")
+
+
+def test_mini_outputs_build(tmp_path):
+    """The golden outputs are not just stable but usable: the C header
+    compiles and the .inc assembles in both flavours, the op table compiles."""
+    out = tmp_path / "gen"
+    assert run_pvgen("mini.spec", out, GOOD).returncode == 0
+    c = tmp_path / "use.c"
+    c.write_text("#include <asm/pvops-gen.h>\n"
+                 "unsigned long use(void *p) {\n"
+                 "\tuint32_t lo, hi;\n"
+                 "\tpv_io_delay(); pv_store_word(p, 7); pv_msr_get(1, &lo, &hi);\n"
+                 "\tpv_port_out(0x80, 1); pv_tlb_flush();\n"
+                 "\treturn pv_read_base() + pv_get_clock() + lo + hi;\n}\n")
+    s = tmp_path / "use.S"
+    s.write_text("#include <asm/pvops-gen.inc>\n\t.text\n"
+                 "\tpv_io_delay\n\tpv_read_base %r12\n"
+                 "\tpv_store_word %r13, %r9d\n\tpv_msr_get\n\tpv_port_out\n"
+                 "\tpv_tlb_flush %rbx\n\tpv_get_clock\n")
+    for inc in (out / "include", out / "native" / "include"):
+        for src in (c, s):
+            r = subprocess.run(
+                ["gcc", "-O2", "-ffreestanding", "-fno-pie", "-mno-red-zone",
+                 "-Wall", "-Werror", "-I", str(inc), "-c", str(src),
+                 "-o", str(tmp_path / "x.o")],
+                capture_output=True, text=True)
+            assert r.returncode == 0, f"{src.name} with {inc}:\n{r.stderr}"
+    r = subprocess.run(["gcc", "-Wall", "-Werror", "-I", str(out / "include"),
+                        "-c", str(out / "src" / "pvops-table.c"),
+                        "-o", str(tmp_path / "t.o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
