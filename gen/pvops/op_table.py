@@ -7,11 +7,13 @@ from .model import Op, Spec
 from .output import banner
 
 
-def _pins(op: Op) -> str:
-    slots = [op.outs[0] if op.outs else None] + list(op.ins)
-    slots += [None] * (1 + layout.MAX_ARGS - len(slots))
-    return ", ".join(str(layout.REG_NUM[o.pin]) if o and o.pin else "-1"
-                     for o in slots)
+def _pins(operands, n: int) -> str:
+    pins = [str(layout.REG_NUM[o.pin]) if o.pin else "-1" for o in operands]
+    return ", ".join(pins + ["-1"] * (n - len(pins)))
+
+
+def _sizes(operands, n: int) -> str:
+    return ", ".join([str(o.size) for o in operands] + ["0"] * (n - len(operands)))
 
 
 def generate(spec: Spec) -> str:
@@ -26,7 +28,11 @@ def generate(spec: Spec) -> str:
               f".modes = {op.modes_mask:#x},",
               f"\t\t.site_len = {op.site_len}, .native_max = {op.native_max}, "
               f".inline_max = {op.inline_max},",
-              f"\t\t.clobbers = {op.clobber_mask:#06x}, .pin = {{ {_pins(op)} }},",
+              f"\t\t.clobbers = {op.clobber_mask:#06x}, .nscratch = {len(op.scratch)},",
+              f"\t\t.arg_pin = {{ {_pins(op.ins, layout.MAX_ARGS)} }}, "
+              f".arg_size = {{ {_sizes(op.ins, layout.MAX_ARGS)} }},",
+              f"\t\t.out_pin = {{ {_pins(op.outs, 1 + layout.MAX_EXTRA_OUTS)} }}, "
+              f".out_size = {{ {_sizes(op.outs, 1 + layout.MAX_EXTRA_OUTS)} }},",
               "\t},"]
     L.append("};")
     return "\n".join(L) + "\n"

@@ -8,6 +8,7 @@
 #define PVPATCH_SITE_SIZE 16
 #define PVPATCH_REG_BITS 4
 #define PVPATCH_MAX_ARGS 4
+#define PVPATCH_MAX_OUTS 5
 #define PVPATCH_CALL_LEN 5
 #define PVPATCH_MAX_NOP 11
 #define PVPATCH_MAX_SITE 128
@@ -113,7 +114,11 @@ struct pvpatch_op_info {
 	uint8_t native_max;
 	uint8_t inline_max;
 	uint16_t clobbers;	/* static part of every site's clobber mask */
-	int8_t pin[1 + PVPATCH_MAX_ARGS];	/* pinned register per slot, -1 if compiler-chosen */
+	uint8_t nscratch;
+	int8_t arg_pin[PVPATCH_MAX_ARGS];	/* pinned register, -1 if compiler-chosen */
+	uint8_t arg_size[PVPATCH_MAX_ARGS];	/* operand width in bytes */
+	int8_t out_pin[PVPATCH_MAX_OUTS];	/* [0] is the ret slot */
+	uint8_t out_size[PVPATCH_MAX_OUTS];
 };
 
 /* Indexed by op number; entries with name == NULL are unused numbers. */
