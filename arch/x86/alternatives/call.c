@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * CALL mode: the site calls a backend, a C function with the signature of
+ * the op's pv_<op>() (inputs as arguments, one output returned, several
+ * returned through pointers).
+ *
+ * The site's registers are whatever the compiler chose, and a call changes
+ * every caller-saved register, so there are two forms:
+ *
+ *  direct:  when the site may lose every caller-saved register and has room,
+ *           the argument moves, the call and the result move are written in
+ *           the site itself:
+ *               mov %r9, %rdi; call backend; mov %rax, %rbx
+ *  thunk:   otherwise the site is `call thunk`, and the thunk, generated
+ *           once per (backend, registers, free mask), saves the live
+ *           caller-saved registers, aligns the stack, moves the arguments,
+ *           passes pointers to stack slots for extra outputs, calls the
+ *           backend, loads the results and restores everything:
+ *               push %rcx ... push %rbp; mov %rsp,%rbp; and $-16,%rsp
+ *               mov %r9,%rdi; call backend; mov %rax,%rbx
+ *               mov %rbp,%rsp; pop %rbp ... pop %rcx; ret
+ */
+#include "internal.h"
+
+/* Thunks are kept in pv->thunks as a header followed by code. */
+struct thunk_hdr {
+	uint32_t magic;
+	uint16_t free;
+	uint16_t op;
+	uint32_t regs;		/* ret | arg0 << 4 | ... as in the record */
+	uint32_t len;		/* bytes of code after the header */
+	uint64_t backend;
+};
+#define THUNK_MAGIC	0x4b4e4854u	/* "THNK" */
+#define THUNK_ALIGN	16
+
+static uint32_t site_regs(const struct site *s)
+{
+	uint32_t r = (uint32_t)(s->ret & 0xf);
+
+	for (int i = 0; i < s->nargs; i++)
+		r |= (uint32_t)(s->arg[i] & 0xf) << (4 * (i + 1));
+	return r;
+}
+
+/*
+ * Move n registers at once: dst[i] = src[i].  Moves whose destination no
+ * pending move still reads go first; what remains are cycles, broken with
+ * tmp (never a destination, so never a source left in a cycle).
+ */
+static void parallel_move(struct enc *e, int n, const int8_t *src, const int8_t *dst, int tmp)
+{
+	int8_t from[8];
+	bool done[8] = { false };
+	int left = n;
+
+	for (int i = 0; i < n; i++) {
+		from[i] = src[i];
+		if (src[i] == dst[i]) {
+			done[i] = true;
+			left--;
+		}
+	}
+	while (left) {
+		bool progress = false;
+
+		for (int i = 0; i < n; i++) {
+			bool blocked = false;
+
+			if (done[i])
+				continue;
+			for (int j = 0; j < n; j++)
+				if (!done[j] && j != i && from[j] == dst[i])
+					blocked = true;
+			if (blocked)
+				continue;
+			enc_mov_rr(e, dst[i], from[i], true);
+			done[i] = true;
+			left--;
+			progress = true;
+		}
+		if (progress)
+			continue;
+		/* Only cycles left: park one source in tmp. */
+		for (int i = 0; i < n; i++) {
+			if (done[i])
+				continue;
+			enc_mov_rr(e, tmp, from[i], true);
+			from[i] = (int8_t)tmp;
+			break;
+		}
+	}
+}
+
+static void move_result(struct enc *e, const struct site *s)
+{
+	if (s->ret >= 0)
+		enc_mov_rr(e, s->ret, REG_RAX, s->info->out_size[0] == 8);
+}
+
+static int emit_direct(const struct site *s, const void *backend, uint8_t *out)
+{
+	struct enc e;
+
+	if (s->info->nouts > 1 || (CALLER_SAVED & ~s->free))
+		return PVPATCH_E_TOO_LONG;
+	enc_init(&e, out, s->len, (uintptr_t)s->addr);
+	parallel_move(&e, s->nargs, s->arg, sysv_arg_regs, REG_R11);
+	enc_call(&e, (uintptr_t)backend);
+	move_result(&e, s);
+	if (e.range)
+		return PVPATCH_E_CALL_RANGE;
+	if (e.overflow)
+		return PVPATCH_E_TOO_LONG;
+	enc_nops(&e, s->len - e.len);
+	return PVPATCH_OK;
+}
+
+/* Write the thunk's code for site s into e (at its final address). */
+static void thunk_code(struct enc *e, const struct site *s, const void *backend)
+{
+	const struct pvpatch_op_info *info = s->info;
+	uint16_t save = CALLER_SAVED & ~s->free;
+	int nouts = info->nouts, slots = 0;
+
+	for (int r = 0; r < 16; r++)
+		if (save >> r & 1)
+			enc_push(e, r);
+	enc_push(e, REG_RBP);
+	enc_mov_rr(e, REG_RBP, REG_RSP, true);
+	enc_rsp_align16(e);
+	if (nouts > 1) {
+		slots = (nouts * 8 + 15) & ~15;
+		enc_rsp_add(e, (int8_t)-slots);
+	}
+	parallel_move(e, s->nargs, s->arg, sysv_arg_regs, REG_R11);
+	if (nouts > 1)
+		for (int i = 0; i < nouts; i++)
+			enc_lea_rsp(e, sysv_arg_regs[s->nargs + i], (uint8_t)(8 * i));
+	enc_call(e, (uintptr_t)backend);
+	if (nouts == 1)
+		move_result(e, s);
+	for (int i = 0; nouts > 1 && i < nouts; i++) {
+		int reg = i == 0 ? s->ret : info->out_pin[i];
+
+		enc_load_rsp(e, reg, (uint8_t)(8 * i), info->out_size[i] == 8);
+	}
+	enc_mov_rr(e, REG_RSP, REG_RBP, true);
+	enc_pop(e, REG_RBP);
+	for (int r = 15; r >= 0; r--)
+		if (save >> r & 1)
+			enc_pop(e, r);
+	enc_ret(e);
+}
+
+/* The thunk for this site and backend: an existing one, or a new one. */
+static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backend,
+		     uintptr_t *addr)
+{
+	struct thunk_hdr h = {
+		.magic = THUNK_MAGIC, .free = s->free, .op = s->info->abi,
+		.regs = site_regs(s), .backend = (uint64_t)(uintptr_t)backend,
+	};
+	uint8_t code[128];
+	struct enc e;
+	size_t off;
+
+	for (off = 0; off + sizeof(h) <= pv->thunks_used;) {
+		const struct thunk_hdr *t = (const void *)(pv->thunks + off);
+
+		if (t->free == h.free && t->op == h.op && t->regs == h.regs &&
+		    t->backend == h.backend) {
+			*addr = (uintptr_t)(t + 1);
+			return PVPATCH_OK;
+		}
+		off += (sizeof(h) + t->len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1);
+	}
+	if (!pv->thunks || s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6)
+		return PVPATCH_E_THUNK_SPACE;
+	*addr = (uintptr_t)(pv->thunks + pv->thunks_used + sizeof(h));
+	enc_init(&e, code, sizeof(code), *addr);
+	thunk_code(&e, s, backend);
+	if (e.range)
+		return PVPATCH_E_CALL_RANGE;
+	if (e.overflow || pv->thunks_used + sizeof(h) + e.len > pv->thunks_size)
+		return PVPATCH_E_THUNK_SPACE;
+	h.len = (uint32_t)e.len;
+	text_poke(pv, pv->thunks + pv->thunks_used + sizeof(h), code, e.len);
+	text_poke(pv, pv->thunks + pv->thunks_used, &h, sizeof(h));
+	pv->thunks_used += (sizeof(h) + e.len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1);
+	return PVPATCH_OK;
+}
+
+int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, uint8_t *out)
+{
+	uintptr_t thunk;
+	struct enc e;
+	int err;
+
+	if (!backend)
+		return PVPATCH_E_NO_BACKEND;
+	if (emit_direct(s, backend, out) == PVPATCH_OK)
+		return PVPATCH_OK;
+	err = get_thunk(pv, s, backend, &thunk);
+	if (err)
+		return err;
+	enc_init(&e, out, s->len, (uintptr_t)s->addr);
+	enc_call(&e, thunk);
+	if (e.range)
+		return PVPATCH_E_CALL_RANGE;
+	enc_nops(&e, s->len - e.len);
+	return enc_ok(&e) ? PVPATCH_OK : PVPATCH_E_TOO_LONG;
+}

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The runtime patcher: checks every site record once, then gives each valid
+ * site the mode the policy asks for, or the next one that works.
+ *
+ * Pass order (each pass relies on the ones before):
+ *   1. check each record on its own (version, op, range, lengths, flags,
+ *      registers) -- nothing else may read a site's bytes before this;
+ *   2. sort valid sites by address and refuse overlapping ones -- so no two
+ *      sites ever write the same byte;
+ *   3. decode each valid site's native bytes -- so a site whose bytes are not
+ *      what the record says is left alone;
+ *   4. keep the original native bytes -- so any site can go back to native;
+ *   then, on every pvpatch_apply():
+ *   5. resolve per-site overrides to sites;
+ *   6. per site: build the complete new bytes in a buffer for the wanted mode,
+ *      falling back INLINE -> CALL -> NATIVE (NOP -> NATIVE), and poke them
+ *      only if they differ from what is there, in one write.
+ */
+#include "internal.h"
+#include "insn.h"
+
+#define NO_OVERRIDE 0xff
+
+static const struct pvpatch_op_info *op_info(unsigned int op)
+{
+	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name)
+		return NULL;
+	return &pvpatch_op_table[op];
+}
+
+/* The site address, computed without pointer overflow. */
+static uintptr_t rec_addr(const struct pvpatch_site *r)
+{
+	return (uintptr_t)&r->site + (uintptr_t)(intptr_t)r->site;
+}
+
+static unsigned int nr_sites(const struct pvpatch *pv)
+{
+	return (unsigned int)(pv->sites_end - pv->sites);
+}
+
+/* Pass 1: one record on its own. */
+static int check_record(const struct pvpatch *pv, const struct pvpatch_site *r)
+{
+	const struct pvpatch_op_info *info;
+	unsigned int flags = r->flags & (PVPATCH_SITE_F_NARGS_MASK | PVPATCH_SITE_F_HAS_RET);
+	uintptr_t a = rec_addr(r);
+
+	if (r->version != PVPATCH_SITE_VERSION)
+		return PVPATCH_E_VERSION;
+	info = op_info(r->op);
+	if (!info)
+		return PVPATCH_E_OP;
+	if (a < pv->text_start || a > pv->text_end || pv->text_end - a < r->site_len)
+		return PVPATCH_E_RANGE;
+	if (r->site_len != info->site_len || r->native_len == 0 ||
+	    r->native_len > r->site_len || r->native_len > info->native_max)
+		return PVPATCH_E_LENGTH;
+	if (flags != (info->nargs | (info->nouts ? PVPATCH_SITE_F_HAS_RET : 0u)) ||
+	    (r->flags & ~(PVPATCH_SITE_F_NARGS_MASK | PVPATCH_SITE_F_HAS_RET | PVPATCH_SITE_F_ASM)))
+		return PVPATCH_E_FLAGS;
+	if (r->clobbers & 1u << REG_RSP)
+		return PVPATCH_E_FLAGS;
+	for (unsigned int i = 0; i < info->nargs; i++) {
+		unsigned int reg = pvpatch_site_reg(r, PVPATCH_SLOT_ARG0 + i);
+
+		if (reg == REG_RSP || (info->arg_pin[i] >= 0 && reg != (unsigned int)info->arg_pin[i]))
+			return PVPATCH_E_FLAGS;
+	}
+	if (info->nouts) {
+		unsigned int reg = pvpatch_site_reg(r, PVPATCH_SLOT_RET);
+
+		if (reg == REG_RSP || !(r->clobbers >> reg & 1) ||
+		    (info->out_pin[0] >= 0 && reg != (unsigned int)info->out_pin[0]))
+			return PVPATCH_E_FLAGS;
+	}
+	if ((r->clobbers & info->clobbers) != info->clobbers)
+		return PVPATCH_E_FLAGS;
+	return PVPATCH_OK;
+}
+
+/* Pass 2: heap sort of state[].order by site address (no recursion, no heap). */
+static uintptr_t key(const struct pvpatch *pv, unsigned int i)
+{
+	return rec_addr(&pv->sites[pv->state[i].order]);
+}
+
+static void sift(struct pvpatch *pv, unsigned int root, unsigned int n)
+{
+	for (;;) {
+		unsigned int child = 2 * root + 1;
+		uint32_t t;
+
+		if (child >= n)
+			return;
+		if (child + 1 < n && key(pv, child + 1) > key(pv, child))
+			child++;
+		if (key(pv, root) >= key(pv, child))
+			return;
+		t = pv->state[root].order;
+		pv->state[root].order = pv->state[child].order;
+		pv->state[child].order = t;
+		root = child;
+	}
+}
+
+static void sort_sites(struct pvpatch *pv)
+{
+	unsigned int n = nr_sites(pv);
+
+	for (unsigned int i = 0; i < n; i++)
+		pv->state[i].order = i;
+	for (unsigned int i = n / 2; i-- > 0;)
+		sift(pv, i, n);
+	for (unsigned int end = n; end-- > 1;) {
+		uint32_t t = pv->state[0].order;
+
+		pv->state[0].order = pv->state[end].order;
+		pv->state[end].order = t;
+		sift(pv, 0, end);
+	}
+}
+
+static void refuse_overlaps(struct pvpatch *pv)
+{
+	int prev = -1;
+
+	for (unsigned int k = 0; k < nr_sites(pv); k++) {
+		unsigned int i = pv->state[k].order;
+		const struct pvpatch_site *r = &pv->sites[i];
+
+		if (pv->state[i].reason)
+			continue;
+		if (prev >= 0) {
+			const struct pvpatch_site *p = &pv->sites[prev];
+
+			if (rec_addr(r) < rec_addr(p) + p->site_len) {
+				pv->state[i].reason = PVPATCH_E_OVERLAP;
+				pv->state[prev].reason = PVPATCH_E_OVERLAP;
+			}
+		}
+		prev = (int)i;
+	}
+}
+
+/* Pass 3: the native bytes decode to exactly native_len. */
+static int check_decode(const struct pvpatch_site *r)
+{
+	const uint8_t *p = (const uint8_t *)rec_addr(r);
+	unsigned int off = 0;
+	struct insn insn;
+
+	while (off < r->native_len) {
+		int len = insn_decode(&insn, p + off, r->native_len - off);
+
+		if (len <= 0)
+			return PVPATCH_E_DECODE;
+		off += (unsigned int)len;
+	}
+	return PVPATCH_OK;
+}
+
+static int init(struct pvpatch *pv)
+{
+	unsigned int n;
+	size_t saved = 0;
+
+	if (!pv->sites || !pv->sites_end || pv->sites_end < pv->sites || !pv->state ||
+	    (!pv->saved && pv->saved_size) || pv->text_end < pv->text_start ||
+	    ((uintptr_t)pv->sites & 3) || ((uintptr_t)pv->thunks & 15))
+		return -1;
+	n = nr_sites(pv);
+	for (unsigned int i = 0; i < n; i++) {
+		pv->state[i].reason = (uint8_t)check_record(pv, &pv->sites[i]);
+		pv->state[i].mode = PVPATCH_MODE_NATIVE;
+		pv->state[i].override = NO_OVERRIDE;
+	}
+	sort_sites(pv);
+	refuse_overlaps(pv);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct pvpatch_site *r = &pv->sites[i];
+
+		if (pv->state[i].reason)
+			continue;
+		pv->state[i].reason = (uint8_t)check_decode(r);
+		if (pv->state[i].reason)
+			continue;
+		if (pv->saved_size - saved < r->native_len) {
+			pv->state[i].reason = PVPATCH_E_SAVE;
+			continue;
+		}
+		pv->state[i].saved = (uint32_t)saved;
+		for (unsigned int b = 0; b < r->native_len; b++)
+			pv->saved[saved + b] = ((const uint8_t *)rec_addr(r))[b];
+		saved += r->native_len;
+	}
+	pv->thunks_used = 0;
+	pv->ready = 1;
+	return 0;
+}
+
+static void site_view(const struct pvpatch *pv, unsigned int i, struct site *s)
+{
+	const struct pvpatch_site *r = &pv->sites[i];
+
+	s->addr = (uint8_t *)rec_addr(r);
+	s->info = op_info(r->op);
+	s->len = r->site_len;
+	s->native_len = r->native_len;
+	s->free = r->clobbers;
+	s->ret = s->info->nouts ? (int8_t)pvpatch_site_reg(r, PVPATCH_SLOT_RET) : -1;
+	s->nargs = s->info->nargs;
+	for (unsigned int a = 0; a < s->nargs; a++)
+		s->arg[a] = (int8_t)pvpatch_site_reg(r, PVPATCH_SLOT_ARG0 + a);
+	s->saved = pv->saved + pv->state[i].saved;
+}
+
+/* Binary search of the sorted valid sites for one starting at addr. */
+static int find_site(const struct pvpatch *pv, uintptr_t addr)
+{
+	unsigned int lo = 0, hi = nr_sites(pv);
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		uintptr_t k = key(pv, mid);
+
+		if (k == addr) {
+			/* Several records may claim one address: take a valid one. */
+			while (mid > 0 && key(pv, mid - 1) == addr)
+				mid--;
+			for (; mid < nr_sites(pv) && key(pv, mid) == addr; mid++)
+				if (!pv->state[pv->state[mid].order].reason)
+					return (int)pv->state[mid].order;
+			return -1;
+		}
+		if (k < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void reject(struct pvpatch_report *rep, uintptr_t site, unsigned int op,
+		   unsigned int wanted, unsigned int got, int reason)
+{
+	rep->reasons[reason]++;
+	if (rep->n_rejects < PVPATCH_MAX_REJECTS) {
+		struct pvpatch_reject *j = &rep->rejects[rep->n_rejects];
+
+		j->site = site;
+		j->op = (uint16_t)op;
+		j->wanted = (uint8_t)wanted;
+		j->got = (uint8_t)got;
+		j->reason = (uint8_t)reason;
+	}
+	rep->n_rejects++;
+}
+
+static void apply_overrides(struct pvpatch *pv, const struct pvpatch_policy *pol,
+			    struct pvpatch_report *rep)
+{
+	for (unsigned int i = 0; i < nr_sites(pv); i++)
+		pv->state[i].override = NO_OVERRIDE;
+	for (unsigned int k = 0; pol && k < pol->n_overrides; k++) {
+		const struct pvpatch_override *o = &pol->overrides[k];
+		uintptr_t addr = o->addr;
+		int i = -1;
+
+		if (o->func) {
+			uintptr_t base = pv->lookup ? pv->lookup(o->func) : 0;
+
+			addr = base ? base + o->addr : 0;
+		}
+		if (addr && o->mode < PVPATCH_NR_MODES)
+			i = find_site(pv, addr);
+		if (i < 0) {
+			reject(rep, addr, 0, o->mode, PVPATCH_MODE_NATIVE, PVPATCH_E_OVERRIDE);
+			continue;
+		}
+		pv->state[i].override = o->mode;
+	}
+}
+
+/* Build site bytes for one mode; the caller tries the fallbacks. */
+static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
+		 const struct pvpatch_op_policy *opol, uint8_t *out)
+{
+	if (!(s->info->modes >> mode & 1))
+		return PVPATCH_E_MODE;
+	switch (mode) {
+	case PVPATCH_MODE_NATIVE:
+		return emit_native(s, out);
+	case PVPATCH_MODE_NOP:
+		return emit_nop(s, out);
+	case PVPATCH_MODE_INLINE:
+		return opol ? emit_inline(s, opol, out) : PVPATCH_E_NO_TEMPLATE;
+	case PVPATCH_MODE_CALL:
+		return emit_call(pv, s, opol ? opol->backend : NULL, out);
+	}
+	return PVPATCH_E_MODE;
+}
+
+static unsigned int fallback(unsigned int mode)
+{
+	return mode == PVPATCH_MODE_INLINE ? PVPATCH_MODE_CALL : PVPATCH_MODE_NATIVE;
+}
+
+static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol,
+		      struct pvpatch_report *rep)
+{
+	const struct pvpatch_site *r = &pv->sites[i];
+	const struct pvpatch_op_policy *opol = pol ? &pol->op[r->op] : NULL;
+	uint8_t out[PVPATCH_MAX_SITE];
+	unsigned int wanted, mode;
+	unsigned int changed = 0;
+	struct site s;
+	int err, first = PVPATCH_OK;
+
+	site_view(pv, i, &s);
+	wanted = pv->state[i].override != NO_OVERRIDE ? pv->state[i].override
+						     : opol ? opol->mode : PVPATCH_MODE_NATIVE;
+	if (wanted >= PVPATCH_NR_MODES) {
+		first = PVPATCH_E_MODE;
+		wanted = PVPATCH_MODE_NATIVE;
+	}
+	for (mode = wanted;; mode = fallback(mode)) {
+		err = build(pv, &s, mode, opol, out);
+		if (!err)
+			break;
+		if (!first)
+			first = err;
+		/* NATIVE from kept bytes cannot fail for a valid site. */
+		if (mode == PVPATCH_MODE_NATIVE)
+			return;
+	}
+	if (first) {
+		rep->fallbacks++;
+		reject(rep, (uintptr_t)s.addr, r->op, wanted, mode, first);
+	}
+	for (unsigned int b = 0; b < s.len; b++)
+		changed += out[b] != s.addr[b];
+	if (pv->flags & PVPATCH_F_DEBUG)
+		debug_site(pv, &s, s.addr, out, mode);
+	if (changed) {
+		text_poke(pv, s.addr, out, s.len);
+		rep->written++;
+		rep->bytes_changed += changed;
+		rep->op_bytes[r->op] += changed;
+	}
+	pv->state[i].mode = (uint8_t)mode;
+	rep->mode[mode]++;
+	rep->op_mode[r->op][mode]++;
+}
+
+static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
+		 struct pvpatch_report *rep)
+{
+	static struct pvpatch_report scratch;
+
+	if (!rep)
+		rep = &scratch;
+	for (size_t b = 0; b < sizeof(*rep); b++)
+		((uint8_t *)rep)[b] = 0;
+	if (!pv || (!pv->ready && init(pv)))
+		return -1;
+	rep->sites = nr_sites(pv);
+	apply_overrides(pv, pol, rep);
+	for (unsigned int i = 0; i < nr_sites(pv); i++) {
+		if (pv->state[i].reason) {
+			rep->invalid++;
+			reject(rep, rec_addr(&pv->sites[i]), pv->sites[i].op,
+			       PVPATCH_MODE_NATIVE, PVPATCH_MODE_NATIVE, pv->state[i].reason);
+			continue;
+		}
+		patch_one(pv, i, pol, rep);
+	}
+	rep->thunk_bytes = (unsigned int)pv->thunks_used;
+	return 0;
+}
+
+int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
+		  struct pvpatch_report *report)
+{
+	return apply(pv, policy, report);
+}
+
+int pvpatch_revert(struct pvpatch *pv, struct pvpatch_report *report)
+{
+	return apply(pv, NULL, report);
+}

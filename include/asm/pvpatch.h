@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pvpatch: the kernel's interface to the runtime patcher.
+ *
+ * A kernel fills a struct pvpatch with where its site records and text are,
+ * gives it a few buffers (no allocation happens inside), and calls
+ * pvpatch_apply() once at boot with the policy negotiated with the
+ * hypervisor.  Calling it again with another policy re-patches; with an
+ * all-NATIVE policy (pvpatch_revert()) every site is native again.
+ *
+ * Early patching must run single-threaded with interrupts off: the default
+ * text poke is a plain copy.
+ */
+#ifndef PVPATCH_H
+#define PVPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <asm/pvpatch-abi.h>
+#include <asm/pvpatch-template.h>
+
+/* What every site of one op should become. */
+struct pvpatch_op_policy {
+	uint8_t mode;				/* PVPATCH_MODE_* */
+	const struct pvpatch_template *tmpl;	/* INLINE */
+	uint64_t params[PVT_MAX_PARAMS];	/* PVT_IMM(n) of the template */
+	const void *backend;			/* CALL: has pv_<op>()'s C signature */
+};
+
+/* A different mode for one site: at an address, or at func+offset. */
+struct pvpatch_override {
+	const char *func;	/* NULL: addr is the site's address */
+	uintptr_t addr;		/* address, or offset into func */
+	uint8_t mode;
+};
+
+struct pvpatch_policy {
+	struct pvpatch_op_policy op[PVPATCH_MAX_OP + 1];
+	const struct pvpatch_override *overrides;
+	unsigned int n_overrides;
+};
+
+/* Why a site did not get what the policy asked for. */
+enum pvpatch_reason {
+	PVPATCH_OK = 0,
+	/* the record (the site is never written) */
+	PVPATCH_E_VERSION,	/* record format version unknown */
+	PVPATCH_E_OP,		/* unknown op number */
+	PVPATCH_E_RANGE,	/* site outside the text range */
+	PVPATCH_E_LENGTH,	/* lengths inconsistent with the op */
+	PVPATCH_E_FLAGS,	/* flags or registers inconsistent with the op */
+	PVPATCH_E_OVERLAP,	/* site overlaps another site */
+	PVPATCH_E_DECODE,	/* native bytes do not decode to native_len */
+	PVPATCH_E_SAVE,		/* no room left to keep the original bytes */
+	/* the choice (the site falls back) */
+	PVPATCH_E_MODE,		/* mode not allowed for this op */
+	PVPATCH_E_NO_TEMPLATE,	/* INLINE without a template */
+	PVPATCH_E_NO_BACKEND,	/* CALL without a backend */
+	PVPATCH_E_TOO_LONG,	/* emitted code longer than the site */
+	PVPATCH_E_CLOBBER,	/* template changes a live register */
+	PVPATCH_E_INSN,		/* template instruction not allowed/malformed */
+	PVPATCH_E_ARG_LOST,	/* template reads an argument it overwrote */
+	PVPATCH_E_NO_RESULT,	/* template does not produce the result */
+	PVPATCH_E_STACK,	/* template pushes and pops do not balance */
+	PVPATCH_E_NO_SCRATCH,	/* no free register for a scratch hole */
+	PVPATCH_E_CALL_RANGE,	/* call target beyond rel32 */
+	PVPATCH_E_THUNK_SPACE,	/* thunk area full */
+	PVPATCH_E_OVERRIDE,	/* override names no valid site */
+	PVPATCH_NR_REASONS
+};
+
+const char *pvpatch_reason_str(enum pvpatch_reason r);
+
+#define PVPATCH_MAX_REJECTS 32
+
+struct pvpatch_reject {
+	uintptr_t site;		/* address, or 0 for an override */
+	uint16_t op;
+	uint8_t wanted;		/* mode asked for */
+	uint8_t got;		/* mode the site has now */
+	uint8_t reason;		/* enum pvpatch_reason */
+};
+
+struct pvpatch_report {
+	unsigned int sites;			/* records seen */
+	unsigned int invalid;			/* records refused, sites left alone */
+	unsigned int written;			/* sites whose bytes changed */
+	unsigned int bytes_changed;
+	unsigned int fallbacks;			/* sites not in the mode asked for */
+	unsigned int mode[PVPATCH_NR_MODES];	/* valid sites per resulting mode */
+	unsigned int op_mode[PVPATCH_MAX_OP + 1][PVPATCH_NR_MODES];
+	unsigned int op_bytes[PVPATCH_MAX_OP + 1];	/* bytes changed per op */
+	unsigned int reasons[PVPATCH_NR_REASONS];
+	unsigned int thunk_bytes;		/* thunk area in use */
+	unsigned int n_rejects;			/* first PVPATCH_MAX_REJECTS kept */
+	struct pvpatch_reject rejects[PVPATCH_MAX_REJECTS];
+};
+
+/* Per-site bookkeeping, one per record, provided by the kernel. */
+struct pvpatch_site_state {
+	uint32_t saved;		/* offset of the original bytes in saved[] */
+	uint32_t order;		/* used to sort sites by address */
+	uint8_t reason;		/* PVPATCH_OK, or why the record is refused */
+	uint8_t mode;		/* current mode */
+	uint8_t override;	/* mode an override asks for, or 0xff */
+	uint8_t pad;
+};
+
+#define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
+
+struct pvpatch {
+	/* Filled by the kernel before the first pvpatch_apply(). */
+	const struct pvpatch_site *sites, *sites_end;
+	uintptr_t text_start, text_end;		/* sites must lie inside */
+	struct pvpatch_site_state *state;	/* sites_end - sites entries */
+	uint8_t *saved;				/* original native bytes */
+	size_t saved_size;			/* PVPATCH_MAX_SITE per site is always enough */
+	uint8_t *thunks;			/* executable, for CALL thunks; may be NULL */
+	size_t thunks_size;
+	/* Every write to text goes through poke (NULL: a byte copy). */
+	void (*poke)(void *addr, const void *src, size_t len, void *arg);
+	void *poke_arg;
+	/* Resolves func of a func+offset override (NULL: such overrides fail). */
+	uintptr_t (*lookup)(const char *func);
+	void (*print)(const char *s);		/* report and debug output */
+	unsigned int flags;			/* PVPATCH_F_* */
+	/* Private. */
+	int ready;
+	size_t thunks_used;
+};
+
+/*
+ * Patch every valid site as the policy says (falling back INLINE -> CALL ->
+ * NATIVE when a choice cannot be honoured).  The first call checks every
+ * record and keeps the original bytes.  Returns 0, or -1 when the kernel's
+ * struct pvpatch itself is unusable (nothing is written then).
+ */
+int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
+		  struct pvpatch_report *report);
+
+/* Every valid site back to its native code. */
+int pvpatch_revert(struct pvpatch *pv, struct pvpatch_report *report);
+
+/* Print the report through pv->print. */
+void pvpatch_report_print(const struct pvpatch *pv,
+			  const struct pvpatch_report *report);
+
+#endif
