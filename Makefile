@@ -26,8 +26,8 @@ quiet = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check demo clean sites
-all: sites
+.PHONY: all deps check demo clean sites units
+all: sites units
 
 # Install (as root) or name the missing Debian packages.
 deps: $(DEPS_STAMP)
@@ -62,6 +62,12 @@ $(B)/tests/sites/callsites-asm.o: tests/sites/callsites-asm.S $(PVPATCH_GEN_STAM
 $(SITE_ELF): $(B)/tests/sites/callsites-O2.o $(B)/tests/sites/callsites-asm.o
 	$(call quiet,LD,$@)
 	$(Q)$(LD) -static -nostdlib -e 0 -o $@ $^
+
+# --- unit tests (hosted builds of the runtime) ------------------------------
+UNIT_BINS :=
+include mk/insn.mk
+include mk/patcher.mk
+units: $(UNIT_BINS)
 
 # --- tests ------------------------------------------------------------------
 check: $(DEPS_STAMP)

@@ -9,6 +9,8 @@
 #   $(PVPATCH_GEN_STAMP)   target that (re)generates headers from the spec
 #   $(PVPATCH_CFLAGS)      flags for code calling pv_<op>() (framework build)
 #   $(PVPATCH_NATIVE_CFLAGS) the same, framework-free (plain native ops)
+#   $(PVPATCH_RUNTIME_SRCS) the runtime patcher's C sources (freestanding): compile
+#                          them with your kernel's flags plus $(PVPATCH_RUNTIME_CFLAGS)
 #   $(PVPATCH_PYTHON)      the interpreter that sees Debian's Python packages
 # Make every object that includes asm/pvops-gen.h depend on $(PVPATCH_GEN_STAMP).
 
@@ -22,7 +24,14 @@ PVPATCH_GEN_STAMP := $(PVPATCH_GEN)/.stamp
 PVPATCH_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/include
 PVPATCH_NATIVE_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/native/include
 
+PVPATCH_RUNTIME_SRCS := $(addprefix $(PVPATCH_DIR)/arch/x86/alternatives/, \
+	patch.c emit.c call.c template.c encode.c poke.c report.c insn.c) \
+	$(PVPATCH_GEN)/src/pvops-table.c
+PVPATCH_RUNTIME_CFLAGS = $(PVPATCH_CFLAGS) -I$(PVPATCH_DIR)/arch/x86/alternatives
+
 PVPATCH_GEN_SRCS := $(wildcard $(PVPATCH_DIR)/gen/pvgen $(PVPATCH_DIR)/gen/pvops/*.py)
+
+$(PVPATCH_GEN)/src/pvops-table.c: $(PVPATCH_GEN_STAMP)
 
 $(PVPATCH_GEN_STAMP): $(PVPATCH_SPEC) $(PVPATCH_GEN_SRCS)
 	$(if $(Q),@printf '  %-7s %s\n' GEN $(PVPATCH_SPEC))

@@ -1,0 +1,29 @@
+/* Call sites the hosted patcher tests patch and execute (sites.c). */
+#ifndef PVPATCH_TEST_SITES_H
+#define PVPATCH_TEST_SITES_H
+
+#include <stdint.h>
+
+uint64_t site_read_tsc(void);
+void site_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+unsigned long site_save_fl(void);
+void site_restore_fl(unsigned long flags);
+void site_io_delay(void);
+void site_write_cr3(unsigned long val);
+unsigned long site_write_cr3_live(unsigned long a, unsigned long b, unsigned long c,
+				  unsigned long d, unsigned long e, unsigned long f);
+unsigned long site_read_cr3(void);
+unsigned long site_read_cr3_live(unsigned long a, unsigned long b, unsigned long c);
+void site_sched_yield(uint32_t cpu);
+uint64_t site_mem_size(void);
+void site_send_ipi(void *apic, uint32_t dest, uint32_t icr);
+void site_send_ipi_swapped(uint32_t icr, uint32_t dest, void *apic);
+void site_set_pte(uint64_t *ptep, uint64_t pte);
+void site_rdmsr(uint32_t msr, uint32_t out[2]);
+
+/* The native code of the call-backed ops (sites.c). */
+extern unsigned long native_mem_size(void);
+extern unsigned long native_calibrate_tsc(void);
+extern unsigned long native_get_wallclock(void);
+
+#endif
