@@ -26,8 +26,8 @@ quiet = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check demo clean sites units
-all: sites units
+.PHONY: all deps check demo clean sites units guest
+all: sites units guest
 
 # Install (as root) or name the missing Debian packages.
 deps: $(DEPS_STAMP)
@@ -67,6 +67,7 @@ $(SITE_ELF): $(B)/tests/sites/callsites-O2.o $(B)/tests/sites/callsites-asm.o
 UNIT_BINS :=
 include mk/insn.mk
 include mk/patcher.mk
+include mk/guest.mk
 units: $(UNIT_BINS)
 
 # --- tests ------------------------------------------------------------------

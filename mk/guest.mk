@@ -1,0 +1,62 @@
+# The test guest kernel (tests/guest/), built as an adopting kernel builds
+# pvpatch: through pvpatch.mk's variables only.  QEMU's multiboot loader
+# takes 32-bit ELF files, so the 64-bit kernel is also copied as one.
+
+GUEST_B := $(B)/tests/guest
+GUEST_ELF := $(GUEST_B)/guest.elf
+GUEST_ELF32 := $(GUEST_B)/guest32.elf
+
+GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pie -fno-stack-protector \
+	-mno-red-zone -mno-sse -mno-mmx -mno-80387 -fno-asynchronous-unwind-tables \
+	-fno-omit-frame-pointer $(CWARN)
+
+GUEST_C := main console lib idt apic native hv fwcfg cmdline pvsetup profiles \
+	templates backends tests workload bench
+GUEST_S := boot isr thunks retpoline workload
+GUEST_OBJS := $(patsubst %,$(GUEST_B)/%.o,$(GUEST_C)) \
+	$(patsubst %,$(GUEST_B)/%-s.o,$(GUEST_S)) \
+	$(GUEST_B)/bench-ops-pv.o $(GUEST_B)/bench-ops-native.o \
+	$(GUEST_B)/bench-pvops-ind.o $(GUEST_B)/bench-pvops-ret.o \
+	$(patsubst %.c,$(GUEST_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
+
+$(GUEST_B)/%.o: tests/guest/%.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+$(GUEST_B)/%-s.o: tests/guest/%.S $(PVPATCH_GEN_STAMP)
+	$(call quiet,AS,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+$(GUEST_B)/bench-ops-pv.o: tests/guest/bench-ops.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+# The framework-free build of the same source.
+$(GUEST_B)/bench-ops-native.o: tests/guest/bench-ops.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_NATIVE_CFLAGS) -DBENCH_NATIVE -MD -c $< -o $@
+
+$(GUEST_B)/bench-pvops-ind.o: tests/guest/bench-pvops.c
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(GUEST_CFLAGS) -MD -c $< -o $@
+
+$(GUEST_B)/bench-pvops-ret.o: tests/guest/bench-pvops.c
+	$(call quiet,CC,$@)
+	$(Q)$(CC) $(GUEST_CFLAGS) -DBENCH_RETPOLINE -mindirect-branch=thunk-extern -MD -c $< -o $@
+
+$(GUEST_B)/rt/%.o: %.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_RUNTIME_CFLAGS) -MD -c $< -o $@
+
+$(GUEST_ELF): $(GUEST_OBJS) tests/guest/kernel.lds
+	$(call quiet,LD,$@)
+	$(Q)$(LD) -nostdlib -static -T tests/guest/kernel.lds -o $@ $(GUEST_OBJS)
+
+$(GUEST_ELF32): $(GUEST_ELF)
+	$(call quiet,OBJCOPY,$@)
+	$(Q)objcopy -O elf32-i386 $< $@
+
+guest: $(GUEST_ELF32)

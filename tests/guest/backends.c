@@ -1,0 +1,143 @@
+/*
+ * CALL backends: one C function per op with the signature of its pv_<op>(),
+ * doing the operation natively (the paravirt profile routes every site
+ * here), plus KVM's PV EOI.  Each family (op class) lives in its own
+ * section so that the families no site calls can be freed after patching.
+ */
+#include "guest.h"
+#include "io.h"
+
+#define BACKEND(cls) __attribute__((section(".pvbackend." cls), noinline, used))
+
+BACKEND("irq") static void be_irq_disable(void) { asm volatile("cli" ::: "memory"); }
+BACKEND("irq") static void be_irq_enable(void) { asm volatile("sti" ::: "memory"); }
+BACKEND("irq") static unsigned long be_save_fl(void)
+{
+	unsigned long f;
+
+	asm volatile("pushf; pop %0" : "=r"(f) : : "memory");
+	return f;
+}
+BACKEND("irq") static void be_restore_fl(unsigned long f)
+{
+	asm volatile("push %0; popf" : : "r"(f) : "memory", "cc");
+}
+BACKEND("irq") static void be_safe_halt(void) { asm volatile("sti; hlt" ::: "memory"); }
+BACKEND("irq") static void be_halt(void) { asm volatile("hlt" ::: "memory"); }
+
+BACKEND("cpu") static void be_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b,
+				    uint32_t *c, uint32_t *d)
+{
+	asm volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+#define CR_BACKENDS(cls, n)							\
+	BACKEND(cls) static unsigned long be_read_cr##n(void)			\
+	{									\
+		unsigned long v;						\
+		asm volatile("mov %%cr" #n ", %0" : "=r"(v) : : "memory");	\
+		return v;							\
+	}									\
+	BACKEND(cls) static void be_write_cr##n(unsigned long v)		\
+	{									\
+		asm volatile("mov %0, %%cr" #n : : "r"(v) : "memory");		\
+	}
+CR_BACKENDS("cpu", 0)
+CR_BACKENDS("mmu", 3)
+CR_BACKENDS("cpu", 4)
+CR_BACKENDS("apic", 8)
+BACKEND("mmu") static unsigned long be_read_cr2(void)
+{
+	unsigned long v;
+
+	asm volatile("mov %%cr2, %0" : "=r"(v) : : "memory");
+	return v;
+}
+BACKEND("cpu") static void be_wbinvd(void) { asm volatile("wbinvd" ::: "memory"); }
+BACKEND("cpu") static void be_clts(void) { asm volatile("clts" ::: "memory"); }
+
+BACKEND("msr") static void be_rdmsr(uint32_t msr, uint32_t *lo, uint32_t *hi)
+{
+	asm volatile("rdmsr" : "=a"(*lo), "=d"(*hi) : "c"(msr) : "memory");
+}
+BACKEND("msr") static void be_wrmsr(uint32_t msr, uint32_t lo, uint32_t hi)
+{
+	asm volatile("wrmsr" : : "c"(msr), "a"(lo), "d"(hi) : "memory");
+}
+BACKEND("time") static void be_read_tsc(uint32_t *lo, uint32_t *hi)
+{
+	asm volatile("rdtsc" : "=a"(*lo), "=d"(*hi));
+}
+BACKEND("io") static void be_io_delay(void) { outb(0x80, 0); }
+
+BACKEND("mmu") static void be_flush_tlb_one(void *addr)
+{
+	asm volatile("invlpg (%0)" : : "r"(addr) : "memory");
+}
+BACKEND("mmu") static void be_flush_tlb_local(void) { be_write_cr3(be_read_cr3()); }
+BACKEND("mmu") static void be_set_pte(void *ptep, uint64_t pte)
+{
+	*(volatile uint64_t *)ptep = pte;
+}
+
+BACKEND("apic") static void be_apic_eoi(void *apic)
+{
+	((volatile uint32_t *)apic)[0xb0 / 4] = 0;
+}
+BACKEND("apic") static void be_send_ipi(void *apic, uint32_t dest, uint32_t icr)
+{
+	((volatile uint32_t *)apic)[0x310 / 4] = dest;
+	((volatile uint32_t *)apic)[0x300 / 4] = icr;
+}
+BACKEND("sched") static void be_sched_yield(uint32_t cpu)
+{
+	(void)cpu;
+	asm volatile("pause");
+}
+BACKEND("sched") static void be_kick_cpu(void *apic, uint32_t dest)
+{
+	be_send_ipi(apic, dest, 0xf2);
+}
+
+BACKEND("time") static unsigned long be_calibrate_tsc(void) { return native_calibrate_tsc(); }
+BACKEND("time") static unsigned long be_get_wallclock(void) { return native_get_wallclock(); }
+BACKEND("mem") static unsigned long be_mem_size(void) { return native_mem_size(); }
+
+BACKEND("desc") static void be_load_idt(void *d) { asm volatile("lidt (%0)" : : "r"(d) : "memory"); }
+BACKEND("desc") static void be_load_gdt(void *d) { asm volatile("lgdt (%0)" : : "r"(d) : "memory"); }
+
+const void *const backend_table[PVPATCH_MAX_OP + 1] = {
+	[PVPATCH_OP_IRQ_DISABLE] = (const void *)be_irq_disable,
+	[PVPATCH_OP_IRQ_ENABLE] = (const void *)be_irq_enable,
+	[PVPATCH_OP_SAVE_FL] = (const void *)be_save_fl,
+	[PVPATCH_OP_RESTORE_FL] = (const void *)be_restore_fl,
+	[PVPATCH_OP_SAFE_HALT] = (const void *)be_safe_halt,
+	[PVPATCH_OP_HALT] = (const void *)be_halt,
+	[PVPATCH_OP_CPUID] = (const void *)be_cpuid,
+	[PVPATCH_OP_READ_CR0] = (const void *)be_read_cr0,
+	[PVPATCH_OP_WRITE_CR0] = (const void *)be_write_cr0,
+	[PVPATCH_OP_READ_CR2] = (const void *)be_read_cr2,
+	[PVPATCH_OP_READ_CR3] = (const void *)be_read_cr3,
+	[PVPATCH_OP_WRITE_CR3] = (const void *)be_write_cr3,
+	[PVPATCH_OP_READ_CR4] = (const void *)be_read_cr4,
+	[PVPATCH_OP_WRITE_CR4] = (const void *)be_write_cr4,
+	[PVPATCH_OP_WBINVD] = (const void *)be_wbinvd,
+	[PVPATCH_OP_RDMSR] = (const void *)be_rdmsr,
+	[PVPATCH_OP_WRMSR] = (const void *)be_wrmsr,
+	[PVPATCH_OP_READ_TSC] = (const void *)be_read_tsc,
+	[PVPATCH_OP_IO_DELAY] = (const void *)be_io_delay,
+	[PVPATCH_OP_FLUSH_TLB_ONE] = (const void *)be_flush_tlb_one,
+	[PVPATCH_OP_FLUSH_TLB_LOCAL] = (const void *)be_flush_tlb_local,
+	[PVPATCH_OP_SET_PTE] = (const void *)be_set_pte,
+	[PVPATCH_OP_APIC_EOI] = (const void *)be_apic_eoi,
+	[PVPATCH_OP_SEND_IPI] = (const void *)be_send_ipi,
+	[PVPATCH_OP_SCHED_YIELD] = (const void *)be_sched_yield,
+	[PVPATCH_OP_KICK_CPU] = (const void *)be_kick_cpu,
+	[PVPATCH_OP_CALIBRATE_TSC] = (const void *)be_calibrate_tsc,
+	[PVPATCH_OP_GET_WALLCLOCK] = (const void *)be_get_wallclock,
+	[PVPATCH_OP_MEM_SIZE] = (const void *)be_mem_size,
+	[PVPATCH_OP_READ_CR8] = (const void *)be_read_cr8,
+	[PVPATCH_OP_WRITE_CR8] = (const void *)be_write_cr8,
+	[PVPATCH_OP_LOAD_IDT] = (const void *)be_load_idt,
+	[PVPATCH_OP_LOAD_GDT] = (const void *)be_load_gdt,
+	[PVPATCH_OP_CLTS] = (const void *)be_clts,
+};

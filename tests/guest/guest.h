@@ -1,0 +1,114 @@
+/* What the parts of the guest kernel share. */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <asm/pvpatch.h>
+
+/* --- boot information (multiboot) -------------------------------------- */
+struct boot_info {
+	uint64_t mem_bytes;	/* RAM per the boot loader: (1 MiB + mem_upper) */
+	const char *cmdline;
+};
+extern struct boot_info boot;
+
+/* --- the hypervisor, as negotiated at boot (hv.c) ---------------------- */
+enum hv_kind { HV_NONE, HV_TCG, HV_KVM, HV_OTHER };
+
+struct hv_info {
+	enum hv_kind kind;
+	char signature[13];
+	uint32_t max_leaf;
+	uint32_t kvm_features;	/* CPUID 0x40000001 EAX */
+	bool vmport;		/* the VMware backdoor answered GETVERSION */
+	bool vmport_gethz;	/* ... and GETHZ */
+	uint64_t vmport_tsc_hz;
+	uint32_t vmport_ram;	/* GETRAMSIZE, bytes */
+};
+extern struct hv_info hv;
+void hv_detect(void);
+const char *hv_name(void);
+
+/* KVM CPUID 0x40000001 EAX bits (Linux's kvm_para.h). */
+#define KVM_FEATURE_NOP_IO_DELAY	1
+#define KVM_FEATURE_PV_UNHALT		7
+#define KVM_FEATURE_PV_EOI		6
+#define KVM_FEATURE_PV_SEND_IPI		11
+#define KVM_FEATURE_PV_SCHED_YIELD	13
+
+/* --- command line (cmdline.c) ------------------------------------------ */
+#define MAX_OVERRIDES 16
+struct cmdline {
+	bool off;			/* pvpatch=off */
+	bool debug;			/* pvpatch.debug */
+	const char *profile;		/* pvpatch.profile=NAME */
+	int op_mode[PVPATCH_MAX_OP + 1];	/* pvpatch.op=NAME:MODE,... (-1: none) */
+	struct pvpatch_override site[MAX_OVERRIDES];	/* pvpatch.site=ADDR|FUNC+OFF:MODE */
+	char site_func[MAX_OVERRIDES][48];
+	unsigned int n_sites;
+	unsigned int bench;		/* bench=N: iterations (0: no benchmarks) */
+	bool expect_bad_override;	/* a test forces a bad override */
+};
+extern struct cmdline cmd;
+void cmdline_parse(const char *s);
+int mode_from_name(const char *s, size_t len);
+const char *mode_name(unsigned int m);
+int op_from_name(const char *s, size_t len);
+
+/* --- fw_cfg (fwcfg.c) --------------------------------------------------- */
+bool fwcfg_present(void);
+/* Read file NAME into buf; returns its size (maybe > size: truncated), or -1. */
+long fwcfg_read_file(const char *name, void *buf, size_t size);
+
+/* --- patching (pvsetup.c) ------------------------------------------------ */
+extern struct pvpatch pv;
+extern struct pvpatch_policy policy;
+extern struct pvpatch_report report;
+extern const char *policy_source;	/* "built-in:kvm", "rom", "off" ... */
+void pvsetup(void);
+void site_describe(uint64_t rip, char *buf, size_t size);
+const struct pvpatch_site *site_find(const void *fn, unsigned int op);
+unsigned int sites_of_op(unsigned int op, unsigned int mode);
+
+/* --- profiles, templates and backends (profiles.c, templates.c, backends.c) */
+const char *profile_choose(void);
+bool profile_apply(const char *name, struct pvpatch_policy *pol);
+extern const struct pvpatch_template tmpl_kvm_sched_yield, tmpl_kvm_kick_cpu,
+	tmpl_kvm_send_ipi, tmpl_vmport_ram_size, tmpl_vmport_tsc_hz;
+extern const void *const backend_table[PVPATCH_MAX_OP + 1];
+
+/* --- the native code of call-backed ops (native.c) ------------------------ */
+unsigned long native_calibrate_tsc(void);
+unsigned long native_get_wallclock(void);
+unsigned long native_mem_size(void);
+uint64_t tsc_hz_pit(void);
+
+/* --- local APIC, timers (apic.c) ----------------------------------------- */
+#define APIC_BASE ((volatile uint32_t *)0xfee00000ul)
+void apic_init(void);
+uint32_t apic_id(void);
+void pit_irq_init(void);
+extern volatile unsigned long pit_ticks, apic_ticks, kick_ticks;
+
+/* --- a few symbols by name, for FUNC+OFF overrides (section .ksyms) ----- */
+struct ksym {
+	const char *name;
+	const void *addr;
+};
+#define KSYM(fn) \
+	static const struct ksym __ksym_##fn __attribute__((used, section(".ksyms"))) = \
+		{ #fn, (const void *)fn }
+
+/* --- the test page tables (tests.c) ------------------------------------- */
+extern uint64_t boot_pml4[], boot_pdpt[], boot_pd[];
+
+/* --- tests and benchmarks ------------------------------------------------- */
+void ktap_run(void);
+unsigned int ktap_failures(void);
+void bench_run(unsigned int iterations);
+void workload_run(void);
+unsigned int workload_asm(void);
+
+#endif
