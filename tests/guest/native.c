@@ -7,12 +7,11 @@
 #include "io.h"
 
 #define PIT_HZ		1193182u
-#define CAL_MS		10
 
-/* TSC ticks during CAL_MS of PIT channel 2 counting down (gate via 0x61). */
-uint64_t tsc_hz_pit(void)
+/* TSC ticks while PIT channel 2 (gated through port 0x61) counts down ms. */
+static uint64_t tsc_during_pit(unsigned int ms)
 {
-	uint16_t latch = (uint16_t)(PIT_HZ / (1000 / CAL_MS));
+	uint16_t latch = (uint16_t)(PIT_HZ * ms / 1000);
 	uint64_t t0, t1;
 
 	outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01));
@@ -23,7 +22,19 @@ uint64_t tsc_hz_pit(void)
 	while (!(inb(0x61) & 0x20))
 		;
 	t1 = rdtsc_raw();
-	return (t1 - t0) * (1000 / CAL_MS);
+	return t1 - t0;
+}
+
+/*
+ * Two windows, 10 and 50 ms: their difference cancels the fixed latency of
+ * starting the count and of seeing it end, which under an emulating KVM
+ * (every port access exits) is large enough to skew one window by percents.
+ */
+uint64_t tsc_hz_pit(void)
+{
+	uint64_t short_w = tsc_during_pit(10), long_w = tsc_during_pit(50);
+
+	return long_w > short_w ? (long_w - short_w) * 1000 / 40 : 0;
 }
 
 unsigned long native_calibrate_tsc(void)

@@ -108,9 +108,15 @@ static void sift(struct pvpatch *pv, unsigned int root, unsigned int n)
 static void sort_sites(struct pvpatch *pv)
 {
 	unsigned int n = nr_sites(pv);
+	bool sorted = true;
 
 	for (unsigned int i = 0; i < n; i++)
 		pv->state[i].order = i;
+	/* The linker usually leaves records in address order: check first. */
+	for (unsigned int i = 1; i < n && sorted; i++)
+		sorted = rec_addr(&pv->sites[i - 1]) <= rec_addr(&pv->sites[i]);
+	if (sorted)
+		return;
 	for (unsigned int i = n / 2; i-- > 0;)
 		sift(pv, i, n);
 	for (unsigned int end = n; end-- > 1;) {

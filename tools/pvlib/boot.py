@@ -1,0 +1,220 @@
+"""Boot the pvpatch test guest in QEMU and read what it reports.
+
+The guest prints KTAP and, on `# pvpatch-<kind>: {json}` lines, its patch
+report, per-op modes, rejections, benchmark figures and the bytes of sites
+fitted with KVM hypercalls.  QEMU's isa-debug-exit gives its verdict:
+status 1 all passed, 3 a test failed, 5 panic, 33+ an exception (vector
++ 16, << 1 | 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from .errors import UsageError
+
+# Bits whose ops become KVM hypercalls: vmcall never completes under this
+# machine's KVM (an instruction emulator), so runs that execute them turn
+# the bits off unless told otherwise.
+HYPERCALL_FEATURES = ("kvm-pv-ipi=off", "kvm-pv-sched-yield=off", "kvm-pv-unhalt=off")
+KVM_HC = {"send_ipi": 10, "kick_cpu": 5, "sched_yield": 11}
+KVM_ARG_REGS = ("rbx", "rcx", "rdx", "rsi")
+
+STATUS = {1: "passed", 3: "failed", 5: "panic"}
+KTAP_LINE = re.compile(r"^(not ok|ok) (\d+) (.*?)(?: # (SKIP|TODO)\b ?(.*))?$")
+JSON_LINE = re.compile(r"^# pvpatch-(\w+): (\{.*\})\s*$")
+
+
+@dataclass
+class BootResult:
+    accel: str
+    cmdline: str
+    command: list[str]
+    status: str = "unknown"
+    exit_code: int | None = None
+    output: str = ""
+    notes: list[str] = field(default_factory=list)
+    ktap: dict = field(default_factory=lambda: {"passed": 0, "failed": 0, "skipped": 0,
+                                                 "planned": None, "failures": []})
+    report: dict = field(default_factory=dict)
+    ops: dict = field(default_factory=dict)
+    rejects: list = field(default_factory=list)
+    bench: dict = field(default_factory=dict)
+    fitted: list = field(default_factory=list)
+    fault: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        k = self.ktap
+        return (self.status == "passed" and k["failed"] == 0 and k["planned"] is not None
+                and k["passed"] + k["skipped"] == k["planned"]
+                and all(f["ok"] for f in self.fitted))
+
+    def as_json(self) -> dict:
+        unit = "insns" if self.accel == "tcg" else "cycles"
+        bench = {op: dict(b, unit=unit) for op, b in self.bench.items()}
+        for b in bench.values():
+            b.pop("op", None)
+        r = self.report
+        return {
+            "accel": self.accel,
+            "cmdline": self.cmdline,
+            "status": self.status,
+            "ok": self.ok,
+            "hypervisor": r.get("hypervisor"),
+            "signature": r.get("signature"),
+            "source": r.get("source"),
+            "kvm_features": r.get("kvm_features"),
+            "sites": r.get("sites"),
+            "invalid": r.get("invalid"),
+            "modes": r.get("modes", {}),
+            "rejected": r.get("rejected"),
+            "rejects": self.rejects,
+            "ops": self.ops,
+            "ktap": self.ktap,
+            "patch_insns_per_site": r.get("patch_tsc_per_site") if self.accel == "tcg" else None,
+            "patch_tsc_per_site": r.get("patch_tsc_per_site"),
+            "bench": bench,
+            "fitted": self.fitted,
+            "fault": self.fault,
+            "notes": self.notes,
+        }
+
+
+def kvm_usable() -> tuple[bool, str]:
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError as e:
+        return False, f"/dev/kvm: {e.strerror}"
+    os.close(fd)
+    return True, ""
+
+
+def qemu_binary() -> str:
+    q = shutil.which("qemu-system-x86_64")
+    if not q:
+        raise UsageError("qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
+    return q
+
+
+def command(elf32: str, accel: str, cmdline: str, rom: str | None,
+            kvm_features: list[str], memory: str) -> list[str]:
+    cmd = [qemu_binary(), "-kernel", elf32, "-append", cmdline, "-m", memory,
+           "-display", "none", "-vga", "none", "-no-reboot", "-monitor", "none",
+           "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+    if accel == "kvm":
+        cmd += ["-enable-kvm", "-cpu", ",".join(["host"] + kvm_features)]
+    else:
+        # Exact guest instruction counts: rdtsc deltas count instructions.
+        cmd += ["-accel", "tcg", "-icount", "shift=0,sleep=off"]
+    if rom:
+        cmd += ["-fw_cfg", f"name=opt/org.pvpatch/rom,file={rom}"]
+    return cmd
+
+
+def parse(res: BootResult) -> None:
+    for line in res.output.splitlines():
+        line = line.rstrip("\r")
+        m = JSON_LINE.match(line)
+        if m:
+            kind, text = m.groups()
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                res.notes.append(f"unparsable {kind} line")
+                continue
+            if kind == "report":
+                res.report = obj
+            elif kind == "op":
+                res.ops[obj.pop("op")] = obj
+            elif kind == "reject":
+                res.rejects.append(obj)
+            elif kind == "bench":
+                res.bench[obj["op"]] = obj
+            elif kind == "fitted":
+                res.fitted.append(check_fitted(obj))
+            elif kind == "fault":
+                res.fault = obj
+            continue
+        m = re.match(r"^1\.\.(\d+)$", line)
+        if m:
+            res.ktap["planned"] = int(m.group(1))
+            continue
+        m = KTAP_LINE.match(line)
+        if m:
+            verdict, num, name, directive, _ = m.groups()
+            if directive == "SKIP":
+                res.ktap["skipped"] += 1
+            elif verdict == "ok":
+                res.ktap["passed"] += 1
+            else:
+                res.ktap["failed"] += 1
+                res.ktap["failures"].append(f"{num} {name}")
+
+
+def check_fitted(obj: dict) -> dict:
+    """Decode a site fitted with a KVM hypercall: it must load the hypercall
+    number into eax and reach vmcall; report the argument registers."""
+    import capstone
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.syntax = capstone.CS_OPT_SYNTAX_ATT
+    code = bytes.fromhex(obj["bytes"])
+    insns = []
+    for i in md.disasm(code, 0):
+        insns.append(f"{i.mnemonic} {i.op_str}".strip())
+        if i.mnemonic == "jmp":
+            break
+    text = "; ".join(insns)
+    nr_ok = f"movl ${obj['nr']:#x}, %eax" in insns or f"movl ${obj['nr']}, %eax" in insns
+    vmcall = "vmcall" in insns
+    return {"op": obj["op"], "nr": obj["nr"], "ok": nr_ok and vmcall, "code": text}
+
+
+def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = None,
+         kvm_features: list[str] | None = None, hypercalls: bool = False,
+         timeout: float = 120, memory: str = "128M") -> BootResult:
+    notes = []
+    if accel == "auto":
+        usable, why = kvm_usable()
+        accel = "kvm" if usable else "tcg"
+        if not usable:
+            notes.append(f"KVM unusable ({why}): using TCG")
+    if not os.path.exists(elf32):
+        raise UsageError(f"{elf32}: no such guest (run make)")
+    if rom and not os.path.exists(rom):
+        raise UsageError(f"{rom}: no such ROM")
+    features = list(kvm_features or [])
+    if accel == "kvm" and not hypercalls:
+        names = {f.split("=")[0] for f in features}
+        added = [f for f in HYPERCALL_FEATURES if f.split("=")[0] not in names]
+        if added:
+            features += added
+            notes.append("vmcall hangs under this KVM: turned off " + ",".join(added)
+                         + " (use --kvm-hypercalls to keep them and check, not run, "
+                         "the fitted hypercalls)")
+    cmd = command(elf32, accel, cmdline, rom, features, memory)
+    res = BootResult(accel=accel, cmdline=cmdline, command=cmd, notes=notes)
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=timeout)
+        res.exit_code = p.returncode
+        res.output = p.stdout.decode("utf-8", "replace")
+        if p.returncode in STATUS:
+            res.status = STATUS[p.returncode]
+        elif p.returncode >= 33 and p.returncode & 1:
+            res.status = f"exception {((p.returncode >> 1) - 0x10)}"
+        else:
+            err = p.stderr.decode("utf-8", "replace").strip().splitlines()
+            res.status = f"qemu exited {p.returncode}"
+            if err:
+                res.notes.append(err[-1])
+    except subprocess.TimeoutExpired as e:
+        res.status = f"hang (no exit within {timeout:g} s)"
+        res.output = (e.stdout or b"").decode("utf-8", "replace")
+    parse(res)
+    return res
