@@ -26,15 +26,15 @@ static uint64_t tsc_during_pit(unsigned int ms)
 }
 
 /*
- * Two windows, 10 and 50 ms: their difference cancels the fixed latency of
+ * Two windows, 2 and 10 ms: their difference cancels the fixed latency of
  * starting the count and of seeing it end, which under an emulating KVM
  * (every port access exits) is large enough to skew one window by percents.
  */
 uint64_t tsc_hz_pit(void)
 {
-	uint64_t short_w = tsc_during_pit(10), long_w = tsc_during_pit(50);
+	uint64_t short_w = tsc_during_pit(2), long_w = tsc_during_pit(10);
 
-	return long_w > short_w ? (long_w - short_w) * 1000 / 40 : 0;
+	return long_w > short_w ? (long_w - short_w) * 1000 / 8 : 0;
 }
 
 unsigned long native_calibrate_tsc(void)
