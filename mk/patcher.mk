@@ -36,7 +36,13 @@ $(PATCHER_B)/h/%.o: %.c $(PVPATCH_GEN_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(PATCHER_HCFLAGS) -MD -c $< -o $@
 
-$(PATCHER_TEST): $(PATCHER_HOBJS) $(PATCHER_B)/h/sites.o $(PATCHER_B)/h/test-patch.o \
+$(PATCHER_B)/h/sites-asm.o: tests/unit/patcher/sites-asm.S $(PVPATCH_GEN_STAMP)
+	$(call quiet,AS,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(PVPATCH_CFLAGS) -c $< -o $@
+
+$(PATCHER_TEST): $(PATCHER_HOBJS) $(PATCHER_B)/h/sites.o $(PATCHER_B)/h/sites-asm.o \
+		 $(PATCHER_B)/h/test-patch.o \
 		 tests/unit/patcher/hosted.lds | $(PATCHER_KOBJ)
 	$(call quiet,LD,$@)
 	$(Q)$(CC) $(PATCHER_SAN) -no-pie -Wl,-T,tests/unit/patcher/hosted.lds \

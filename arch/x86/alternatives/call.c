@@ -16,9 +16,10 @@
  *           caller-saved registers, aligns the stack, moves the arguments,
  *           passes pointers to stack slots for extra outputs, calls the
  *           backend, loads the results and restores everything:
- *               push %rcx ... push %rbp; mov %rsp,%rbp; and $-16,%rsp
+ *               push %rcx ...; push %rax; mov %rsp,%rax; and $-16,%rsp;
+ *               sub $8,%rsp; push %rax; mov (%rax),%rax
  *               mov %r9,%rdi; call backend; mov %rax,%rbx
- *               mov %rbp,%rsp; pop %rbp ... pop %rcx; ret
+ *               mov 0(%rsp),%rsp; lea 8(%rsp),%rsp; ... pop %rcx; ret
  */
 #include "internal.h"
 
@@ -126,9 +127,17 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend)
 	for (int r = 0; r < 16; r++)
 		if (save >> r & 1)
 			enc_push(e, r);
-	enc_push(e, REG_RBP);
-	enc_mov_rr(e, REG_RBP, REG_RSP, true);
+	/*
+	 * Align the stack for the backend without a frame register (any
+	 * register, %rbp too, may hold an operand): keep rax's value on the
+	 * stack, align, store the address of that slot, reload rax.
+	 */
+	enc_push(e, REG_RAX);
+	enc_mov_rr(e, REG_RAX, REG_RSP, true);
 	enc_rsp_align16(e);
+	enc_rsp_add(e, -8);
+	enc_push(e, REG_RAX);
+	enc_bytes(e, (const uint8_t[]){ 0x48, 0x8b, 0x00 }, 3);	/* mov (%rax), %rax */
 	if (nouts > 1) {
 		slots = (nouts * 8 + 15) & ~15;
 		enc_rsp_add(e, (int8_t)-slots);
@@ -145,8 +154,8 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend)
 
 		enc_load_rsp(e, reg, (uint8_t)(8 * i), info->out_size[i] == 8);
 	}
-	enc_mov_rr(e, REG_RSP, REG_RBP, true);
-	enc_pop(e, REG_RBP);
+	enc_load_rsp(e, REG_RSP, (uint8_t)slots, true);	/* back to rax's slot */
+	enc_lea_rsp(e, REG_RSP, 8);				/* and past it */
 	for (int r = 15; r >= 0; r--)
 		if (save >> r & 1)
 			enc_pop(e, r);

@@ -20,6 +20,9 @@ void site_send_ipi(void *apic, uint32_t dest, uint32_t icr);
 void site_send_ipi_swapped(uint32_t icr, uint32_t dest, void *apic);
 void site_set_pte(uint64_t *ptep, uint64_t pte);
 void site_rdmsr(uint32_t msr, uint32_t out[2]);
+/* sites-asm.S: operands in %rbp */
+void site_write_cr3_rbp(unsigned long val);
+unsigned long site_read_cr3_rbp(void);
 
 /* The native code of the call-backed ops (sites.c). */
 extern unsigned long native_mem_size(void);

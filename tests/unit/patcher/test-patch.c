@@ -333,6 +333,21 @@ static void test_call_preserves_live_registers(void **st)
 	assert_int_equal(cr3_seen, 0x1111 ^ 0x6666);
 }
 
+/* A thunk aligns the stack without a frame register: %rbp operands work. */
+static void test_call_rbp_operands(void **st)
+{
+	(void)st;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_read_cr3 };
+	patch();
+	assert_int_equal(site_bytes(rec(site_write_cr3_rbp, PVPATCH_OP_WRITE_CR3))[0], 0xe8);
+	site_write_cr3_rbp(0x5000);
+	assert_int_equal(cr3_seen, 0x5000);
+	assert_int_equal(site_read_cr3_rbp(), 0xabc000);
+}
+
 static void test_call_returns_result(void **st)
 {
 	(void)st;
@@ -843,6 +858,7 @@ int main(void)
 		cmocka_unit_test_setup(test_native_executes, setup),
 		cmocka_unit_test_setup(test_call_through_thunk, setup),
 		cmocka_unit_test_setup(test_call_preserves_live_registers, setup),
+		cmocka_unit_test_setup(test_call_rbp_operands, setup),
 		cmocka_unit_test_setup(test_call_returns_result, setup),
 		cmocka_unit_test_setup(test_call_multiple_outputs, setup),
 		cmocka_unit_test_setup(test_call_argument_permutations, setup),

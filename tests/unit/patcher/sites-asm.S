@@ -1,0 +1,23 @@
+/* Sites whose operands are in %rbp, which C code rarely gets at -O2 but
+ * may: CALL thunks must not use %rbp themselves. */
+#include <asm/pvops-gen.inc>
+
+	.text
+	.globl site_write_cr3_rbp
+site_write_cr3_rbp:		/* (unsigned long val) */
+	pushq %rbp
+	movq %rdi, %rbp
+	pv_write_cr3 %rbp
+	popq %rbp
+	ret
+
+	.globl site_read_cr3_rbp
+site_read_cr3_rbp:		/* (void) -> unsigned long */
+	pushq %rbp
+	xorl %ebp, %ebp
+	pv_read_cr3 %rbp
+	movq %rbp, %rax
+	popq %rbp
+	ret
+
+	.section .note.GNU-stack, "", @progbits
