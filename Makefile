@@ -27,7 +27,7 @@ quiet = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
 DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check demo clean sites units guest
-all: sites units guest
+all: sites units guest bench-build
 
 # Install (as root) or name the missing Debian packages.
 deps: $(DEPS_STAMP)
@@ -68,6 +68,7 @@ UNIT_BINS :=
 include mk/insn.mk
 include mk/patcher.mk
 include mk/guest.mk
+include mk/bench.mk
 units: $(UNIT_BINS)
 
 # --- tests ------------------------------------------------------------------
@@ -77,7 +78,8 @@ check: $(DEPS_STAMP)
 
 demo: $(DEPS_STAMP)
 	$(Q)$(MAKE) all
-	$(Q)$(PYTHON) tools/pvsites stats $(SITE_ELF)
+	$(Q)$(PYTHON) tools/pvsites stats $(GUEST_ELF) | head -1
+	$(Q)$(PYTHON) tools/pvdemo $(GUEST_ELF32)
 
 clean:
 	$(call quiet,CLEAN,$(B))

@@ -1,0 +1,100 @@
+# The hosted hardware benchmark (tests/bench/): cycles per op of patched
+# sites against hand-written equivalents on the real CPU, and patching
+# throughput.  Included by the top-level Makefile, which defines B, Q, CC,
+# CWARN, quiet and (from pvpatch.mk) the PVPATCH_* variables.
+#
+#   make bench-build    build $(BENCH_BIN)
+#   make bench          build and run it (human table); BENCH_ARGS=--json etc.
+#
+# Optimised, no sanitizers, -no-pie (the patched CALL sites and thunks must be
+# within rel32 of each other), -mno-red-zone for all code (any site may
+# become a call).  One source, several objects: bench-ops.c with the
+# framework headers and with the framework-free ones, bench-calls.c as a
+# direct call, a pv_ops-style indirect call and its retpoline form.
+
+ifndef PVPATCH_BENCH_MK
+PVPATCH_BENCH_MK := 1
+
+BENCH_SRC := tests/bench
+BENCH_B := $(B)/tests/bench
+BENCH_BIN := $(BENCH_B)/bench
+BENCH_LDS := $(BENCH_SRC)/bench.lds
+BENCH_ARGS ?=
+
+# -fno-ipa-icf: the fw_<mode>_<op> copies of a loop are identical and must
+# stay separate functions (each gets its own mode).  Aligned functions so
+# that no variant wins or loses by where its loop happens to fall.
+BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-pie -mno-red-zone -fno-ipa-icf \
+	-falign-functions=64 -falign-loops=32 $(CWARN)
+BENCH_RT_CFLAGS = -std=gnu11 -O2 -g -fno-pie -mno-red-zone $(CWARN) $(PVPATCH_RUNTIME_CFLAGS)
+BENCH_RETPOLINE_CFLAGS := -mindirect-branch=thunk-extern -mindirect-branch-register
+
+BENCH_RT_OBJS := $(patsubst %.c,$(BENCH_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
+BENCH_OBJS := $(BENCH_B)/bench.o $(BENCH_B)/bench-ops-fw.o $(BENCH_B)/bench-ops-native.o \
+	$(BENCH_B)/bench-calls-direct.o $(BENCH_B)/bench-calls-indirect.o \
+	$(BENCH_B)/bench-calls-retpoline.o $(BENCH_B)/bench-asm.o $(BENCH_B)/bench-mass.o
+
+.PHONY: bench bench-build
+bench-build: $(BENCH_BIN)
+
+bench: $(BENCH_BIN)
+	$(Q)$(BENCH_BIN) $(BENCH_ARGS)
+
+# The runtime patcher, as a kernel would build it but hosted and optimised
+# (explicit rules: no reliance on other fragments' vpath or patterns).
+define bench_rt_rule
+$(BENCH_B)/rt/$(basename $(notdir $(1))).o: $(1) $$(PVPATCH_GEN_STAMP)
+	$$(call quiet,CC,$$@)
+	$$(Q)mkdir -p $$(dir $$@)
+	$$(Q)$$(CC) $$(BENCH_RT_CFLAGS) -MD -c $$< -o $$@
+endef
+$(foreach s,$(PVPATCH_RUNTIME_SRCS),$(eval $(call bench_rt_rule,$(s))))
+
+$(BENCH_B)/bench.o: $(BENCH_SRC)/bench.c $(BENCH_SRC)/bench.h $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+$(BENCH_B)/bench-ops-fw.o: $(BENCH_SRC)/bench-ops.c $(BENCH_SRC)/bench.h $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $(PVPATCH_CFLAGS) -DBENCH_FW -MD -c $< -o $@
+
+$(BENCH_B)/bench-ops-native.o: $(BENCH_SRC)/bench-ops.c $(BENCH_SRC)/bench.h $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $(PVPATCH_NATIVE_CFLAGS) -MD -c $< -o $@
+
+$(BENCH_B)/bench-calls-direct.o: $(BENCH_SRC)/bench-calls.c $(BENCH_SRC)/bench.h
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_DIRECT -MD -c $< -o $@
+
+$(BENCH_B)/bench-calls-indirect.o: $(BENCH_SRC)/bench-calls.c $(BENCH_SRC)/bench.h
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_INDIRECT -MD -c $< -o $@
+
+$(BENCH_B)/bench-calls-retpoline.o: $(BENCH_SRC)/bench-calls.c $(BENCH_SRC)/bench.h
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_RETPOLINE_CFLAGS) -DBENCH_RETPOLINE -MD -c $< -o $@
+
+$(BENCH_B)/bench-asm.o: $(BENCH_SRC)/bench-asm.S
+	$(call quiet,AS,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -MD -c $< -o $@
+
+# 100,000 sites through the .inc macros: takes GNU as ~10 s, rebuilt only
+# when the generated headers change.
+$(BENCH_B)/bench-mass.o: $(BENCH_SRC)/bench-mass.S $(PVPATCH_GEN_STAMP)
+	$(call quiet,AS,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+# bench.lds names bench-mass.o: its records get their own bounds.
+$(BENCH_BIN): $(BENCH_OBJS) $(BENCH_RT_OBJS) $(BENCH_LDS)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) -no-pie -Wl,-T,$(BENCH_LDS) $(filter %.o,$^) -lm -o $@
+
+endif

@@ -1,0 +1,71 @@
+/*
+ * The op loops, compiled twice from this one source:
+ *
+ *   -DBENCH_FW with the framework headers: fw_<mode>_<op>(), whose
+ *     pv_<op>() are padded sites with records; the harness patches every
+ *     site of fw_<mode>_<op> to <mode>;
+ *   without, against the framework-free headers: ref_<op>(), the same loops
+ *     with plain native instructions (and ref2_<op>(), a copy: the A/A
+ *     control), and the hand-written inline code that INLINE templates are
+ *     compared with.
+ *
+ * Built with -fno-ipa-icf: the fw_ copies of one loop are identical and must
+ * stay separate functions.
+ */
+#include <asm/pvops-gen.h>
+#include "bench.h"
+
+#define REP(...)	__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__ \
+		__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__	/* BENCH_UNROLL */
+
+#define LOOP(name, setup, ...)					\
+	BENCH_NOINLINE uint64_t name(uint64_t n)		\
+	{							\
+		uint64_t acc = 0;				\
+		setup;						\
+		for (uint64_t i = 0; i < n; i++) {		\
+			REP(__VA_ARGS__)				\
+		}						\
+		return acc;					\
+	}
+
+/* The bodies: one op each, results folded into acc. */
+#define SETUP_read_tsc		(void)0
+#define BODY_read_tsc		{ uint32_t lo, hi; pv_read_tsc(&lo, &hi); acc += lo; }
+#define SETUP_save_fl		(void)0
+#define BODY_save_fl		{ acc += pv_save_fl(); }
+#define SETUP_restore_fl	unsigned long fl = __builtin_ia32_readeflags_u64()
+#define BODY_restore_fl		{ pv_restore_fl(fl); }
+#define SETUP_sched_yield	uint32_t cpu = (uint32_t)n
+#define BODY_sched_yield	{ pv_sched_yield(cpu); }
+#define SETUP_cpuid		(void)0
+#define BODY_cpuid		{ uint32_t a, b, c, d;				\
+				  pv_cpuid(BENCH_CPUID_LEAF, 0, &a, &b, &c, &d);	\
+				  acc += a; }
+#define SETUP_write_cr3		(void)0
+#define BODY_write_cr3		{ pv_write_cr3(i); }
+#define SETUP_read_cr3		(void)0
+#define BODY_read_cr3		{ acc += pv_read_cr3(); }
+#define SETUP_mem_size		(void)0
+#define BODY_mem_size		{ acc += pv_mem_size(); }
+
+#ifdef BENCH_FW
+#define FW_LOOP(op, mode)	LOOP(fw_##mode##_##op, SETUP_##op, BODY_##op)
+BENCH_FW_LOOPS(FW_LOOP)
+#else
+#define REF_LOOP(op)		LOOP(ref_##op, SETUP_##op, BODY_##op)
+BENCH_REF_OPS(REF_LOOP)
+
+/* A second copy of each: the A/A control, whose ratio to the first shows
+ * what noise and code placement alone do to a ratio in this run. */
+#define REF2_LOOP(op)		LOOP(ref2_##op, SETUP_##op, BODY_##op)
+BENCH_REF_OPS(REF2_LOOP)
+
+/* What the INLINE save_fl template (movi ret, imm) is: a constant load. */
+LOOP(hand_inline_save_fl, (void)0,
+     { unsigned long v; asm volatile("mov %1, %k0" : "=r" (v) : "i" (INLINE_SAVE_FL_VAL));
+       acc += v; })
+
+/* The timing overhead: the same loop without an op. */
+LOOP(bench_empty, (void)0, { asm volatile("" : : : "memory"); })
+#endif

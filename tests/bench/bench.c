@@ -1,0 +1,1284 @@
+/*
+ * pvpatch hardware benchmark (hosted, real CPU): cycles per op of patched
+ * sites against their hand-written equivalents, and patching throughput.
+ *
+ *   bench [--json] [--quick] [--batches N] [--runs N] [--cpu N]
+ *
+ * The program patches its own text (made writable with mprotect), as the
+ * hosted unit tests do: the loops of bench-ops.c built with the framework
+ * (every site of fw_<mode>_<op> patched to <mode>), checks that each variant
+ * runs the code it names, then measures, pinned to one CPU, every variant of
+ * every op in interleaved batches (rdtsc between lfences, the empty loop's
+ * time subtracted) and reports medians and ratios from this one run.  It
+ * also patches the 100,000 sites of bench-mass.S: first apply (record checks
+ * and saving included), re-apply with other policies, and revert, timed with
+ * clock_gettime (thread CPU time and wall time).
+ *
+ * Cycles are TSC ticks.  The program reports whether the project's bars are
+ * met; it never fails on timing (exit status 1 only when patching or a
+ * functional check went wrong, 2 on usage or environment errors).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <asm/pvpatch.h>
+#include "bench.h"
+
+extern const struct pvpatch_site __bench_sites_start[], __bench_sites_end[];
+extern const struct pvpatch_site __mass_sites_start[], __mass_sites_end[];
+extern char __executable_start[], etext[];
+
+#define BENCH_THUNKS	((uint8_t *)0x30000000ul)	/* within rel32 of a -no-pie text */
+#define MASS_THUNKS	((uint8_t *)0x30010000ul)
+#define THUNK_SIZE	0x10000ul
+#define MAX_BENCH_SITES	1024
+
+/* --- backends: trivial, with the C signatures of pv_<op>() --------------- */
+volatile unsigned long be_stored;
+unsigned long be_cr3 = 0xabc000;
+
+BENCH_BACKEND void be_read_tsc(uint32_t *lo, uint32_t *hi)
+{
+	uint32_t a, d;
+
+	asm volatile("rdtsc" : "=a" (a), "=d" (d));
+	*lo = a;
+	*hi = d;
+	be_stored = a | 1;
+}
+
+BENCH_BACKEND unsigned long be_save_fl(void)
+{
+	return BE_SAVE_FL_VAL;
+}
+
+BENCH_BACKEND void be_restore_fl(unsigned long flags)
+{
+	be_stored = flags;
+}
+
+BENCH_BACKEND void be_sched_yield(uint32_t cpu)
+{
+	be_stored = cpu;
+}
+
+BENCH_BACKEND void be_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b,
+			    uint32_t *c, uint32_t *d)
+{
+	uint32_t ra, rb, rc, rd;
+
+	asm volatile("cpuid" : "=a" (ra), "=b" (rb), "=c" (rc), "=d" (rd)
+			     : "a" (leaf), "c" (subleaf));
+	*a = ra;
+	*b = rb;
+	*c = rc;
+	*d = rd;
+	be_stored = 0xc0de0000ul | leaf;
+}
+
+BENCH_BACKEND void be_write_cr3(unsigned long val)
+{
+	be_stored = val;
+}
+
+BENCH_BACKEND unsigned long be_read_cr3(void)
+{
+	return be_cr3;
+}
+
+BENCH_BACKEND uint64_t be_mem_size(void)
+{
+	return BE_MEM_SIZE_VAL;
+}
+
+/* --- native_<op>: the native instructions in functions, as a pv_ops kernel
+ * calls them when it runs native; mem_size's sites call native_mem_size. -- */
+BENCH_BACKEND void native_read_tsc(uint32_t *lo, uint32_t *hi)
+{
+	uint32_t a, d;
+
+	asm volatile("rdtsc" : "=a" (a), "=d" (d));
+	*lo = a;
+	*hi = d;
+}
+
+BENCH_BACKEND unsigned long native_save_fl(void)
+{
+	unsigned long f;
+
+	asm volatile("pushf; pop %0" : "=r" (f) : : "memory");
+	return f;
+}
+
+BENCH_BACKEND void native_restore_fl(unsigned long flags)
+{
+	asm volatile("push %0; popf" : : "r" (flags) : "memory", "cc");
+}
+
+BENCH_BACKEND void native_sched_yield(uint32_t cpu)
+{
+	(void)cpu;
+	asm volatile("pause");
+}
+
+BENCH_BACKEND void native_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b,
+				uint32_t *c, uint32_t *d)
+{
+	uint32_t ra, rb, rc, rd;
+
+	asm volatile("cpuid" : "=a" (ra), "=b" (rb), "=c" (rc), "=d" (rd)
+			     : "a" (leaf), "c" (subleaf) : "memory");
+	*a = ra;
+	*b = rb;
+	*c = rc;
+	*d = rd;
+}
+
+BENCH_BACKEND uint64_t native_mem_size(void)
+{
+	return NATIVE_MEM_SIZE_VAL;
+}
+
+struct bench_pv_ops bench_pv_ops = {
+	.read_tsc = be_read_tsc, .save_fl = be_save_fl, .restore_fl = be_restore_fl,
+	.sched_yield = be_sched_yield, .cpuid = be_cpuid, .write_cr3 = be_write_cr3,
+	.read_cr3 = be_read_cr3, .mem_size = be_mem_size,
+};
+
+struct bench_pv_ops bench_pv_ops_native = {
+	.read_tsc = native_read_tsc, .save_fl = native_save_fl,
+	.restore_fl = native_restore_fl, .sched_yield = native_sched_yield,
+	.cpuid = native_cpuid, .mem_size = native_mem_size,
+};
+
+/* --- templates: each the native code, or what a hand-written inline is --- */
+static const struct pvpatch_template t_rdtsc = {
+	.name = "rdtsc", .n_insns = 2,
+	.insn = { { PVT_RDTSC, PVT_NONE, PVT_NONE, 4, 0 },
+		  { PVT_MOV, PVT_RET, PVPATCH_REG_RAX, 4, 0 } },
+};
+
+static const struct pvpatch_template t_cpuid = {
+	.name = "cpuid", .n_insns = 2,
+	.insn = { { PVT_CPUID, PVT_NONE, PVT_NONE, 4, 0 },
+		  { PVT_MOV, PVT_RET, PVPATCH_REG_RAX, 4, 0 } },
+};
+
+static const struct pvpatch_template t_const = {
+	.name = "const", .n_insns = 1,
+	.insn = { { PVT_MOVI, PVT_RET, PVT_IMM(0), 8, 0 } },
+};
+
+static const struct pvpatch_template t_pause = {
+	.name = "pause", .n_insns = 1,
+	.insn = { { PVT_PAUSE, PVT_NONE, PVT_NONE, 4, 0 } },
+};
+
+/* --- options and output helpers ----------------------------------------- */
+static struct {
+	bool json, quick;
+	unsigned int batches, runs;
+	int cpu;
+} opt = { .batches = 101, .runs = 11, .cpu = -1 };
+
+static volatile uint64_t sink;
+static int failures;
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "bench: error: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	failures++;
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "bench: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Quantile q of n sorted values (linear interpolation). */
+static double quantile(const double *sorted, unsigned int n, double q)
+{
+	double pos = q * (n - 1);
+	unsigned int i = (unsigned int)pos;
+
+	if (i + 1 >= n)
+		return sorted[n - 1];
+	return sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]);
+}
+
+static inline uint64_t tsc_fenced(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("lfence; rdtsc; lfence" : "=a" (lo), "=d" (hi) : : "memory");
+	return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* --- the variants ------------------------------------------------------- */
+enum kind {
+	K_REF,			/* framework-free build */
+	K_REF2,			/* a copy of it: the A/A control */
+	K_HAND,			/* hand-written inline code */
+	K_FW,			/* framework sites in one mode */
+	K_DIRECT,		/* direct call of the backend */
+	K_INDIRECT,		/* call *table(%rip) of the backend */
+	K_RETPOLINE,		/* the same through a retpoline */
+	K_INDIRECT_NATIVE,	/* call *table(%rip) of native_<op> */
+	K_RETPOLINE_NATIVE,	/* the same through a retpoline */
+};
+
+struct variant {
+	const char *op;
+	const char *name;	/* column label, unique within the op */
+	enum kind kind;
+	int mode;		/* K_FW: the PVPATCH_MODE_* its sites get */
+	bench_loop_fn fn;
+	const char *ref;	/* name of the variant it is compared with */
+	/* results */
+	unsigned int sites, sites_in_mode;
+	const char *call_form;	/* CALL sites: "thunk" or "direct" (the last seen) */
+	const char *check;	/* "ok", "failed: ...", or NULL (nothing to check) */
+	double *per;		/* ticks per op in each round, empty loop subtracted */
+	double med, q1, q3;	/* of per[] */
+};
+
+#define MAX_VARIANTS 128
+static struct variant var[MAX_VARIANTS];
+static unsigned int nvar;
+
+static const char *const mode_name[PVPATCH_NR_MODES] = { "NATIVE", "NOP", "INLINE", "CALL" };
+static const char *const op_order[] = {
+	"read_tsc", "save_fl", "restore_fl", "sched_yield", "cpuid", "write_cr3", "read_cr3",
+	"mem_size",
+};
+#define NOPS (sizeof(op_order) / sizeof(op_order[0]))
+
+/* Per op: the batch size all its variants use, and the timing overhead. */
+static struct {
+	unsigned int iters;	/* loop iterations per batch */
+	double empty;		/* median ticks of the empty loop of iters iterations */
+} opm[NOPS];
+
+static void add(const char *op, const char *name, enum kind kind, int mode, bench_loop_fn fn,
+		const char *ref)
+{
+	struct variant *v;
+
+	if (nvar == MAX_VARIANTS)
+		die("more than %u variants", MAX_VARIANTS);
+	v = &var[nvar++];
+
+	*v = (struct variant){ .op = op, .name = name, .kind = kind, .mode = mode, .fn = fn,
+			       .ref = ref };
+}
+
+static int mode_of(const char *m)
+{
+	if (!strcmp(m, "native"))
+		return PVPATCH_MODE_NATIVE;
+	if (!strcmp(m, "nop"))
+		return PVPATCH_MODE_NOP;
+	if (!strcmp(m, "inline"))
+		return PVPATCH_MODE_INLINE;
+	return PVPATCH_MODE_CALL;
+}
+
+static void build_variants(void)
+{
+#define ADD_REF(op)	add(#op, "framework-free", K_REF, -1, ref_##op, NULL);			\
+			add(#op, "framework-free-copy", K_REF2, -1, ref2_##op, "framework-free");	\
+			add(#op, "indirect-native", K_INDIRECT_NATIVE, -1,			\
+			    indirect_native_##op, "framework-free");				\
+			add(#op, "retpoline-native", K_RETPOLINE_NATIVE, -1,			\
+			    retpoline_native_##op, "framework-free");
+	BENCH_REF_OPS(ADD_REF)
+	add("save_fl", "hand-inline", K_HAND, -1, hand_inline_save_fl, NULL);
+#define ADD_CALLS(op)	add(#op, "direct", K_DIRECT, -1, direct_##op, NULL);		\
+			add(#op, "indirect", K_INDIRECT, -1, indirect_##op, "direct");	\
+			add(#op, "retpoline", K_RETPOLINE, -1, retpoline_##op, "direct");
+	BENCH_CALL_OPS(ADD_CALLS)
+#define ADD_FW(op, m)	add(#op, NULL, K_FW, mode_of(#m), fw_##m##_##op, NULL);
+	BENCH_FW_LOOPS(ADD_FW)
+	for (unsigned int i = 0; i < nvar; i++) {
+		struct variant *v = &var[i];
+
+		if (v->kind != K_FW)
+			continue;
+		v->name = mode_name[v->mode];
+		if (v->mode == PVPATCH_MODE_CALL)
+			v->ref = "direct";
+		else if (v->mode == PVPATCH_MODE_INLINE && !strcmp(v->op, "save_fl"))
+			v->ref = "hand-inline";
+		else
+			v->ref = "framework-free";
+	}
+}
+
+static struct variant *find(const char *op, const char *name)
+{
+	for (unsigned int i = 0; name && i < nvar; i++)
+		if (!strcmp(var[i].op, op) && !strcmp(var[i].name, name))
+			return &var[i];
+	return NULL;
+}
+
+/* --- patching the benchmark's own sites ---------------------------------- */
+static struct pvpatch bench_pv;
+static struct pvpatch_site_state bench_state[MAX_BENCH_SITES];
+static uint8_t bench_saved[MAX_BENCH_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_override bench_over[MAX_BENCH_SITES];
+static struct pvpatch_report bench_rep;
+
+static void set_backends(struct pvpatch_policy *pol)
+{
+	pol->op[PVPATCH_OP_READ_TSC] = (struct pvpatch_op_policy){
+		.tmpl = &t_rdtsc, .backend = be_read_tsc };
+	pol->op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.tmpl = &t_const, .params = { INLINE_SAVE_FL_VAL }, .backend = be_save_fl };
+	pol->op[PVPATCH_OP_RESTORE_FL] = (struct pvpatch_op_policy){ .backend = be_restore_fl };
+	pol->op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+		.tmpl = &t_pause, .backend = be_sched_yield };
+	pol->op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+		.tmpl = &t_cpuid, .backend = be_cpuid };
+	pol->op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){ .backend = be_write_cr3 };
+	pol->op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){ .backend = be_read_cr3 };
+	pol->op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){ .backend = be_mem_size };
+}
+
+/* The fw loop a site lies in: the one starting closest before it. */
+static struct variant *owner(uintptr_t a)
+{
+	struct variant *best = NULL;
+
+	for (unsigned int i = 0; i < nvar; i++) {
+		uintptr_t f = (uintptr_t)var[i].fn;
+
+		if (var[i].kind == K_FW && f <= a && (!best || f > (uintptr_t)best->fn))
+			best = &var[i];
+	}
+	return best;
+}
+
+static void patch_bench_sites(void)
+{
+	static struct pvpatch_policy pol;
+	unsigned int n = (unsigned int)(__bench_sites_end - __bench_sites_start);
+
+	if (n > MAX_BENCH_SITES)
+		die("%u benchmark sites, at most %u", n, MAX_BENCH_SITES);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct pvpatch_site *s = &__bench_sites_start[i];
+		struct variant *v = owner((uintptr_t)pvpatch_site_addr(s));
+
+		if (!v) {
+			fail("site %p is in no benchmark loop", pvpatch_site_addr(s));
+			continue;
+		}
+		bench_over[i] = (struct pvpatch_override){
+			NULL, (uintptr_t)pvpatch_site_addr(s), (uint8_t)v->mode };
+		v->sites++;
+	}
+	set_backends(&pol);
+	pol.overrides = bench_over;
+	pol.n_overrides = n;
+	bench_pv = (struct pvpatch){
+		.sites = __bench_sites_start, .sites_end = __bench_sites_end,
+		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
+		.state = bench_state, .saved = bench_saved, .saved_size = sizeof(bench_saved),
+		.thunks = BENCH_THUNKS, .thunks_size = THUNK_SIZE,
+	};
+	if (pvpatch_apply(&bench_pv, &pol, &bench_rep))
+		die("pvpatch_apply refused the benchmark's descriptor");
+	if (bench_rep.invalid || bench_rep.fallbacks)
+		fail("benchmark sites: %u invalid, %u fallbacks (first reason: %s)",
+		     bench_rep.invalid, bench_rep.fallbacks,
+		     bench_rep.n_rejects ? pvpatch_reason_str(bench_rep.rejects[0].reason) : "-");
+	for (unsigned int i = 0; i < n; i++) {
+		const struct pvpatch_site *s = &__bench_sites_start[i];
+		const uint8_t *p = pvpatch_site_addr(s);
+		struct variant *v = owner((uintptr_t)p);
+
+		if (!v || bench_state[i].reason || bench_state[i].mode != v->mode)
+			continue;
+		/* The CALL sites here start with call rel32: to a thunk, or to
+		 * the backend itself when the site may lose every caller-saved
+		 * register (mem_size) -- none of these ops has an argument to
+		 * move in front of the call. */
+		if (v->mode == PVPATCH_MODE_CALL) {
+			int32_t rel;
+			uintptr_t to;
+
+			if (p[0] != 0xe8)
+				continue;
+			memcpy(&rel, p + 1, 4);
+			to = (uintptr_t)p + 5 + (intptr_t)rel;
+			v->call_form = to >= (uintptr_t)BENCH_THUNKS &&
+				       to < (uintptr_t)BENCH_THUNKS + THUNK_SIZE ? "thunk" : "direct";
+		}
+		v->sites_in_mode++;
+	}
+	for (unsigned int i = 0; i < nvar; i++) {
+		struct variant *v = &var[i];
+
+		if (v->kind == K_FW && (v->sites < BENCH_UNROLL || v->sites_in_mode != v->sites))
+			fail("%s %s: %u sites, %u of them %s", v->op, v->name, v->sites,
+			     v->sites_in_mode, mode_name[v->mode]);
+	}
+}
+
+/* --- functional checks: the code that runs is the code each variant names */
+/* Whether the variant calls the backend (else it runs native code). */
+static bool is_call_kind(const struct variant *v)
+{
+	return v->kind == K_DIRECT || v->kind == K_INDIRECT || v->kind == K_RETPOLINE ||
+	       (v->kind == K_FW && v->mode == PVPATCH_MODE_CALL);
+}
+
+#define SENTINEL 0x5e5e5e5eul
+
+static const char *check_one(struct variant *v)
+{
+	static char why[128];
+	bool call = is_call_kind(v);
+	uint64_t r;
+
+	be_stored = SENTINEL;
+	r = v->fn(3);
+	const uint64_t ops = 3 * BENCH_UNROLL;
+
+#define EXPECT(cond, ...) do { if (!(cond)) { snprintf(why, sizeof(why), __VA_ARGS__); \
+		return why; } } while (0)
+	if (!strcmp(v->op, "save_fl")) {
+		uint64_t want = call ? BE_SAVE_FL_VAL * ops : 0;
+
+		if (v->kind == K_HAND || (v->kind == K_FW && v->mode == PVPATCH_MODE_INLINE))
+			want = INLINE_SAVE_FL_VAL * ops;
+		if (want)
+			EXPECT(r == want, "got %#lx, want %#lx", (unsigned long)r,
+			       (unsigned long)want);
+		else	/* pushf: IF and bit 1 set, arithmetic flags vary with acc */
+			EXPECT(r >= 0x202 * ops && r <= 0xfd7 * ops, "pushf summed to %#lx",
+			       (unsigned long)r);
+		return "ok";
+	}
+	if (!strcmp(v->op, "mem_size")) {
+		uint64_t want = (call ? BE_MEM_SIZE_VAL : NATIVE_MEM_SIZE_VAL) * ops;
+
+		EXPECT(r == want, "got %#lx, want %#lx", (unsigned long)r, (unsigned long)want);
+		return "ok";
+	}
+	if (!strcmp(v->op, "read_cr3")) {
+		EXPECT(r == be_cr3 * ops, "got %#lx", (unsigned long)r);
+		return "ok";
+	}
+	if (!strcmp(v->op, "write_cr3")) {
+		EXPECT(be_stored == 2, "backend saw %#lx, want 2", be_stored);
+		return "ok";
+	}
+	if (!strcmp(v->op, "restore_fl")) {
+		/* The flags the loop read itself: IF and bit 1 set. */
+		EXPECT(call ? (be_stored & 0x202) == 0x202 && be_stored != SENTINEL
+			    : be_stored == SENTINEL, "backend saw %#lx", be_stored);
+		return "ok";
+	}
+	if (!strcmp(v->op, "sched_yield")) {
+		EXPECT(call ? be_stored == 3 : be_stored == SENTINEL, "backend saw %#lx",
+		       be_stored);
+		return "ok";
+	}
+	if (!strcmp(v->op, "read_tsc")) {
+		EXPECT(r != 0, "rdtsc read 0");
+		EXPECT(call ? be_stored != SENTINEL : be_stored == SENTINEL,
+		       "backend %s", call ? "not called" : "called");
+		return "ok";
+	}
+	if (!strcmp(v->op, "cpuid")) {
+		unsigned int max_leaf = (unsigned int)(r / ops);
+
+		EXPECT(r % ops == 0 && max_leaf > 0, "cpuid(0).eax: %#lx", (unsigned long)r);
+		EXPECT(call ? be_stored == (0xc0de0000ul | BENCH_CPUID_LEAF)
+			    : be_stored == SENTINEL, "backend saw %#lx", be_stored);
+		return "ok";
+	}
+	return NULL;
+#undef EXPECT
+}
+
+static void check_variants(void)
+{
+	for (unsigned int i = 0; i < nvar; i++) {
+		struct variant *v = &var[i];
+
+		v->check = check_one(v);
+		if (v->check && strcmp(v->check, "ok")) {
+			static char buf[MAX_VARIANTS][160];
+
+			snprintf(buf[i], sizeof(buf[i]), "failed: %s", v->check);
+			v->check = buf[i];
+			fail("%s %s: %s", v->op, v->name, v->check);
+		}
+	}
+}
+
+/* --- measurement ---------------------------------------------------------
+ *
+ * Op by op: size a batch so that the op's cheapest variant takes about
+ * BATCH_TICKS (at least 64 ops), then run rounds; each round runs every
+ * variant of the op and the empty loop once, in a fresh random order.  Ratios are medians of the
+ * per-round ratios (variant and reference measured within the same round,
+ * milliseconds apart), which cancels the drift of a shared machine better
+ * than a ratio of two medians.
+ */
+#define BATCH_TICKS	(opt.quick ? 10000.0 : 50000.0)
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static double batch(bench_loop_fn fn, unsigned int iters)
+{
+	uint64_t t0, t1, r;
+
+	t0 = tsc_fenced();
+	r = fn(iters);
+	t1 = tsc_fenced();
+	sink += r;
+	return (double)(t1 - t0);
+}
+
+static void measure_op(unsigned int o, uint64_t *seed)
+{
+	struct variant *v[MAX_VARIANTS];
+	unsigned int n = 0, order[MAX_VARIANTS + 1], iters;
+	double cheapest = INFINITY, *empty = calloc(opt.batches, sizeof(double));
+
+	for (unsigned int i = 0; i < nvar; i++)
+		if (!strcmp(var[i].op, op_order[o]))
+			v[n++] = &var[i];
+	/* Calibrate on batches of at least ~BATCH_TICKS/4 (this also warms
+	 * caches and predictors up). */
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int k = 4;
+
+		while (k < 100000 && batch(v[i]->fn, k) < BATCH_TICKS / 4)
+			k *= 4;
+		for (int t = 0; t < 3; t++) {
+			double c = (batch(v[i]->fn, k) - batch(bench_empty, k)) / (k * BENCH_UNROLL);
+
+			if (c > 0.01 && c < cheapest)
+				cheapest = c;
+		}
+	}
+	iters = (unsigned int)(BATCH_TICKS / (BENCH_UNROLL * cheapest));
+	/* At least 64 ops a batch: cpuid exits to the hypervisor, ~2-4k ticks
+	 * with a wide spread, and the differences it is compared on are a few
+	 * dozen ticks. */
+	iters = iters < 8 ? 8 : iters > 100000 ? 100000 : iters;
+	opm[o].iters = iters;
+	for (unsigned int i = 0; i < n; i++)
+		v[i]->per = calloc(opt.batches, sizeof(double));
+	for (unsigned int j = 0; j <= n; j++)
+		order[j] = j;
+	for (unsigned int b = 0; b < opt.batches; b++) {
+		for (unsigned int j = n + 1; j > 1; j--) {
+			unsigned int k = (unsigned int)(xorshift(seed) % j), t = order[j - 1];
+
+			order[j - 1] = order[k];
+			order[k] = t;
+		}
+		for (unsigned int j = 0; j <= n; j++) {
+			if (order[j] == n)
+				empty[b] = batch(bench_empty, iters);
+			else
+				v[order[j]]->per[b] = batch(v[order[j]]->fn, iters);
+		}
+	}
+	qsort(empty, opt.batches, sizeof(double), cmp_double);
+	opm[o].empty = quantile(empty, opt.batches, 0.5);
+	for (unsigned int i = 0; i < n; i++) {
+		double *sorted = calloc(opt.batches, sizeof(double));
+
+		for (unsigned int b = 0; b < opt.batches; b++) {
+			v[i]->per[b] = (v[i]->per[b] - opm[o].empty) / ((double)iters * BENCH_UNROLL);
+			sorted[b] = v[i]->per[b];
+		}
+		qsort(sorted, opt.batches, sizeof(double), cmp_double);
+		v[i]->med = quantile(sorted, opt.batches, 0.5);
+		v[i]->q1 = quantile(sorted, opt.batches, 0.25);
+		v[i]->q3 = quantile(sorted, opt.batches, 0.75);
+		free(sorted);
+	}
+	free(empty);
+}
+
+static void measure(void)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	/* Bring the CPU's clock up before anything is timed. */
+	for (uint64_t t = now_ns(); now_ns() - t < (opt.quick ? 20 : 200) * 1000000ull;)
+		sink += bench_empty(1000);
+	for (unsigned int o = 0; o < NOPS; o++)
+		measure_op(o, &seed);
+}
+
+/* Median over rounds of v's ticks / r's ticks in the same round. */
+static double paired_ratio(const struct variant *v, const struct variant *r)
+{
+	double *q;
+	unsigned int n = 0;
+	double m;
+
+	if (!v || !r || !v->per || !r->per)
+		return NAN;
+	q = calloc(opt.batches, sizeof(double));
+	for (unsigned int b = 0; b < opt.batches; b++)
+		if (r->per[b] > 0)
+			q[n++] = v->per[b] / r->per[b];
+	if (!n) {
+		free(q);
+		return NAN;
+	}
+	qsort(q, n, sizeof(double), cmp_double);
+	m = quantile(q, n, 0.5);
+	free(q);
+	return m;
+}
+
+static double tsc_ghz(void)
+{
+	uint64_t n0 = now_ns(), t0 = tsc_fenced(), n1, t1;
+
+	while (now_ns() - n0 < 20000000u)
+		;
+	n1 = now_ns();
+	t1 = tsc_fenced();
+	return (double)(t1 - t0) / (double)(n1 - n0);
+}
+
+/* --- patching throughput: the 100,000 sites of bench-mass.S -------------- */
+enum { PH_CHECK, PH_FIRST, PH_REAPPLY, PH_REAPPLY_BACK, PH_REVERT, NPHASES };
+
+static const char *const phase_name[NPHASES] = {
+	"check_only", "first_apply", "reapply", "reapply_back", "revert" };
+static const char *const phase_doc[NPHASES] = {
+	"first apply, all-NATIVE policy (record checks + saving, nothing written)",
+	"first apply, policy A (record checks + saving + patching)",
+	"re-apply, policy B (A -> B)",
+	"re-apply, policy A (B -> A)",
+	"revert (A -> all native)",
+};
+
+/* Wall time (CLOCK_MONOTONIC_RAW) and this thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID: excludes time other tasks of a shared machine
+ * ran on this CPU; boot-time patching is never preempted).  The bar is
+ * judged on the CPU time; runs during which the thread was switched out
+ * are counted. */
+struct phase {
+	double *ms, *cpu_ms;
+	double med, min, max, cpu_med, cpu_min, cpu_max;
+	unsigned int preempted;		/* runs with a context switch inside */
+	struct pvpatch_report rep;	/* of the last run */
+};
+
+static struct {
+	unsigned int sites;
+	struct phase ph[NPHASES];
+	unsigned int expect_modes[2][PVPATCH_NR_MODES];	/* after A, after B */
+} tp;
+
+static struct pvpatch mass_pv;
+static struct pvpatch_site_state *mass_state;
+static uint8_t *mass_saved;
+static size_t mass_saved_size;
+
+static void mass_policies(struct pvpatch_policy *a, struct pvpatch_policy *b)
+{
+	memset(a, 0, sizeof(*a));
+	set_backends(a);
+	*b = *a;
+	/* A: what a hypervisor with PV features might ask for. */
+	a->op[PVPATCH_OP_SAVE_FL].mode = PVPATCH_MODE_INLINE;
+	a->op[PVPATCH_OP_RESTORE_FL].mode = PVPATCH_MODE_CALL;
+	a->op[PVPATCH_OP_READ_CR3].mode = PVPATCH_MODE_CALL;
+	a->op[PVPATCH_OP_WRITE_CR3].mode = PVPATCH_MODE_CALL;
+	a->op[PVPATCH_OP_SCHED_YIELD].mode = PVPATCH_MODE_NOP;
+	/* B: every site different from A. */
+	b->op[PVPATCH_OP_SAVE_FL].mode = PVPATCH_MODE_CALL;
+	b->op[PVPATCH_OP_SCHED_YIELD].mode = PVPATCH_MODE_CALL;
+}
+
+static void mass_fresh(void)
+{
+	memset(mass_state, 0, tp.sites * sizeof(*mass_state));
+	mass_pv = (struct pvpatch){
+		.sites = __mass_sites_start, .sites_end = __mass_sites_end,
+		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
+		.state = mass_state, .saved = mass_saved, .saved_size = mass_saved_size,
+		.thunks = MASS_THUNKS, .thunks_size = THUNK_SIZE,
+	};
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long switches(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+static void timed_apply(int p, unsigned int run, const struct pvpatch_policy *pol,
+			struct pvpatch_report *rep)
+{
+	long sw = switches();
+	uint64_t c0 = cpu_ns(), t0 = now_ns();
+	int r = pol ? pvpatch_apply(&mass_pv, pol, rep) : pvpatch_revert(&mass_pv, rep);
+	uint64_t t1 = now_ns(), c1 = cpu_ns();
+
+	if (r)
+		die("pvpatch_apply refused the throughput descriptor");
+	tp.ph[p].ms[run] = (double)(t1 - t0) / 1e6;
+	tp.ph[p].cpu_ms[run] = (double)(c1 - c0) / 1e6;
+	tp.ph[p].preempted += switches() != sw;
+	tp.ph[p].rep = *rep;
+}
+
+static void throughput(void)
+{
+	static struct pvpatch_policy a, b, native;
+	static struct pvpatch_report rep;
+	unsigned int per_op;
+
+	tp.sites = (unsigned int)(__mass_sites_end - __mass_sites_start);
+	per_op = tp.sites / 5;
+	mass_state = calloc(tp.sites, sizeof(*mass_state));
+	mass_saved_size = (size_t)tp.sites * PVPATCH_MAX_SITE;
+	mass_saved = malloc(mass_saved_size);
+	if (!mass_state || !mass_saved)
+		die("out of memory");
+	memset(mass_saved, 0, mass_saved_size);		/* no page faults while timed */
+	mass_policies(&a, &b);
+	set_backends(&native);
+	tp.expect_modes[0][PVPATCH_MODE_INLINE] = per_op;
+	tp.expect_modes[0][PVPATCH_MODE_CALL] = 3 * per_op;
+	tp.expect_modes[0][PVPATCH_MODE_NOP] = per_op;
+	tp.expect_modes[1][PVPATCH_MODE_CALL] = 2 * per_op;
+	tp.expect_modes[1][PVPATCH_MODE_NATIVE] = 3 * per_op;
+	for (int p = 0; p < NPHASES; p++) {
+		tp.ph[p].ms = calloc(opt.runs, sizeof(double));
+		tp.ph[p].cpu_ms = calloc(opt.runs, sizeof(double));
+	}
+	for (unsigned int r = 0; r < opt.runs; r++) {
+		mass_fresh();
+		timed_apply(PH_CHECK, r, &native, &rep);
+		mass_fresh();
+		timed_apply(PH_FIRST, r, &a, &rep);
+		timed_apply(PH_REAPPLY, r, &b, &rep);
+		timed_apply(PH_REAPPLY_BACK, r, &a, &rep);
+		timed_apply(PH_REVERT, r, NULL, &rep);
+	}
+	for (int p = 0; p < NPHASES; p++) {
+		struct phase *ph = &tp.ph[p];
+		const unsigned int *want = p == PH_FIRST || p == PH_REAPPLY_BACK ? tp.expect_modes[0]
+					 : p == PH_REAPPLY ? tp.expect_modes[1] : NULL;
+
+		qsort(ph->ms, opt.runs, sizeof(double), cmp_double);
+		ph->med = quantile(ph->ms, opt.runs, 0.5);
+		ph->min = ph->ms[0];
+		ph->max = ph->ms[opt.runs - 1];
+		qsort(ph->cpu_ms, opt.runs, sizeof(double), cmp_double);
+		ph->cpu_med = quantile(ph->cpu_ms, opt.runs, 0.5);
+		ph->cpu_min = ph->cpu_ms[0];
+		ph->cpu_max = ph->cpu_ms[opt.runs - 1];
+		if (ph->rep.sites != tp.sites || ph->rep.invalid || ph->rep.fallbacks)
+			fail("throughput %s: %u sites, %u invalid, %u fallbacks", phase_name[p],
+			     ph->rep.sites, ph->rep.invalid, ph->rep.fallbacks);
+		for (int m = 0; m < PVPATCH_NR_MODES; m++) {
+			unsigned int w = want ? want[m] : m == PVPATCH_MODE_NATIVE ? tp.sites : 0;
+
+			if (ph->rep.mode[m] != w)
+				fail("throughput %s: %u sites %s, want %u", phase_name[p],
+				     ph->rep.mode[m], mode_name[m], w);
+		}
+	}
+	if (tp.ph[PH_CHECK].rep.written)
+		fail("throughput check_only wrote %u sites", tp.ph[PH_CHECK].rep.written);
+}
+
+/* --- the bars ------------------------------------------------------------ */
+static double ratio(const struct variant *v)
+{
+	return paired_ratio(v, find(v->op, v->ref));
+}
+
+/* The retpoline form of what the variant does: a pv_ops call of native_<op>
+ * for native code, of the backend for calls of it. */
+static const struct variant *retpoline_of(const struct variant *v)
+{
+	const struct variant *n = find(v->op, "retpoline-native");
+
+	return !is_call_kind(v) && n ? n : find(v->op, "retpoline");
+}
+
+static double vs_retpoline(const struct variant *v)
+{
+	const struct variant *r = retpoline_of(v);
+
+	return r != v ? paired_ratio(v, r) : NAN;
+}
+
+static bool within_1pct(double r)
+{
+	return fabs(r - 1.0) <= 0.01;
+}
+
+/* --- output -------------------------------------------------------------- */
+static const char *kind_order[] = {
+	"framework-free", "framework-free-copy", "NATIVE", "NOP", "hand-inline", "INLINE",
+	"indirect-native", "retpoline-native", "direct", "CALL", "indirect", "retpoline",
+};
+#define NKINDS (sizeof(kind_order) / sizeof(kind_order[0]))
+
+static const char *label(const struct variant *v)
+{
+	static char buf[64];
+
+	switch (v->kind) {
+	case K_FW:
+		snprintf(buf, sizeof(buf), "%s site", v->name);
+		return buf;
+	case K_REF:
+		return "framework-free";
+	case K_REF2:
+		return "framework-free (A/A)";
+	case K_HAND:
+		return "hand-written inline";
+	case K_DIRECT:
+		return "direct call be_";
+	case K_INDIRECT:
+		return "call *tbl(%rip) be_";
+	case K_RETPOLINE:
+		return "retpoline be_";
+	case K_INDIRECT_NATIVE:
+		return "call *tbl(%rip) native_";
+	case K_RETPOLINE_NATIVE:
+		return "retpoline native_";
+	}
+	return v->name;
+}
+
+static void print_table(double ghz, int cpu)
+{
+	printf("pvpatch hardware benchmark: CPU %d, TSC %.3f GHz, %u batches per variant "
+	       "(interleaved), %u ops per loop iteration\n", cpu, ghz, opt.batches, BENCH_UNROLL);
+	printf("cycles: TSC ticks per op, median over batches, empty loop subtracted; q1-q3: "
+	       "interquartile range\n"
+	       "ratio: cycles / cycles of the variant named in \"to\"; retpol: cycles / cycles "
+	       "of the retpoline\nform of the same work (retpoline native_ for native code, "
+	       "retpoline be_ for backend calls)\n\n");
+	printf("%-12s %-24s %9s %19s %7s %-15s %7s  %s\n", "op", "variant", "cycles",
+	       "q1 - q3", "ratio", "to", "retpol", "sites in mode, check");
+	for (unsigned int o = 0; o < NOPS; o++) {
+		unsigned int row = 0;
+
+		for (unsigned int k = 0; k < NKINDS; k++) {
+			const struct variant *v = find(op_order[o], kind_order[k]);
+			char sites[64], rat[16], rp[16], opcol[24];
+
+			if (!v)
+				continue;
+			snprintf(rat, sizeof(rat), v->ref ? "%.3f" : "", ratio(v));
+			snprintf(rp, sizeof(rp), isnan(vs_retpoline(v)) ? "" : "%.3f",
+				 vs_retpoline(v));
+			if (v->kind == K_FW)
+				snprintf(sites, sizeof(sites), "%u/%u %s%s%s%s, %s", v->sites_in_mode,
+					 v->sites, v->name, v->call_form ? " (" : "",
+					 v->call_form ? v->call_form : "", v->call_form ? ")" : "",
+					 v->check ? v->check : "-");
+			else
+				snprintf(sites, sizeof(sites), "%s", v->check ? v->check : "-");
+			snprintf(opcol, sizeof(opcol), "%s", row == 0 ? v->op : "");
+			if (row == 1)
+				snprintf(opcol, sizeof(opcol), " %u/batch", opm[o].iters * BENCH_UNROLL);
+			printf("%-12s %-24s %9.2f %9.2f - %-7.2f %7s %-15s %7s  %s\n", opcol,
+			       label(v), v->med, v->q1, v->q3, rat, v->ref ? v->ref : "", rp, sites);
+			row++;
+		}
+		printf("\n");
+	}
+	printf("patching throughput: %u sites (bench-mass.S: save_fl restore_fl read_cr3 "
+	       "write_cr3 sched_yield in 20\nregister choices), %u runs; cpu: thread CPU time "
+	       "(the bar), wall: CLOCK_MONOTONIC_RAW;\npreempted: runs the thread was switched "
+	       "out during\n", tp.sites, opt.runs);
+	printf("  %-13s %8s %8s %8s %8s %8s %8s %5s %7s\n", "phase", "cpu ms", "min", "max",
+	       "ns/site", "wall ms", "min", "preempted", "written");
+	for (int p = 0; p < NPHASES; p++) {
+		const struct phase *ph = &tp.ph[p];
+
+		printf("  %-13s %8.3f %8.3f %8.3f %8.1f %8.3f %8.3f %5u/%-3u %7u\n", phase_name[p],
+		       ph->cpu_med, ph->cpu_min, ph->cpu_max, ph->cpu_med * 1e6 / tp.sites,
+		       ph->med, ph->min, ph->preempted, opt.runs, ph->rep.written);
+	}
+	for (int p = 0; p < NPHASES; p++)
+		printf("  %-13s %s\n", phase_name[p], phase_doc[p]);
+	printf("  policy A: save_fl INLINE, restore_fl/read_cr3/write_cr3 CALL (%u thunk "
+	       "bytes), sched_yield NOP;\n  policy B: save_fl and sched_yield CALL, the rest "
+	       "NATIVE\n\n", tp.ph[PH_FIRST].rep.thunk_bytes);
+}
+
+/* The done-when bars, per site variant: 0 NATIVE vs framework-free, 1 CALL vs
+ * direct call (both within 1%), 2 NATIVE and CALL vs their retpoline form. */
+#define NBARS 3
+static const char *const bar_key[NBARS] = {
+	"native_within_1pct_of_framework_free", "call_within_1pct_of_direct_call",
+	"faster_than_retpoline" };
+static const char *const bar_doc[NBARS] = {
+	"NATIVE sites within 1% of the framework-free build (cycles ratio - 1; [A/A: "
+	"a copy of the framework-free loop against it, the noise floor])",
+	"CALL sites within 1% of a hand-written direct call (cycles ratio - 1)",
+	"NATIVE and CALL sites faster than the retpoline form (cycles ratio)" };
+
+static bool bar_applies(int bar, const struct variant *v)
+{
+	if (v->kind != K_FW)
+		return false;
+	if (bar == 0)
+		return v->mode == PVPATCH_MODE_NATIVE;
+	if (bar == 1)
+		return v->mode == PVPATCH_MODE_CALL;
+	return (v->mode == PVPATCH_MODE_NATIVE || v->mode == PVPATCH_MODE_CALL) &&
+	       retpoline_of(v);
+}
+
+static double bar_ratio(int bar, const struct variant *v)
+{
+	return bar == 2 ? vs_retpoline(v) : ratio(v);
+}
+
+static bool bar_met(int bar, double r)
+{
+	return bar == 2 ? r < 1 : within_1pct(r);
+}
+
+static bool bar_all(int bar)
+{
+	bool all = true;
+
+	for (unsigned int i = 0; i < nvar; i++)
+		if (bar_applies(bar, &var[i]))
+			all &= bar_met(bar, bar_ratio(bar, &var[i]));
+	return all;
+}
+
+static bool patch_bar_met(void)
+{
+	return tp.sites >= 100000 && tp.ph[PH_FIRST].cpu_med < 10;
+}
+
+static void print_bars(void)
+{
+	printf("done-when bars (medians of this run):\n");
+	for (int bar = 0; bar < NBARS; bar++) {
+		unsigned int n = 0;
+
+		printf("  %s: %s\n   ", bar_doc[bar], bar_all(bar) ? "MET" : "NOT MET");
+		for (unsigned int i = 0; i < nvar; i++) {
+			const struct variant *v = &var[i];
+			double r;
+
+			if (!bar_applies(bar, v))
+				continue;
+			r = bar_ratio(bar, v);
+			if (n && n % (bar == 0 ? 3 : 4) == 0)
+				printf("\n   ");
+			if (bar == 2)
+				printf(" %s %s %.3f%s", v->op, v->name, r, bar_met(bar, r) ? "" : " (no)");
+			else if (bar == 0)
+				printf(" %s %+.2f%%%s [A/A %+.2f%%]", v->op, (r - 1) * 100,
+				       bar_met(bar, r) ? "" : " (no)",
+				       (ratio(find(v->op, "framework-free-copy")) - 1) * 100);
+			else
+				printf(" %s %+.2f%%%s", v->op, (r - 1) * 100,
+				       bar_met(bar, r) ? "" : " (no)");
+			n++;
+		}
+		printf("\n");
+	}
+	printf("  100,000 sites patched in under 10 ms (first apply, CPU time): %s\n"
+	       "    first apply %.3f ms (%.1f ns/site; wall %.3f ms), re-apply %.3f ms, "
+	       "revert %.3f ms\n", patch_bar_met() ? "MET" : "NOT MET", tp.ph[PH_FIRST].cpu_med,
+	       tp.ph[PH_FIRST].cpu_med * 1e6 / tp.sites, tp.ph[PH_FIRST].med,
+	       tp.ph[PH_REAPPLY].cpu_med, tp.ph[PH_REVERT].cpu_med);
+}
+
+static void json_num(const char *key, double v, bool comma)
+{
+	if (isnan(v) || isinf(v))
+		printf("\"%s\": null%s", key, comma ? ", " : "");
+	else
+		printf("\"%s\": %.4f%s", key, v, comma ? ", " : "");
+}
+
+static void json_str(const char *key, const char *s, bool comma)
+{
+	if (!s)
+		printf("\"%s\": null%s", key, comma ? ", " : "");
+	else
+		printf("\"%s\": \"%s\"%s", key, s, comma ? ", " : "");
+}
+
+static void print_modes(const unsigned int *m)
+{
+	printf("{");
+	for (int i = 0; i < PVPATCH_NR_MODES; i++)
+		printf("\"%s\": %u%s", mode_name[i], m[i], i + 1 < PVPATCH_NR_MODES ? ", " : "");
+	printf("}");
+}
+
+static void print_json(double ghz, int cpu)
+{
+	bool first_op = true;
+
+	printf("{\n  \"cpu\": %d, \"tsc_ghz\": %.4f, \"batches\": %u, \"unroll\": %u, "
+	       "\"quick\": %s, \"unit\": \"tsc_ticks_per_op\",\n", cpu, ghz, opt.batches,
+	       BENCH_UNROLL, opt.quick ? "true" : "false");
+	printf("  \"ops\": {");
+	for (unsigned int o = 0; o < NOPS; o++) {
+		bool first = true;
+
+		printf("%s\n    \"%s\": {\"iters\": %u, \"ops_per_batch\": %u, "
+		       "\"empty_ticks_per_batch\": %.1f, \"variants\": {", first_op ? "" : ",",
+		       op_order[o], opm[o].iters, opm[o].iters * BENCH_UNROLL, opm[o].empty);
+		first_op = false;
+		for (unsigned int k = 0; k < NKINDS; k++) {
+			const struct variant *v = find(op_order[o], kind_order[k]);
+
+			if (!v)
+				continue;
+			printf("%s\n      \"%s\": {", first ? "" : ",", v->name);
+			first = false;
+			json_str("label", label(v), true);
+			json_num("cycles", v->med, true);
+			json_num("q1", v->q1, true);
+			json_num("q3", v->q3, true);
+			json_str("ref", v->ref, true);
+			json_num("ratio", v->ref ? ratio(v) : NAN, true);
+			json_num("vs_retpoline", vs_retpoline(v), true);
+			if (v->kind == K_FW) {
+				json_str("mode", mode_name[v->mode], true);
+				printf("\"sites\": %u, \"sites_in_mode\": %u, ", v->sites,
+				       v->sites_in_mode);
+				if (v->call_form)
+					json_str("call_form", v->call_form, true);
+			}
+			json_str("check", v->check, false);
+			printf("}");
+		}
+		printf("}}");
+	}
+	printf("\n  },\n");
+	printf("  \"bench_patch\": {\"sites\": %u, \"invalid\": %u, \"fallbacks\": %u, "
+	       "\"written\": %u, \"thunk_bytes\": %u, \"modes\": ", bench_rep.sites,
+	       bench_rep.invalid, bench_rep.fallbacks, bench_rep.written, bench_rep.thunk_bytes);
+	print_modes(bench_rep.mode);
+	printf("},\n");
+	printf("  \"throughput\": {\"sites\": %u, \"runs\": %u, \"expected_modes\": {\"A\": ",
+	       tp.sites, opt.runs);
+	print_modes(tp.expect_modes[0]);
+	printf(", \"B\": ");
+	print_modes(tp.expect_modes[1]);
+	printf("}, \"phases\": {");
+	for (int p = 0; p < NPHASES; p++) {
+		const struct phase *ph = &tp.ph[p];
+
+		printf("%s\n    \"%s\": {", p ? "," : "", phase_name[p]);
+		json_str("what", phase_doc[p], true);
+		json_num("cpu_median_ms", ph->cpu_med, true);
+		json_num("cpu_min_ms", ph->cpu_min, true);
+		json_num("cpu_max_ms", ph->cpu_max, true);
+		json_num("ns_per_site", ph->cpu_med * 1e6 / tp.sites, true);
+		json_num("wall_median_ms", ph->med, true);
+		json_num("wall_min_ms", ph->min, true);
+		json_num("wall_max_ms", ph->max, true);
+		printf("\"preempted_runs\": %u, ", ph->preempted);
+		printf("\"written\": %u, \"invalid\": %u, \"fallbacks\": %u, \"thunk_bytes\": %u, "
+		       "\"modes\": ", ph->rep.written, ph->rep.invalid, ph->rep.fallbacks,
+		       ph->rep.thunk_bytes);
+		print_modes(ph->rep.mode);
+		printf("}");
+	}
+	printf("\n  }},\n  \"bars\": {\n");
+	for (int bar = 0; bar < NBARS; bar++) {
+		bool first = true;
+
+		printf("    \"%s\": {\"sites\": {", bar_key[bar]);
+		for (unsigned int i = 0; i < nvar; i++) {
+			const struct variant *v = &var[i];
+			double r;
+
+			if (!bar_applies(bar, v))
+				continue;
+			r = bar_ratio(bar, v);
+			printf("%s\"%s %s\": {", first ? "" : ", ", v->op, v->name);
+			first = false;
+			json_num("ratio", r, true);
+			json_str("against", bar == 2 ? retpoline_of(v)->name : v->ref, true);
+			if (bar == 0)
+				json_num("aa_ratio", ratio(find(v->op, "framework-free-copy")), true);
+			printf("\"met\": %s}", bar_met(bar, r) ? "true" : "false");
+		}
+		printf("}, \"met\": %s},\n", bar_all(bar) ? "true" : "false");
+	}
+	printf("    \"patch_100k_under_10ms\": {");
+	json_num("first_apply_ms", tp.ph[PH_FIRST].cpu_med, true);
+	json_num("first_apply_wall_ms", tp.ph[PH_FIRST].med, true);
+	json_num("reapply_ms", tp.ph[PH_REAPPLY].cpu_med, true);
+	json_num("revert_ms", tp.ph[PH_REVERT].cpu_med, true);
+	printf("\"met\": %s}\n  },\n", patch_bar_met() ? "true" : "false");
+	printf("  \"failures\": %d\n}\n", failures);
+}
+
+/* --- main ---------------------------------------------------------------- */
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench [--json] [--quick] [--batches N] [--runs N] [--cpu N]\n");
+	exit(2);
+}
+
+static unsigned int num_arg(int argc, char **argv, int *i)
+{
+	char *end;
+	unsigned long v;
+
+	if (*i + 1 >= argc)
+		usage();
+	v = strtoul(argv[++*i], &end, 0);
+	if (*end || v == 0 || v > 100000)
+		usage();
+	return (unsigned int)v;
+}
+
+static int cpu_arg(int argc, char **argv, int *i)
+{
+	char *end;
+	long v;
+
+	if (*i + 1 >= argc)
+		usage();
+	v = strtol(argv[++*i], &end, 0);
+	if (*end || v < 0 || v >= CPU_SETSIZE)
+		usage();
+	return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+	uintptr_t start = (uintptr_t)__executable_start & ~(uintptr_t)4095;
+	bool batches_set = false, runs_set = false;
+	cpu_set_t set;
+	double ghz;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			opt.json = true;
+		else if (!strcmp(argv[i], "--quick"))
+			opt.quick = true;
+		else if (!strcmp(argv[i], "--batches"))
+			opt.batches = num_arg(argc, argv, &i), batches_set = true;
+		else if (!strcmp(argv[i], "--runs"))
+			opt.runs = num_arg(argc, argv, &i), runs_set = true;
+		else if (!strcmp(argv[i], "--cpu"))
+			opt.cpu = cpu_arg(argc, argv, &i);
+		else
+			usage();
+	}
+	if (opt.quick) {
+		if (!batches_set)
+			opt.batches = 11;
+		if (!runs_set)
+			opt.runs = 3;
+	}
+	if (opt.cpu < 0)
+		opt.cpu = sched_getcpu();
+	CPU_ZERO(&set);
+	CPU_SET(opt.cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("cannot pin to CPU %d: %s", opt.cpu, strerror(errno));
+	if (mprotect((void *)start, (size_t)(etext - (char *)start),
+		     PROT_READ | PROT_WRITE | PROT_EXEC))
+		die("mprotect text: %s", strerror(errno));
+	if (mmap(BENCH_THUNKS, 2 * THUNK_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != BENCH_THUNKS)
+		die("cannot map the thunk area at %p: %s", (void *)BENCH_THUNKS, strerror(errno));
+
+	build_variants();
+	patch_bench_sites();
+	check_variants();
+	throughput();
+	ghz = tsc_ghz();
+	measure();
+	check_variants();	/* still the same code after all the batches */
+
+	if (opt.json) {
+		print_json(ghz, opt.cpu);
+	} else {
+		print_table(ghz, opt.cpu);
+		print_bars();
+		if (failures)
+			printf("\n%d FAILURES (see stderr)\n", failures);
+	}
+	return failures ? 1 : 0;
+}

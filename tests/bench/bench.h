@@ -1,0 +1,121 @@
+/*
+ * The hosted hardware benchmark: what the objects share.
+ *
+ * One program, several objects built from the same sources with different
+ * flags, so every variant of an op runs in one process, interleaved:
+ *
+ *   bench-ops.c    BENCH_FW:  loops over pv_<op>() sites (framework headers),
+ *                             one copy of each loop per mode it is patched to
+ *                  otherwise: the same loops, framework-free (plain native
+ *                             instructions), and the hand-written inline code
+ *   bench-calls.c  BENCH_DIRECT / BENCH_INDIRECT / BENCH_RETPOLINE: the same
+ *                  loops calling a function: the backend directly, through a
+ *                  pv_ops-style table (call *table(%rip)), and through that
+ *                  table with retpolines (bench-asm.S has the thunks); the
+ *                  table calls also with native_<op> as the target
+ *   bench.c        the harness: backends, patching, timing, checks, output
+ *   bench-mass.S   100,000 sites, patched for throughput only (never run)
+ *
+ * Every loop function takes an iteration count and runs BENCH_UNROLL ops per
+ * iteration; it returns a value built from the ops' results so the checks
+ * can tell which code ran.
+ */
+#ifndef PVPATCH_BENCH_H
+#define PVPATCH_BENCH_H
+
+#include <stdint.h>
+
+#define BENCH_UNROLL	8
+
+#define BENCH_NOINLINE	__attribute__((noinline, noclone))
+/* Backends have the C signature of pv_<op>(); CALL sites reach them from
+ * any stack alignment (the thunks realign, direct sites do not). */
+#define BENCH_BACKEND	__attribute__((force_align_arg_pointer, noinline, noclone))
+
+typedef uint64_t (*bench_loop_fn)(uint64_t n);
+
+/* What the backends return or store: distinct from anything native. */
+#define BE_SAVE_FL_VAL		0x1246ul
+#define BE_MEM_SIZE_VAL		0x777000ul
+#define NATIVE_MEM_SIZE_VAL	0x12345000ul
+#define INLINE_SAVE_FL_VAL	0x202ul		/* INLINE template and hand-written mov */
+#define BENCH_CPUID_LEAF	0u
+
+/* The backends (bench.c), with the signatures of pv_<op>(). */
+void be_read_tsc(uint32_t *lo, uint32_t *hi);
+unsigned long be_save_fl(void);
+void be_restore_fl(unsigned long flags);
+void be_sched_yield(uint32_t cpu);
+void be_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c,
+	      uint32_t *d);
+void be_write_cr3(unsigned long val);
+unsigned long be_read_cr3(void);
+uint64_t be_mem_size(void);
+
+extern volatile unsigned long be_stored;	/* last value a storing backend got */
+extern unsigned long be_cr3;			/* what be_read_cr3 returns */
+
+/* The pv_ops-style table the indirect and retpoline loops call through:
+ * writable, as Linux's pv_ops is (__ro_after_init), so the compiler cannot
+ * turn the calls into direct ones. */
+struct bench_pv_ops {
+	void (*read_tsc)(uint32_t *lo, uint32_t *hi);
+	unsigned long (*save_fl)(void);
+	void (*restore_fl)(unsigned long flags);
+	void (*sched_yield)(uint32_t cpu);
+	void (*cpuid)(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c,
+		      uint32_t *d);
+	void (*write_cr3)(unsigned long val);
+	unsigned long (*read_cr3)(void);
+	uint64_t (*mem_size)(void);
+};
+
+extern struct bench_pv_ops bench_pv_ops;		/* the backends, be_<op> */
+extern struct bench_pv_ops bench_pv_ops_native;	/* native_<op> (no cr3 ops) */
+
+/* The native instructions in functions, as a pv_ops kernel has them
+ * (native_save_fl, ...); native_mem_size is also what the mem_size sites'
+ * native code calls. */
+void native_read_tsc(uint32_t *lo, uint32_t *hi);
+unsigned long native_save_fl(void);
+void native_restore_fl(unsigned long flags);
+void native_sched_yield(uint32_t cpu);
+void native_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c,
+		  uint32_t *d);
+uint64_t native_mem_size(void);
+
+/*
+ * The loops.  ref_<op>: framework-free (ref2_<op>: a copy, the A/A
+ * control); fw_<mode>_<op>: framework sites, one
+ * copy per mode the harness patches them to; hand_inline_<op>: hand-written
+ * equivalent of an INLINE template; direct_<op>, indirect_<op>,
+ * retpoline_<op>: calls of the backend from C; indirect_native_<op>,
+ * retpoline_native_<op>: pv_ops calls of native_<op>.  Each list is the one
+ * definition both the objects and the harness's variant table expand.
+ */
+#define BENCH_REF_OPS(X) X(read_tsc) X(save_fl) X(restore_fl) X(sched_yield) X(cpuid) \
+	X(mem_size)
+#define BENCH_CALL_OPS(X) X(read_tsc) X(save_fl) X(restore_fl) X(sched_yield) X(cpuid) \
+	X(write_cr3) X(read_cr3) X(mem_size)
+#define BENCH_FW_LOOPS(X) \
+	X(read_tsc, native) X(read_tsc, inline) X(read_tsc, call) \
+	X(save_fl, native) X(save_fl, inline) X(save_fl, call) \
+	X(restore_fl, native) X(restore_fl, call) \
+	X(sched_yield, native) X(sched_yield, nop) X(sched_yield, inline) X(sched_yield, call) \
+	X(cpuid, native) X(cpuid, inline) X(cpuid, call) \
+	X(write_cr3, call) X(read_cr3, call) \
+	X(mem_size, native) X(mem_size, call)
+
+#define BENCH_DECL_REF(op) uint64_t ref_##op(uint64_t n); uint64_t ref2_##op(uint64_t n); \
+	uint64_t indirect_native_##op(uint64_t n); uint64_t retpoline_native_##op(uint64_t n);
+#define BENCH_DECL_CALLS(op) uint64_t direct_##op(uint64_t n); \
+	uint64_t indirect_##op(uint64_t n); uint64_t retpoline_##op(uint64_t n);
+#define BENCH_DECL_FW(op, mode) uint64_t fw_##mode##_##op(uint64_t n);
+BENCH_REF_OPS(BENCH_DECL_REF)
+BENCH_CALL_OPS(BENCH_DECL_CALLS)
+BENCH_FW_LOOPS(BENCH_DECL_FW)
+
+uint64_t hand_inline_save_fl(uint64_t n);
+uint64_t bench_empty(uint64_t n);
+
+#endif

@@ -1,0 +1,153 @@
+"""The hardware benchmark (tests/bench, mk/bench.mk) builds, runs in its quick
+mode, and reports well-formed JSON in which every variant has a number and
+the patched sites really took their modes.  No timing thresholds: timings on
+these shared machines are for people to read, not for tests to assert."""
+
+import json
+import math
+import os
+import subprocess
+
+import pytest
+from conftest import BUILD, ROOT
+
+BENCH = os.path.join(BUILD, "tests", "bench", "bench")
+
+NATIVE_OPS = ["read_tsc", "save_fl", "restore_fl", "sched_yield", "cpuid", "mem_size"]
+CALL_ONLY_OPS = ["write_cr3", "read_cr3"]
+INLINE_OPS = ["read_tsc", "save_fl", "sched_yield", "cpuid"]
+FW_MODES = ["NATIVE", "NOP", "INLINE", "CALL"]
+
+
+def expected_variants(op):
+    v = {"direct", "CALL", "indirect", "retpoline"}
+    if op in NATIVE_OPS:
+        v |= {"framework-free", "framework-free-copy", "NATIVE", "indirect-native",
+              "retpoline-native"}
+    if op in INLINE_OPS:
+        v.add("INLINE")
+    if op == "sched_yield":
+        v.add("NOP")
+    if op == "save_fl":
+        v.add("hand-inline")
+    return v
+
+
+def run_make():
+    # Both makefiles, so this works whether or not the top-level Makefile
+    # includes mk/bench.mk yet (the fragment has an include guard).  A no-op
+    # when the benchmark is up to date.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}   # not a sub-make of `make check`
+    return subprocess.run(
+        ["make", "-C", ROOT, "-f", "Makefile", "-f", "mk/bench.mk", "bench-build"],
+        capture_output=True, text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def report():
+    m = run_make()
+    assert m.returncode == 0, m.stdout + m.stderr
+    p = subprocess.run([BENCH, "--quick", "--json"], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def test_json_shape(report):
+    for key in ("cpu", "tsc_ghz", "batches", "unroll", "quick", "unit", "ops",
+                "bench_patch", "throughput", "bars", "failures"):
+        assert key in report, key
+    assert report["quick"] is True
+    assert report["failures"] == 0
+    assert set(report["ops"]) == set(NATIVE_OPS + CALL_ONLY_OPS)
+
+
+def test_every_variant_has_a_number(report):
+    for op, o in report["ops"].items():
+        assert o["iters"] >= 1 and o["ops_per_batch"] == o["iters"] * report["unroll"], op
+        assert set(o["variants"]) == expected_variants(op), op
+        for name, v in o["variants"].items():
+            where = f"{op} {name}"
+            for key in ("cycles", "q1", "q3"):
+                assert number(v[key]), (where, key, v[key])
+            assert v["q1"] <= v["cycles"] <= v["q3"], where
+            if v["ref"] is not None:
+                assert v["ref"] in o["variants"], where
+                assert number(v["ratio"]) and v["ratio"] > 0, where
+            if name not in ("retpoline", "retpoline-native"):
+                assert number(v["vs_retpoline"]), where
+            # Each variant ran the code it names (results and backend calls
+            # checked by the benchmark itself).
+            assert v["check"] == "ok", (where, v["check"])
+
+
+def test_framework_sites_took_their_modes(report):
+    bp = report["bench_patch"]
+    assert bp["invalid"] == 0 and bp["fallbacks"] == 0, bp
+    n = 0
+    for op, o in report["ops"].items():
+        for name, v in o["variants"].items():
+            if name not in FW_MODES:
+                assert "mode" not in v, (op, name)
+                continue
+            assert v["mode"] == name, (op, name)
+            assert v["sites"] >= report["unroll"], (op, name, v["sites"])
+            assert v["sites_in_mode"] == v["sites"], (op, name, v)
+            n += v["sites"]
+    assert n == bp["sites"]
+    assert sum(bp["modes"].values()) == bp["sites"]
+    for mode in FW_MODES:
+        assert bp["modes"][mode] > 0, mode
+    assert bp["thunk_bytes"] > 0      # CALL sites of C code go through thunks
+
+
+def test_throughput_patched_every_site(report):
+    tp = report["throughput"]
+    assert tp["sites"] == 100000
+    phases = tp["phases"]
+    assert set(phases) == {"check_only", "first_apply", "reapply", "reapply_back", "revert"}
+    want = {
+        "check_only": ({"NATIVE": 100000, "NOP": 0, "INLINE": 0, "CALL": 0}, 0),
+        "first_apply": (tp["expected_modes"]["A"], 100000),
+        "reapply": (tp["expected_modes"]["B"], 100000),
+        "reapply_back": (tp["expected_modes"]["A"], 100000),
+        "revert": ({"NATIVE": 100000, "NOP": 0, "INLINE": 0, "CALL": 0}, 100000),
+    }
+    assert tp["expected_modes"]["A"]["CALL"] > 0 and tp["expected_modes"]["A"]["INLINE"] > 0
+    for name, ph in phases.items():
+        modes, written = want[name]
+        assert ph["modes"] == modes, name
+        assert ph["written"] == written, name
+        assert ph["invalid"] == 0 and ph["fallbacks"] == 0, name
+        for key in ("cpu_median_ms", "wall_median_ms", "ns_per_site"):
+            assert number(ph[key]) and ph[key] > 0, (name, key)
+    assert phases["first_apply"]["thunk_bytes"] > 0
+
+
+def test_bars_are_reported(report):
+    bars = report["bars"]
+    for key in ("native_within_1pct_of_framework_free", "call_within_1pct_of_direct_call",
+                "faster_than_retpoline"):
+        assert isinstance(bars[key]["met"], bool), key
+        assert bars[key]["sites"], key
+        for site, b in bars[key]["sites"].items():
+            assert number(b["ratio"]) and isinstance(b["met"], bool), (key, site)
+    p = bars["patch_100k_under_10ms"]
+    assert number(p["first_apply_ms"]) and isinstance(p["met"], bool)
+
+
+def test_human_table_and_usage():
+    if not os.path.exists(BENCH):
+        pytest.skip("benchmark not built")
+    p = subprocess.run([BENCH, "--quick", "--batches", "3", "--runs", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "NATIVE site" in p.stdout and "retpoline be_" in p.stdout
+    assert "done-when bars" in p.stdout and "patching throughput" in p.stdout
+    p = subprocess.run([BENCH, "--no-such-option"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "usage" in p.stderr
