@@ -34,7 +34,7 @@
 
 #define PVT_MAX_SCRATCH	2
 #define PVT_MAX_PARAMS	4
-#define PVT_MAX_INSNS	16
+#define PVT_MAX_INSNS	24
 
 /* Instructions.  Width is 4 or 8 (operand size in bytes) where it applies. */
 enum pvt_opcode {

@@ -3,7 +3,8 @@
  * site (bench_pv_*), of the same op in the framework-free build
  * (bench_native_*), through a pv_ops-style indirect call (bench_ind_*) and
  * through its retpoline form (bench_ret_*), all in this one boot.  Costs are
- * TSC deltas around one call, less the same around an empty function:
+ * TSC deltas around calls, less the same around calls of an empty function
+ * (so an indirect call's own cost counts):
  * exact guest instruction counts under TCG with -icount shift=0, cycles
  * under KVM.  Interrupts are off while measuring.
  */
@@ -46,36 +47,46 @@ static const struct bench benches[] = { BENCH_OPS(ENTRY) };
 static const char *const variant[4] = { "patched", "native_build", "pvops_indirect", "retpoline" };
 
 #define MAX_ITER 512
-static uint64_t samples[MAX_ITER];
+#define BATCH 8		/* calls per sample: amortizes the rdtsc pair */
+static int64_t samples[MAX_ITER];
 
-static void sort(uint64_t *a, unsigned int n)
+static void sort(int64_t *a, unsigned int n)
 {
 	for (unsigned int i = 1; i < n; i++)
 		for (unsigned int j = i; j > 0 && a[j - 1] > a[j]; j--) {
-			uint64_t t = a[j];
+			int64_t t = a[j];
 
 			a[j] = a[j - 1];
 			a[j - 1] = t;
 		}
 }
 
-/* Median and minimum TSC delta around one call of fn. */
-static void measure(void (*fn)(void), unsigned int n, uint64_t *median, uint64_t *min)
+static uint64_t batch(void (*fn)(void))
 {
-	for (unsigned int i = 0; i < n; i++) {
-		uint64_t t0 = rdtsc_raw();
+	uint64_t t0 = rdtsc_raw();
 
+	for (int k = 0; k < BATCH; k++)
 		fn();
-		samples[i] = rdtsc_raw() - t0;
-	}
-	sort(samples, n);
-	*median = samples[n / 2];
-	*min = samples[0];
+	return rdtsc_raw() - t0;
 }
 
-static long sub(uint64_t a, uint64_t b)
+/*
+ * Cost of one call of fn beyond an empty function's: each sample times a
+ * batch of fn right after a batch of the empty function and keeps the
+ * difference, so drift and the timing overhead cancel pairwise.  Median
+ * and minimum over the samples.  Exact under TCG with -icount.
+ */
+static void measure(void (*fn)(void), void (*empty)(void), unsigned int n,
+		    long *median, long *min)
 {
-	return (long)a - (long)b;
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t e = batch(empty);
+
+		samples[i] = (int64_t)batch(fn) - (int64_t)e;
+	}
+	sort(samples, n);
+	*median = (long)(samples[n / 2] / BATCH);
+	*min = (long)(samples[0] / BATCH);
 }
 
 /* Whether running op here would execute a KVM hypercall. */
@@ -91,31 +102,29 @@ void bench_run(unsigned int iterations)
 {
 	unsigned long flags;
 	unsigned int n = iterations < MAX_ITER ? iterations : MAX_ITER;
-	uint64_t base_med, base_min;
 
 	if (n < 3)
 		n = 3;
 	asm volatile("pushf; pop %0; cli" : "=r"(flags) : : "memory");
 	asm volatile("mov %%cr3, %0" : "=r"(bench_cr3) : : "memory");
-	measure(bench_pv_empty, n, &base_med, &base_min);
 	for (unsigned int b = 1; b < sizeof(benches) / sizeof(benches[0]); b++) {
 		const struct bench *be = &benches[b];
 		const struct pvpatch_site *s = site_find(be->fn[0], be->op);
 		unsigned int mode = s ? pv.state[s - pv.sites].mode : PVPATCH_MODE_NATIVE;
-		uint64_t med[4], min[4];
+		long med[4], min[4];
 
 		if (runs_hypercall(be->op)) {
 			kprintf("# bench %s skipped: its site is a KVM hypercall\n", be->name);
 			continue;
 		}
 		for (int v = 0; v < 4; v++)
-			measure(be->fn[v], n, &med[v], &min[v]);
+			measure(be->fn[v], bench_pv_empty, n, &med[v], &min[v]);
 		kprintf("# pvpatch-bench: {\"op\": \"%s\", \"mode\": \"%s\", \"unit\": \"tsc\"",
 			be->name, mode_name(mode));
 		for (int v = 0; v < 4; v++)
-			kprintf(", \"%s\": %ld", variant[v], sub(med[v], base_med));
+			kprintf(", \"%s\": %ld", variant[v], med[v]);
 		for (int v = 0; v < 4; v++)
-			kprintf(", \"%s_min\": %ld", variant[v], sub(min[v], base_min));
+			kprintf(", \"%s_min\": %ld", variant[v], min[v]);
 		kprintf("}\n");
 	}
 	asm volatile("sti");
