@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc binutils make python3 python3-pyelftools python3-capstone python3-pytest
-      libcmocka-dev qemu-system-x86 clang"
+      libcmocka-dev qemu-system-x86 clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -35,6 +35,15 @@ static uintptr_t rec_addr(const struct pvpatch_site *r)
 	return (uintptr_t)&r->site + (uintptr_t)(intptr_t)r->site;
 }
 
+static int strcmp_(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
+}
+
 static unsigned int nr_sites(const struct pvpatch *pv)
 {
 	return (unsigned int)(pv->sites_end - pv->sites);
@@ -128,9 +137,13 @@ static void sort_sites(struct pvpatch *pv)
 	}
 }
 
+/*
+ * Compare each site with the earlier one that reaches furthest (not just
+ * its neighbour): a short site can sit inside a long one two records back.
+ */
 static void refuse_overlaps(struct pvpatch *pv)
 {
-	int prev = -1;
+	int far = -1;
 
 	for (unsigned int k = 0; k < nr_sites(pv); k++) {
 		unsigned int i = pv->state[k].order;
@@ -138,15 +151,17 @@ static void refuse_overlaps(struct pvpatch *pv)
 
 		if (pv->state[i].reason)
 			continue;
-		if (prev >= 0) {
-			const struct pvpatch_site *p = &pv->sites[prev];
+		if (far >= 0) {
+			const struct pvpatch_site *p = &pv->sites[far];
 
 			if (rec_addr(r) < rec_addr(p) + p->site_len) {
 				pv->state[i].reason = PVPATCH_E_OVERLAP;
-				pv->state[prev].reason = PVPATCH_E_OVERLAP;
+				pv->state[far].reason = PVPATCH_E_OVERLAP;
 			}
+			if (rec_addr(r) + r->site_len <= rec_addr(p) + p->site_len)
+				continue;
 		}
-		prev = (int)i;
+		far = (int)i;
 	}
 }
 
@@ -202,6 +217,8 @@ static int init(struct pvpatch *pv)
 		saved += r->native_len;
 	}
 	pv->thunks_used = 0;
+	for (unsigned int i = 0; i < PVPATCH_THUNK_INDEX; i++)
+		pv->thunk_index[i] = 0;
 	pv->ready = 1;
 	return 0;
 }
@@ -390,6 +407,39 @@ int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
 		  struct pvpatch_report *report)
 {
 	return apply(pv, policy, report);
+}
+
+size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_family *fam,
+			     unsigned int n, uint8_t fill)
+{
+	size_t freed = 0;
+
+	if (!pv || !pv->ready)
+		return 0;
+	for (unsigned int f = 0; f < n; f++) {
+		bool used = false;
+
+		for (unsigned int i = 0; i < nr_sites(pv) && !used; i++) {
+			const struct pvpatch_op_info *info = op_info(pv->sites[i].op);
+
+			used = !pv->state[i].reason && pv->state[i].mode == PVPATCH_MODE_CALL &&
+			       info && !strcmp_(info->cls, fam[f].cls);
+		}
+		if (used || fam[f].end <= fam[f].start)
+			continue;
+		for (uint8_t *p = fam[f].start; p < fam[f].end;) {
+			uint8_t buf[64];
+			size_t len = (size_t)(fam[f].end - p) < sizeof(buf) ? (size_t)(fam[f].end - p)
+									     : sizeof(buf);
+
+			for (size_t b = 0; b < len; b++)
+				buf[b] = fill;
+			text_poke(pv, p, buf, len);
+			p += len;
+		}
+		freed += (size_t)(fam[f].end - fam[f].start);
+	}
+	return freed;
 }
 
 int pvpatch_revert(struct pvpatch *pv, struct pvpatch_report *report)
