@@ -26,8 +26,8 @@ quiet = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check demo clean sites units guest
-all: sites units guest bench-build
+.PHONY: all deps check demo clean sites units guest tools
+all: sites units guest bench-build tools $(FUZZ_BINS)
 
 # Install (as root) or name the missing Debian packages.
 deps: $(DEPS_STAMP)
@@ -67,8 +67,11 @@ $(SITE_ELF): $(B)/tests/sites/callsites-O2.o $(B)/tests/sites/callsites-asm.o
 UNIT_BINS :=
 include mk/insn.mk
 include mk/patcher.mk
+FUZZ_BINS :=
+include mk/fuzz.mk
 include mk/guest.mk
 include mk/bench.mk
+include mk/tools.mk
 units: $(UNIT_BINS)
 
 # --- tests ------------------------------------------------------------------

@@ -25,7 +25,7 @@ PVPATCH_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/include
 PVPATCH_NATIVE_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/native/include
 
 PVPATCH_RUNTIME_SRCS := $(addprefix $(PVPATCH_DIR)/arch/x86/alternatives/, \
-	patch.c emit.c call.c template.c encode.c poke.c report.c insn.c) \
+	patch.c emit.c call.c template.c encode.c poke.c report.c insn.c rom.c) \
 	$(PVPATCH_GEN)/src/pvops-table.c
 PVPATCH_RUNTIME_CFLAGS = $(PVPATCH_CFLAGS) -I$(PVPATCH_DIR)/arch/x86/alternatives
 

@@ -10,14 +10,34 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pie -fno-stack-protector \
 	-mno-red-zone -mno-sse -mno-mmx -mno-80387 -fno-asynchronous-unwind-tables \
 	-fno-omit-frame-pointer $(CWARN)
 
-GUEST_C := main console lib idt apic native hv fwcfg cmdline pvsetup profiles \
-	templates backends tests workload bench
+GUEST_C := main console lib idt apic native hv fwcfg cmdline pvsetup backends \
+	tests workload bench
 GUEST_S := boot isr thunks retpoline workload
 GUEST_OBJS := $(patsubst %,$(GUEST_B)/%.o,$(GUEST_C)) \
 	$(patsubst %,$(GUEST_B)/%-s.o,$(GUEST_S)) \
 	$(GUEST_B)/bench-ops-pv.o $(GUEST_B)/bench-ops-native.o \
-	$(GUEST_B)/bench-pvops-ind.o $(GUEST_B)/bench-pvops-ret.o \
+	$(GUEST_B)/bench-pvops-ind.o $(GUEST_B)/bench-pvops-ret.o $(GUEST_B)/pvprofiles.o \
 	$(patsubst %.c,$(GUEST_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
+
+# The built-in profiles: ROMs generated from the same profile files the
+# hypervisor's ROMs are built from (vmware-backdoor-v2 is a ROM only: the
+# "hypervisor newer than the kernel").
+BUILTIN_PROFILES := bare-metal tcg kvm-vt kvm-pv vmware-backdoor paravirt
+PVPROFILES_C := $(PVPATCH_GEN)/src/pvprofiles.c
+PVPROFILES_H := $(PVPATCH_GEN)/include/asm/pvprofiles.h
+
+$(PVPROFILES_C) $(PVPROFILES_H) &: $(BUILTIN_PROFILES:%=hypervisor-features/%.profile) \
+		tools/pvrom $(wildcard tools/pvlib/*.py) $(PVPATCH_GEN_STAMP)
+	$(call quiet,PVROM,$(PVPROFILES_C))
+	$(Q)PVPATCH_GEN=$(PVPATCH_GEN) $(PYTHON) tools/pvrom cfile \
+		$(BUILTIN_PROFILES:%=hypervisor-features/%.profile) -o $(PVPROFILES_C) --header $(PVPROFILES_H)
+
+$(GUEST_B)/pvprofiles.o: $(PVPROFILES_C) $(PVPROFILES_H)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+
+$(GUEST_OBJS): | $(PVPROFILES_H)
 
 $(GUEST_B)/%.o: tests/guest/%.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)

@@ -8,7 +8,59 @@ from .model import Spec
 from .output import banner
 
 _CTYPE = {(1, False): "uint8_t", (2, False): "uint16_t",
-          (4, False): "uint32_t", (4, True): "int32_t"}
+          (4, False): "uint32_t", (4, True): "int32_t",
+          (8, False): "uint64_t"}
+
+
+def _rom_macros() -> list[str]:
+    """Feature ROM constants and field offsets (C and assembler)."""
+    L = ["/* The feature ROM (tools/pvrom; fw_cfg file PVPATCH_ROM_FWCFG_NAME).",
+         " * Little-endian; offsets from the ROM start.  Entries are back to back",
+         " * from entries_off, each entry_len bytes (skip by entry_len), their",
+         " * n_insns instructions after the fixed part; for an op the last entry",
+         " * whose condition holds wins.  Nothing guarantees alignment: read fields",
+         " * with memcpy or byte loads. */",
+         f"#define PVPATCH_ROM_FWCFG_NAME \"{layout.ROM_FWCFG_NAME}\"",
+         f"#define PVPATCH_ROM_MAGIC {layout.ROM_MAGIC:#010x}\t/* \"PROM\" */",
+         f"#define PVPATCH_ROM_VERSION {layout.ROM_VERSION}"]
+    for name, tag, fields, size in layout.ROM_STRUCTS:
+        L.append(f"#define PVPATCH_ROM_{name.upper()}_SIZE {size}\t/* struct {tag} */")
+    for name, tag, fields, size in layout.ROM_STRUCTS:
+        L.append("")
+        for f in fields:
+            off = layout.rom_offsets(fields)[f.name]
+            L.append(f"#define PVPATCH_ROM_{name.upper()}_OFF_{f.name.upper()} {off}"
+                     f"\t/* {f.doc} */")
+    L += ["",
+          f"#define PVPATCH_ROM_HYPERVISOR_LEN {_field(layout.ROM_HEADER, 'hypervisor').count}",
+          f"#define PVPATCH_ROM_FUNC_LEN {_field(layout.ROM_OVERRIDE, 'func').count}",
+          f"#define PVPATCH_ROM_NR_PARAMS {_field(layout.ROM_ENTRY, 'params').count}",
+          ""]
+    for i, (name, doc) in enumerate(layout.ROM_CONDS):
+        L.append(f"#define PVPATCH_ROM_COND_{name} {i}\t/* {doc} */")
+    L.append(f"#define PVPATCH_ROM_NR_CONDS {len(layout.ROM_CONDS)}")
+    return L
+
+
+def _field(fields, name):
+    return next(f for f in fields if f.name == name)
+
+
+def _rom_structs() -> list[str]:
+    L = ["/* The feature ROM's structures (PVPATCH_ROM_*; a ROM need not be aligned). */"]
+    for name, tag, fields, size in layout.ROM_STRUCTS:
+        L.append(f"struct {tag} {{")
+        for f in fields:
+            ctype = "char" if f.kind == "char" else _CTYPE[(f.size, False)]
+            arr = f"[{f.count}]" if f.count > 1 else ""
+            L.append(f"\t{ctype} {f.name}{arr};\t/* {f.doc} */")
+        L.append("};")
+        for f in fields:
+            L.append(f"_Static_assert(offsetof(struct {tag}, {f.name}) == "
+                     f"PVPATCH_ROM_{name.upper()}_OFF_{f.name.upper()}, \"ROM {name} layout\");")
+        L += [f"_Static_assert(sizeof(struct {tag}) == PVPATCH_ROM_{name.upper()}_SIZE, "
+              f"\"ROM {name} size\");", ""]
+    return L
 
 
 def generate(spec: Spec) -> str:
@@ -50,7 +102,9 @@ def generate(spec: Spec) -> str:
         L.append(f"#define PVPATCH_OP_{op.name.upper()} {op.abi}")
     L += [f"#define PVPATCH_NR_OPS {len(spec.ops)}",
           f"#define PVPATCH_MAX_OP {max(op.abi for op in spec.ops)}",
-          "",
+          ""]
+    L += _rom_macros()
+    L += ["",
           "#ifndef __ASSEMBLER__",
           "#include <stddef.h>",
           "#include <stdint.h>",
@@ -100,6 +154,9 @@ def generate(spec: Spec) -> str:
           "",
           "/* Indexed by op number; entries with name == NULL are unused numbers. */",
           "extern const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1];",
+          ""]
+    L += _rom_structs()
+    L += [
           "#endif /* __ASSEMBLER__ */",
           "",
           "#endif"]

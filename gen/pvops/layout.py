@@ -115,3 +115,122 @@ MAX_NOP = 11
 # Longest site: padding beyond MAX_NOP is a short JMP, whose rel8 must reach
 # the end of the site.
 MAX_SITE = 128
+
+
+# --- The feature ROM ---------------------------------------------------------
+#
+# What a hypervisor publishes (QEMU fw_cfg file ROM_FWCFG_NAME) and what the
+# guest's built-in profiles are compiled to (tools/pvrom).  All integers are
+# little-endian; offsets are from the start of the ROM:
+#
+#   header (ROM_HEADER)
+#   entries: n_entries, back to back from entries_off; each ROM_ENTRY
+#            followed by n_insns ROM_INSN, entry_len bytes in all (readers
+#            skip by entry_len: a newer version may append fields)
+#   overrides: n_overrides ROM_OVERRIDE from overrides_off
+#
+# For an op, the LAST entry whose condition holds wins.
+
+ROM_MAGIC = 0x4D4F5250  # the bytes "PROM"
+ROM_VERSION = 1
+ROM_FWCFG_NAME = "opt/org.pvpatch/rom"
+
+
+@dataclass(frozen=True)
+class RomField:
+    name: str
+    size: int  # bytes of one element
+    doc: str
+    count: int = 1  # elements (arrays)
+    kind: str = "u"  # "u": unsigned integer, "char": NUL-padded ASCII
+
+    @property
+    def total(self) -> int:
+        return self.size * self.count
+
+
+ROM_HEADER: tuple[RomField, ...] = (
+    RomField("magic", 4, "the bytes \"PROM\""),
+    RomField("version", 2, "ROM format version"),
+    RomField("header_len", 2, "bytes of this header"),
+    RomField("total_len", 4, "bytes of the whole ROM"),
+    RomField("checksum", 4, "CRC-32 (zlib) of total_len bytes, this field zeroed"),
+    RomField("hypervisor", 1, "profile name, NUL-padded ASCII", 16, "char"),
+    RomField("n_entries", 2, "entries from entries_off"),
+    RomField("n_overrides", 2, "overrides from overrides_off"),
+    RomField("entries_off", 4, "offset of the first entry"),
+    RomField("overrides_off", 4, "offset of the first override"),
+    RomField("flags", 4, "none defined: 0"),
+)
+
+ROM_ENTRY: tuple[RomField, ...] = (
+    RomField("entry_len", 2, "bytes of this entry, its instructions included"),
+    RomField("op", 2, "ABI op number; readers ignore unknown ones"),
+    RomField("mode", 1, "PVPATCH_MODE_*"),
+    RomField("cond", 1, "when the entry applies: a COND_* value"),
+    RomField("cond_arg", 1, "the KVM feature bit for COND_KVM_BIT, else 0"),
+    RomField("n_insns", 1, "template instructions that follow (0: none)"),
+    RomField("hv_clobbers", 2, "registers a hypercall instruction may change"),
+    RomField("reserved0", 2, "0"),
+    RomField("reserved1", 4, "0"),
+    RomField("params", 8, "the template's PVT_IMM(0..3)", 4),
+)
+
+ROM_INSN: tuple[RomField, ...] = (
+    RomField("op", 1, "enum pvt_opcode"),
+    RomField("dst", 1, "operand (register, hole) or PVT_NONE"),
+    RomField("src", 1, "operand, PVT_IMM(n) or PVT_NONE"),
+    RomField("width", 1, "4 or 8"),
+    RomField("reserved", 4, "0"),
+    RomField("imm", 8, "immediate when src is PVT_NONE"),
+)
+
+ROM_OVERRIDE: tuple[RomField, ...] = (
+    RomField("func", 1, "function symbol, NUL-padded", 32, "char"),
+    RomField("offset", 4, "site offset in the function"),
+    RomField("mode", 1, "PVPATCH_MODE_*"),
+    RomField("reserved", 1, "0", 3),
+)
+
+# name -> (C struct tag, fields, size it must have)
+ROM_STRUCTS = (
+    ("header", "pvpatch_rom_header", ROM_HEADER, 48),
+    ("entry", "pvpatch_rom_entry", ROM_ENTRY, 48),
+    ("insn", "pvpatch_rom_insn", ROM_INSN, 16),
+    ("override", "pvpatch_rom_override", ROM_OVERRIDE, 40),
+)
+
+
+def rom_offsets(fields: tuple[RomField, ...]) -> dict[str, int]:
+    out, off = {}, 0
+    for f in fields:
+        assert off % f.size == 0, f"{f.name}: misaligned"
+        out[f.name] = off
+        off += f.total
+    return out
+
+
+for _name, _tag, _fields, _size in ROM_STRUCTS:
+    assert sum(f.total for f in _fields) == _size, f"ROM {_name} must be {_size} bytes"
+
+# Conditions of an entry, in the order of their numbers.
+ROM_CONDS = (
+    ("ALWAYS", "always"),
+    ("KVM_BIT", "KVM feature bit cond_arg set in CPUID 0x40000001 EAX"),
+    ("VMPORT", "the VMware backdoor answers"),
+    ("VMPORT_GETHZ", "the VMware backdoor answers GETHZ"),
+)
+
+# Template instructions (include/asm/pvpatch-template.h, enum pvt_opcode and
+# the operand encoding; a tool test compiles the header against these).
+PVT_OPCODES = ("END", "MOV", "MOVI", "XOR", "OR", "AND", "ADD", "SUB",
+               "SHLI", "SHRI", "PUSH", "POP", "IN", "OUT", "VMCALL",
+               "VMMCALL", "CPUID", "RDTSC", "PAUSE")
+PVT_ARG0 = 0x20
+PVT_RET = 0x30
+PVT_SCRATCH0 = 0x40
+PVT_IMM0 = 0x50
+PVT_NONE = 0xFF
+PVT_MAX_SCRATCH = 2
+PVT_MAX_PARAMS = 4
+PVT_MAX_INSNS = 24

@@ -8,7 +8,48 @@ from . import layout
 from .model import Spec
 from .output import banner
 
-_FMT = {(1, False): "B", (2, False): "H", (4, False): "I", (4, True): "i"}
+_FMT = {(1, False): "B", (2, False): "H", (4, False): "I", (4, True): "i",
+        (8, False): "Q"}
+
+
+def _rom_fmt(f) -> str:
+    """struct format of one ROM field (without the byte-order prefix)."""
+    if f.kind == "char":
+        return f"{f.count}s"
+    return (str(f.count) if f.count > 1 else "") + _FMT[(f.size, False)]
+
+
+def _rom() -> list[str]:
+    L = ["",
+         "# The feature ROM (little-endian; offsets from the ROM start).  For each",
+         "# struct: SIZE, FORMAT (all fields), FIELDS, OFFSETS, and LAYOUT:",
+         "# (name, offset, struct format, element count) per field.",
+         f"ROM_MAGIC = {layout.ROM_MAGIC:#010x}",
+         f"ROM_VERSION = {layout.ROM_VERSION}",
+         f"ROM_FWCFG_NAME = {layout.ROM_FWCFG_NAME!r}"]
+    for name, tag, fields, size in layout.ROM_STRUCTS:
+        N = f"ROM_{name.upper()}"
+        offs = layout.rom_offsets(fields)
+        L += [f"{N}_SIZE = {size}",
+              f"{N}_FORMAT = {'<' + ''.join(_rom_fmt(f) for f in fields)!r}",
+              f"{N}_FIELDS = {tuple(f.name for f in fields)!r}",
+              f"{N}_OFFSETS = {offs!r}",
+              f"{N}_LAYOUT = "
+              + repr(tuple((f.name, offs[f.name], "<" + _rom_fmt(f), f.count)
+                           for f in fields))]
+    L.append(f"ROM_CONDS = {tuple(n for n, _ in layout.ROM_CONDS)!r}")
+    for i, (n, _) in enumerate(layout.ROM_CONDS):
+        L.append(f"ROM_COND_{n} = {i}")
+    L += ["",
+          "# Template instructions (include/asm/pvpatch-template.h).",
+          f"PVT_OPCODES = {layout.PVT_OPCODES!r}"]
+    for i, n in enumerate(layout.PVT_OPCODES):
+        L.append(f"PVT_{n} = {i}")
+    for n in ("ARG0", "RET", "SCRATCH0", "IMM0", "NONE"):
+        L.append(f"PVT_{n} = {getattr(layout, 'PVT_' + n):#04x}")
+    for n in ("MAX_SCRATCH", "MAX_PARAMS", "MAX_INSNS"):
+        L.append(f"PVT_{n} = {getattr(layout, 'PVT_' + n)}")
+    return L
 
 
 def _op(op) -> dict:
@@ -54,5 +95,6 @@ def generate(spec: Spec) -> str:
          f"TYPES = {layout.TYPES!r}"]
     for name, val, _ in layout.FLAGS:
         L.append(f"FLAG_{name} = {val:#04x}")
+    L += _rom()
     L += ["", "OPS = " + pprint.pformat(ops, width=100, sort_dicts=True), ""]
     return "\n".join(L)

@@ -14,6 +14,7 @@
 #ifndef PVPATCH_H
 #define PVPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <asm/pvpatch-abi.h>
@@ -107,6 +108,7 @@ struct pvpatch_site_state {
 };
 
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
+#define PVPATCH_THUNK_INDEX 512	/* power of two */
 
 struct pvpatch {
 	/* Filled by the kernel before the first pvpatch_apply(). */
@@ -127,6 +129,7 @@ struct pvpatch {
 	/* Private. */
 	int ready;
 	size_t thunks_used;
+	uint32_t thunk_index[PVPATCH_THUNK_INDEX];	/* hash of thunks: offset + 1 */
 };
 
 /*
@@ -140,6 +143,57 @@ int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
 
 /* Every valid site back to its native code. */
 int pvpatch_revert(struct pvpatch *pv, struct pvpatch_report *report);
+
+/* --- the feature ROM ----------------------------------------------------- */
+
+/* What the kernel's boot-time probes found: ROM entries are conditioned on it. */
+struct pvpatch_hv_facts {
+	uint32_t kvm_features;	/* CPUID 0x40000001 EAX under KVM, else 0 */
+	uint8_t vmport;		/* the VMware backdoor answers */
+	uint8_t vmport_gethz;	/* ... and answers GETHZ */
+};
+
+#define PVPATCH_ROM_MAX_OVERRIDES 16
+
+/* What a policy built from a ROM points into; the kernel provides it and
+ * keeps it as long as the policy.  A refused ROM may have written to it. */
+struct pvpatch_rom_store {
+	struct pvpatch_template tmpl[PVPATCH_MAX_OP + 1];
+	struct pvpatch_override ov[PVPATCH_ROM_MAX_OVERRIDES];
+	char func[PVPATCH_ROM_MAX_OVERRIDES][32];
+	char hypervisor[16];
+	unsigned int entries_used;	/* entries for ops this kernel knows */
+	unsigned int entries_ignored;	/* entries for ops it does not */
+};
+
+/*
+ * Build *policy from a ROM (len bytes): the entries whose condition holds
+ * for facts, CALL going to backends[op].  Returns 0, or -1 with *why when
+ * the ROM is not sound (bad magic, unknown version, checksum, a length or
+ * offset out of bounds, ...): *policy is then unchanged.
+ */
+int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_hv_facts *facts,
+		       const void *const *backends, struct pvpatch_policy *policy,
+		       struct pvpatch_rom_store *store, const char **why);
+
+/* Whether template t contains an instruction with this PVT_* opcode. */
+bool pvpatch_template_uses(const struct pvpatch_template *t, unsigned int opcode);
+
+/* --- backends ----------------------------------------------------------------- */
+
+/* A family of CALL backends: the ops of one class, in [start, end). */
+struct pvpatch_backend_family {
+	const char *cls;	/* op class (struct pvpatch_op_info.cls) */
+	uint8_t *start, *end;
+};
+
+/*
+ * After the last pvpatch_apply(): overwrite (through the text poke) the
+ * families no site calls with fill (int3), so their memory can be
+ * released; returns the bytes freed.  Re-patching to CALL later needs them.
+ */
+size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_family *fam,
+			     unsigned int n, uint8_t fill);
 
 /* Print the report through pv->print. */
 void pvpatch_report_print(const struct pvpatch *pv,

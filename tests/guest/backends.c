@@ -73,7 +73,12 @@ BACKEND("mmu") static void be_flush_tlb_one(void *addr)
 {
 	asm volatile("invlpg (%0)" : : "r"(addr) : "memory");
 }
-BACKEND("mmu") static void be_flush_tlb_local(void) { be_write_cr3(be_read_cr3()); }
+BACKEND("mmu") static void be_flush_tlb_local(void)
+{
+	unsigned long v;
+
+	asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(v) : : "memory");
+}
 BACKEND("mmu") static void be_set_pte(void *ptep, uint64_t pte)
 {
 	*(volatile uint64_t *)ptep = pte;
@@ -93,9 +98,11 @@ BACKEND("sched") static void be_sched_yield(uint32_t cpu)
 	(void)cpu;
 	asm volatile("pause");
 }
+/* Its own ICR writes: the apic family may be freed while sched is used. */
 BACKEND("sched") static void be_kick_cpu(void *apic, uint32_t dest)
 {
-	be_send_ipi(apic, dest, 0xf2);
+	((volatile uint32_t *)apic)[0x310 / 4] = dest;
+	((volatile uint32_t *)apic)[0x300 / 4] = 0xf2;
 }
 
 BACKEND("time") static unsigned long be_calibrate_tsc(void) { return native_calibrate_tsc(); }

@@ -89,15 +89,6 @@ static void measure(void (*fn)(void), void (*empty)(void), unsigned int n,
 	*min = (long)(samples[0] / BATCH);
 }
 
-/* Whether running op here would execute a KVM hypercall. */
-static bool runs_hypercall(unsigned int op)
-{
-	const struct pvpatch_template *t = policy.op[op].tmpl;
-
-	return policy.op[op].mode == PVPATCH_MODE_INLINE &&
-	       (t == &tmpl_kvm_send_ipi || t == &tmpl_kvm_kick_cpu || t == &tmpl_kvm_sched_yield);
-}
-
 void bench_run(unsigned int iterations)
 {
 	unsigned long flags;
@@ -113,7 +104,7 @@ void bench_run(unsigned int iterations)
 		unsigned int mode = s ? pv.state[s - pv.sites].mode : PVPATCH_MODE_NATIVE;
 		long med[4], min[4];
 
-		if (runs_hypercall(be->op)) {
+		if (op_is_kvm_hypercall(be->op)) {
 			kprintf("# bench %s skipped: its site is a KVM hypercall\n", be->name);
 			continue;
 		}

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <asm/pvpatch.h>
+#include <asm/pvprofiles.h>
 
 /* --- boot information (multiboot) -------------------------------------- */
 struct boot_info {
@@ -25,7 +26,6 @@ struct hv_info {
 	bool vmport;		/* the VMware backdoor answered GETVERSION */
 	bool vmport_gethz;	/* ... and GETHZ */
 	uint64_t vmport_tsc_hz;
-	uint32_t vmport_ram;	/* GETRAMSIZE, bytes */
 };
 extern struct hv_info hv;
 void hv_detect(void);
@@ -72,12 +72,12 @@ void site_describe(uint64_t rip, char *buf, size_t size);
 const struct pvpatch_site *site_find(const void *fn, unsigned int op);
 unsigned int sites_of_op(unsigned int op, unsigned int mode);
 
-/* --- profiles, templates and backends (profiles.c, templates.c, backends.c) */
+/* --- profiles and backends (pvsetup.c, backends.c; the built-in profiles
+ * are ROMs generated from hypervisor-features/) --------------------------- */
 const char *profile_choose(void);
-bool profile_apply(const char *name, struct pvpatch_policy *pol);
-extern const struct pvpatch_template tmpl_kvm_sched_yield, tmpl_kvm_kick_cpu,
-	tmpl_kvm_send_ipi, tmpl_vmport_ram_size, tmpl_vmport_tsc_hz;
 extern const void *const backend_table[PVPATCH_MAX_OP + 1];
+/* A site of op runs a KVM hypercall (vmcall hangs under this machine's KVM). */
+bool op_is_kvm_hypercall(unsigned int op);
 
 /* --- the native code of call-backed ops (native.c) ------------------------ */
 unsigned long native_calibrate_tsc(void);

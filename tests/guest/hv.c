@@ -15,7 +15,6 @@ struct hv_info hv;
 #define VMPORT_MAGIC	0x564d5868u
 #define VMPORT_PORT	0x5658
 #define VMPORT_GETVERSION 10
-#define VMPORT_GETRAMSIZE 20
 #define VMPORT_GETHZ	45
 
 struct vmport_regs {
@@ -44,8 +43,6 @@ static void probe_vmport(void)
 	hv.vmport = r.ebx == VMPORT_MAGIC && r.eax != 0xffffffffu;
 	if (!hv.vmport)
 		return;
-	vmport_call(VMPORT_GETRAMSIZE, &r);
-	hv.vmport_ram = r.eax;
 	vmport_call(VMPORT_GETHZ, &r);
 	/* "unsupported" is ebx = 0xffffffff */
 	if (r.ebx != 0xffffffffu && (r.eax | r.ebx)) {

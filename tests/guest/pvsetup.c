@@ -1,7 +1,9 @@
 /*
- * Negotiation and patching: choose the policy (the built-in profile for the
- * detected hypervisor, or one named on the command line; a ROM from fw_cfg
- * comes later), apply command line overrides, patch, and report.
+ * Negotiation and patching: choose the policy -- the feature ROM the
+ * hypervisor publishes through fw_cfg when it is sound, else the built-in
+ * profile (the same ROM format, generated from hypervisor-features/) for the
+ * detected hypervisor or the one named on the command line -- apply command
+ * line overrides, patch, free the backend families no site calls, report.
  */
 #include <asm/pvops-gen.h>
 #include "console.h"
@@ -11,6 +13,18 @@
 extern const struct pvpatch_site __pvpatch_sites_start[], __pvpatch_sites_end[];
 extern char __text_start[], __text_end[];
 extern uint8_t pv_thunk_area[], pv_thunk_area_end[];
+
+#define FAMILY(cls) \
+	extern uint8_t __pvbackend_##cls##_start[], __pvbackend_##cls##_end[];
+#define FAMILIES(X) X(irq) X(cpu) X(mmu) X(msr) X(time) X(io) X(apic) X(sched) X(mem) X(desc)
+FAMILIES(FAMILY)
+#define FAMILY_ENTRY(cls) { #cls, __pvbackend_##cls##_start, __pvbackend_##cls##_end },
+static const struct pvpatch_backend_family families[] = { FAMILIES(FAMILY_ENTRY) };
+
+#define ROM_MAX 65536
+static uint8_t rom_buf[ROM_MAX];
+static struct pvpatch_rom_store rom_store;
+static size_t backend_bytes_freed;
 
 extern const struct ksym __ksyms_start[], __ksyms_end[];
 
@@ -23,6 +37,7 @@ struct pvpatch pv;
 struct pvpatch_policy policy;
 struct pvpatch_report report;
 const char *policy_source = "none";
+static const char *rom_refused;
 
 static void print_line(const char *s)
 {
@@ -94,12 +109,13 @@ static void report_json(unsigned long cost)
 		"\"signature\": \"%s\", \"kvm_features\": %u, \"vmport\": %d, "
 		"\"vmport_gethz\": %d, \"sites\": %u, \"invalid\": %u, \"written\": %u, "
 		"\"bytes_changed\": %u, \"fallbacks\": %u, \"rejected\": %u, "
-		"\"thunk_bytes\": %u, \"patch_tsc\": %lu, \"patch_tsc_per_site\": %lu, "
+		"\"thunk_bytes\": %u, \"backend_bytes_freed\": %lu, \"rom_refused\": \"%s\", "
+		"\"patch_tsc\": %lu, \"patch_tsc_per_site\": %lu, "
 		"\"modes\": {\"NATIVE\": %u, \"NOP\": %u, \"INLINE\": %u, \"CALL\": %u}}\n",
 		policy_source, hv_name(), hv.signature, hv.kvm_features, hv.vmport,
 		hv.vmport_gethz, report.sites, report.invalid, report.written,
 		report.bytes_changed, report.fallbacks, report.n_rejects, report.thunk_bytes,
-		cost, cost / sites, report.mode[0], report.mode[1], report.mode[2],
+		(unsigned long)backend_bytes_freed, rom_refused ? rom_refused : "", cost, cost / sites, report.mode[0], report.mode[1], report.mode[2],
 		report.mode[3]);
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		const unsigned int *m = report.op_mode[op];
@@ -126,15 +142,56 @@ static void report_json(unsigned long cost)
 
 static void apply_cmdline(void)
 {
-	static struct pvpatch_override overrides[MAX_OVERRIDES];
+	static struct pvpatch_override overrides[MAX_OVERRIDES * 2];
 
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		if (cmd.op_mode[op] >= 0)
 			policy.op[op].mode = (uint8_t)cmd.op_mode[op];
-	for (unsigned int i = 0; i < cmd.n_sites; i++)
-		overrides[i] = cmd.site[i];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < policy.n_overrides && n < MAX_OVERRIDES * 2; i++)
+		overrides[n++] = policy.overrides[i];
+	for (unsigned int i = 0; i < cmd.n_sites && n < MAX_OVERRIDES * 2; i++)
+		overrides[n++] = cmd.site[i];
 	policy.overrides = overrides;
-	policy.n_overrides = cmd.n_sites;
+	policy.n_overrides = n;
+}
+
+static bool builtin_policy(const char *name)
+{
+	const struct pvpatch_hv_facts facts = { hv.kvm_features, hv.vmport, hv.vmport_gethz };
+	const char *why;
+
+	for (unsigned int i = 0; i < pvpatch_nr_builtin_profiles; i++) {
+		const struct pvpatch_builtin_profile *b = &pvpatch_builtin_profiles[i];
+
+		if (strcmp(b->name, name))
+			continue;
+		if (pvpatch_rom_policy(b->rom, b->len, &facts, backend_table, &policy,
+				       &rom_store, &why))
+			panic("built-in profile %s refused: %s", name, why);
+		return true;
+	}
+	return false;
+}
+
+/* The hypervisor's ROM, if fw_cfg has one and it is sound. */
+static bool rom_policy(void)
+{
+	const struct pvpatch_hv_facts facts = { hv.kvm_features, hv.vmport, hv.vmport_gethz };
+	long len = fwcfg_read_file(PVPATCH_ROM_FWCFG_NAME, rom_buf, sizeof(rom_buf));
+
+	if (len < 0)
+		return false;
+	if ((size_t)len > sizeof(rom_buf)) {
+		rom_refused = "larger than the kernel accepts";
+	} else if (pvpatch_rom_policy(rom_buf, (size_t)len, &facts, backend_table, &policy,
+				      &rom_store, &rom_refused)) {
+	} else {
+		return true;
+	}
+	kprintf("pvpatch: ROM refused: %s; using the built-in profile\n", rom_refused);
+	return false;
 }
 
 void pvsetup(void)
@@ -153,15 +210,19 @@ void pvsetup(void)
 	};
 	if ((size_t)(__pvpatch_sites_end - __pvpatch_sites_start) > MAX_SITES)
 		panic("more than %d pvpatch sites", MAX_SITES);
+	memset(&policy, 0, sizeof(policy));
 	if (cmd.off) {
-		memset(&policy, 0, sizeof(policy));
 		policy_source = "off";
-	} else if (profile_apply(profile, &policy)) {
+	} else if (rom_policy()) {
+		ksnprintf(source, sizeof(source), "rom:%s", rom_store.hypervisor);
+		policy_source = source;
+		kprintf("pvpatch: using the hypervisor's ROM '%s' (%u entries, %u for unknown ops)\n",
+			rom_store.hypervisor, rom_store.entries_used, rom_store.entries_ignored);
+	} else if (builtin_policy(profile)) {
 		ksnprintf(source, sizeof(source), "built-in:%s", profile);
 		policy_source = source;
 	} else {
 		kprintf("pvpatch: unknown profile '%s', all native\n", profile);
-		memset(&policy, 0, sizeof(policy));
 		policy_source = "unknown-profile";
 	}
 	if (!cmd.off)
@@ -170,6 +231,30 @@ void pvsetup(void)
 	if (pvpatch_apply(&pv, &policy, &report))
 		panic("pvpatch_apply refused the site table");
 	t1 = rdtsc_raw();
+	backend_bytes_freed = pvpatch_free_backends(&pv, families,
+						    sizeof(families) / sizeof(families[0]), 0xcc);
 	pvpatch_report_print(&pv, &report);
+	kprintf("pvpatch: %lu bytes of unused backends freed\n", (unsigned long)backend_bytes_freed);
 	report_json((unsigned long)(t1 - t0));
+}
+
+/* The profile for the hypervisor found, unless the command line names one. */
+const char *profile_choose(void)
+{
+	if (cmd.profile)
+		return cmd.profile;
+	switch (hv.kind) {
+	case HV_KVM:
+		return "kvm-vt";
+	case HV_TCG:
+		return "tcg";
+	default:
+		return "bare-metal";
+	}
+}
+
+bool op_is_kvm_hypercall(unsigned int op)
+{
+	return policy.op[op].mode == PVPATCH_MODE_INLINE &&
+	       pvpatch_template_uses(policy.op[op].tmpl, PVT_VMCALL);
 }

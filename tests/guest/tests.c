@@ -74,8 +74,7 @@ static bool is_kvm_hypercall(const void *fn, unsigned int op, char *why, size_t 
 	const uint8_t *p;
 	bool vmcall = false, nr_ok = false;
 
-	if (!s || pv.state[s - pv.sites].mode != PVPATCH_MODE_INLINE ||
-	    (t != &tmpl_kvm_send_ipi && t != &tmpl_kvm_kick_cpu && t != &tmpl_kvm_sched_yield))
+	if (!s || pv.state[s - pv.sites].mode != PVPATCH_MODE_INLINE || !op_is_kvm_hypercall(op))
 		return false;
 	p = pvpatch_site_addr(s);
 	kprintf("# pvpatch-fitted: {\"op\": \"%s\", \"nr\": %u, \"bytes\": \"",

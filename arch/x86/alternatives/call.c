@@ -162,7 +162,23 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend)
 	enc_ret(e);
 }
 
-/* The thunk for this site and backend: an existing one, or a new one. */
+static uint32_t thunk_hash(const struct thunk_hdr *h)
+{
+	uint64_t k = h->backend ^ ((uint64_t)h->regs << 32) ^ ((uint64_t)h->free << 16) ^ h->op;
+
+	k *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(k >> 40);
+}
+
+static bool thunk_same(const struct thunk_hdr *a, const struct thunk_hdr *b)
+{
+	return a->free == b->free && a->op == b->op && a->regs == b->regs && a->backend == b->backend;
+}
+
+/*
+ * The thunk for this site and backend: an existing one (found through
+ * pv->thunk_index, open addressing), or a new one appended to the area.
+ */
 static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backend,
 		     uintptr_t *addr)
 {
@@ -170,32 +186,40 @@ static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backe
 		.magic = THUNK_MAGIC, .free = s->free, .op = s->info->abi,
 		.regs = site_regs(s), .backend = (uint64_t)(uintptr_t)backend,
 	};
+	uint32_t slot = thunk_hash(&h) & (PVPATCH_THUNK_INDEX - 1);
 	uint8_t code[128];
 	struct enc e;
-	size_t off;
+	size_t at;
+	int probes;
 
-	for (off = 0; off + sizeof(h) <= pv->thunks_used;) {
-		const struct thunk_hdr *t = (const void *)(pv->thunks + off);
+	for (probes = 0; probes < PVPATCH_THUNK_INDEX; probes++) {
+		uint32_t v = pv->thunk_index[slot];
+		const struct thunk_hdr *t;
 
-		if (t->free == h.free && t->op == h.op && t->regs == h.regs &&
-		    t->backend == h.backend) {
+		if (!v)
+			break;
+		t = (const void *)(pv->thunks + v - 1);
+		if (thunk_same(t, &h)) {
 			*addr = (uintptr_t)(t + 1);
 			return PVPATCH_OK;
 		}
-		off += (sizeof(h) + t->len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1);
+		slot = (slot + 1) & (PVPATCH_THUNK_INDEX - 1);
 	}
-	if (!pv->thunks || s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6)
+	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks ||
+	    s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6)
 		return PVPATCH_E_THUNK_SPACE;
-	*addr = (uintptr_t)(pv->thunks + pv->thunks_used + sizeof(h));
+	at = pv->thunks_used;
+	*addr = (uintptr_t)(pv->thunks + at + sizeof(h));
 	enc_init(&e, code, sizeof(code), *addr);
 	thunk_code(&e, s, backend);
 	if (e.range)
 		return PVPATCH_E_CALL_RANGE;
-	if (e.overflow || pv->thunks_used + sizeof(h) + e.len > pv->thunks_size)
+	if (e.overflow || at + sizeof(h) + e.len > pv->thunks_size)
 		return PVPATCH_E_THUNK_SPACE;
 	h.len = (uint32_t)e.len;
-	text_poke(pv, pv->thunks + pv->thunks_used + sizeof(h), code, e.len);
-	text_poke(pv, pv->thunks + pv->thunks_used, &h, sizeof(h));
+	text_poke(pv, pv->thunks + at + sizeof(h), code, e.len);
+	text_poke(pv, pv->thunks + at, &h, sizeof(h));
+	pv->thunk_index[slot] = (uint32_t)at + 1;
 	pv->thunks_used += (sizeof(h) + e.len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1);
 	return PVPATCH_OK;
 }

@@ -18,6 +18,68 @@ FLAG_NARGS_MASK = 0x07
 FLAG_HAS_RET = 0x08
 FLAG_ASM = 0x10
 
+# The feature ROM (little-endian; offsets from the ROM start).  For each
+# struct: SIZE, FORMAT (all fields), FIELDS, OFFSETS, and LAYOUT:
+# (name, offset, struct format, element count) per field.
+ROM_MAGIC = 0x4d4f5250
+ROM_VERSION = 1
+ROM_FWCFG_NAME = 'opt/org.pvpatch/rom'
+ROM_HEADER_SIZE = 48
+ROM_HEADER_FORMAT = '<IHHII16sHHIII'
+ROM_HEADER_FIELDS = ('magic', 'version', 'header_len', 'total_len', 'checksum', 'hypervisor', 'n_entries', 'n_overrides', 'entries_off', 'overrides_off', 'flags')
+ROM_HEADER_OFFSETS = {'magic': 0, 'version': 4, 'header_len': 6, 'total_len': 8, 'checksum': 12, 'hypervisor': 16, 'n_entries': 32, 'n_overrides': 34, 'entries_off': 36, 'overrides_off': 40, 'flags': 44}
+ROM_HEADER_LAYOUT = (('magic', 0, '<I', 1), ('version', 4, '<H', 1), ('header_len', 6, '<H', 1), ('total_len', 8, '<I', 1), ('checksum', 12, '<I', 1), ('hypervisor', 16, '<16s', 16), ('n_entries', 32, '<H', 1), ('n_overrides', 34, '<H', 1), ('entries_off', 36, '<I', 1), ('overrides_off', 40, '<I', 1), ('flags', 44, '<I', 1))
+ROM_ENTRY_SIZE = 48
+ROM_ENTRY_FORMAT = '<HHBBBBHHI4Q'
+ROM_ENTRY_FIELDS = ('entry_len', 'op', 'mode', 'cond', 'cond_arg', 'n_insns', 'hv_clobbers', 'reserved0', 'reserved1', 'params')
+ROM_ENTRY_OFFSETS = {'entry_len': 0, 'op': 2, 'mode': 4, 'cond': 5, 'cond_arg': 6, 'n_insns': 7, 'hv_clobbers': 8, 'reserved0': 10, 'reserved1': 12, 'params': 16}
+ROM_ENTRY_LAYOUT = (('entry_len', 0, '<H', 1), ('op', 2, '<H', 1), ('mode', 4, '<B', 1), ('cond', 5, '<B', 1), ('cond_arg', 6, '<B', 1), ('n_insns', 7, '<B', 1), ('hv_clobbers', 8, '<H', 1), ('reserved0', 10, '<H', 1), ('reserved1', 12, '<I', 1), ('params', 16, '<4Q', 4))
+ROM_INSN_SIZE = 16
+ROM_INSN_FORMAT = '<BBBBIQ'
+ROM_INSN_FIELDS = ('op', 'dst', 'src', 'width', 'reserved', 'imm')
+ROM_INSN_OFFSETS = {'op': 0, 'dst': 1, 'src': 2, 'width': 3, 'reserved': 4, 'imm': 8}
+ROM_INSN_LAYOUT = (('op', 0, '<B', 1), ('dst', 1, '<B', 1), ('src', 2, '<B', 1), ('width', 3, '<B', 1), ('reserved', 4, '<I', 1), ('imm', 8, '<Q', 1))
+ROM_OVERRIDE_SIZE = 40
+ROM_OVERRIDE_FORMAT = '<32sIB3B'
+ROM_OVERRIDE_FIELDS = ('func', 'offset', 'mode', 'reserved')
+ROM_OVERRIDE_OFFSETS = {'func': 0, 'offset': 32, 'mode': 36, 'reserved': 37}
+ROM_OVERRIDE_LAYOUT = (('func', 0, '<32s', 32), ('offset', 32, '<I', 1), ('mode', 36, '<B', 1), ('reserved', 37, '<3B', 3))
+ROM_CONDS = ('ALWAYS', 'KVM_BIT', 'VMPORT', 'VMPORT_GETHZ')
+ROM_COND_ALWAYS = 0
+ROM_COND_KVM_BIT = 1
+ROM_COND_VMPORT = 2
+ROM_COND_VMPORT_GETHZ = 3
+
+# Template instructions (include/asm/pvpatch-template.h).
+PVT_OPCODES = ('END', 'MOV', 'MOVI', 'XOR', 'OR', 'AND', 'ADD', 'SUB', 'SHLI', 'SHRI', 'PUSH', 'POP', 'IN', 'OUT', 'VMCALL', 'VMMCALL', 'CPUID', 'RDTSC', 'PAUSE')
+PVT_END = 0
+PVT_MOV = 1
+PVT_MOVI = 2
+PVT_XOR = 3
+PVT_OR = 4
+PVT_AND = 5
+PVT_ADD = 6
+PVT_SUB = 7
+PVT_SHLI = 8
+PVT_SHRI = 9
+PVT_PUSH = 10
+PVT_POP = 11
+PVT_IN = 12
+PVT_OUT = 13
+PVT_VMCALL = 14
+PVT_VMMCALL = 15
+PVT_CPUID = 16
+PVT_RDTSC = 17
+PVT_PAUSE = 18
+PVT_ARG0 = 0x20
+PVT_RET = 0x30
+PVT_SCRATCH0 = 0x40
+PVT_IMM0 = 0x50
+PVT_NONE = 0xff
+PVT_MAX_SCRATCH = 2
+PVT_MAX_PARAMS = 4
+PVT_MAX_INSNS = 24
+
 OPS = {1: {'abi': 1,
      'class': 'io',
      'clobber_mask': 0,

@@ -65,6 +65,65 @@
 #define PVPATCH_NR_OPS 7
 #define PVPATCH_MAX_OP 12
 
+/* The feature ROM (tools/pvrom; fw_cfg file PVPATCH_ROM_FWCFG_NAME).
+ * Little-endian; offsets from the ROM start.  Entries are back to back
+ * from entries_off, each entry_len bytes (skip by entry_len), their
+ * n_insns instructions after the fixed part; for an op the last entry
+ * whose condition holds wins.  Nothing guarantees alignment: read fields
+ * with memcpy or byte loads. */
+#define PVPATCH_ROM_FWCFG_NAME "opt/org.pvpatch/rom"
+#define PVPATCH_ROM_MAGIC 0x4d4f5250	/* "PROM" */
+#define PVPATCH_ROM_VERSION 1
+#define PVPATCH_ROM_HEADER_SIZE 48	/* struct pvpatch_rom_header */
+#define PVPATCH_ROM_ENTRY_SIZE 48	/* struct pvpatch_rom_entry */
+#define PVPATCH_ROM_INSN_SIZE 16	/* struct pvpatch_rom_insn */
+#define PVPATCH_ROM_OVERRIDE_SIZE 40	/* struct pvpatch_rom_override */
+
+#define PVPATCH_ROM_HEADER_OFF_MAGIC 0	/* the bytes "PROM" */
+#define PVPATCH_ROM_HEADER_OFF_VERSION 4	/* ROM format version */
+#define PVPATCH_ROM_HEADER_OFF_HEADER_LEN 6	/* bytes of this header */
+#define PVPATCH_ROM_HEADER_OFF_TOTAL_LEN 8	/* bytes of the whole ROM */
+#define PVPATCH_ROM_HEADER_OFF_CHECKSUM 12	/* CRC-32 (zlib) of total_len bytes, this field zeroed */
+#define PVPATCH_ROM_HEADER_OFF_HYPERVISOR 16	/* profile name, NUL-padded ASCII */
+#define PVPATCH_ROM_HEADER_OFF_N_ENTRIES 32	/* entries from entries_off */
+#define PVPATCH_ROM_HEADER_OFF_N_OVERRIDES 34	/* overrides from overrides_off */
+#define PVPATCH_ROM_HEADER_OFF_ENTRIES_OFF 36	/* offset of the first entry */
+#define PVPATCH_ROM_HEADER_OFF_OVERRIDES_OFF 40	/* offset of the first override */
+#define PVPATCH_ROM_HEADER_OFF_FLAGS 44	/* none defined: 0 */
+
+#define PVPATCH_ROM_ENTRY_OFF_ENTRY_LEN 0	/* bytes of this entry, its instructions included */
+#define PVPATCH_ROM_ENTRY_OFF_OP 2	/* ABI op number; readers ignore unknown ones */
+#define PVPATCH_ROM_ENTRY_OFF_MODE 4	/* PVPATCH_MODE_* */
+#define PVPATCH_ROM_ENTRY_OFF_COND 5	/* when the entry applies: a COND_* value */
+#define PVPATCH_ROM_ENTRY_OFF_COND_ARG 6	/* the KVM feature bit for COND_KVM_BIT, else 0 */
+#define PVPATCH_ROM_ENTRY_OFF_N_INSNS 7	/* template instructions that follow (0: none) */
+#define PVPATCH_ROM_ENTRY_OFF_HV_CLOBBERS 8	/* registers a hypercall instruction may change */
+#define PVPATCH_ROM_ENTRY_OFF_RESERVED0 10	/* 0 */
+#define PVPATCH_ROM_ENTRY_OFF_RESERVED1 12	/* 0 */
+#define PVPATCH_ROM_ENTRY_OFF_PARAMS 16	/* the template's PVT_IMM(0..3) */
+
+#define PVPATCH_ROM_INSN_OFF_OP 0	/* enum pvt_opcode */
+#define PVPATCH_ROM_INSN_OFF_DST 1	/* operand (register, hole) or PVT_NONE */
+#define PVPATCH_ROM_INSN_OFF_SRC 2	/* operand, PVT_IMM(n) or PVT_NONE */
+#define PVPATCH_ROM_INSN_OFF_WIDTH 3	/* 4 or 8 */
+#define PVPATCH_ROM_INSN_OFF_RESERVED 4	/* 0 */
+#define PVPATCH_ROM_INSN_OFF_IMM 8	/* immediate when src is PVT_NONE */
+
+#define PVPATCH_ROM_OVERRIDE_OFF_FUNC 0	/* function symbol, NUL-padded */
+#define PVPATCH_ROM_OVERRIDE_OFF_OFFSET 32	/* site offset in the function */
+#define PVPATCH_ROM_OVERRIDE_OFF_MODE 36	/* PVPATCH_MODE_* */
+#define PVPATCH_ROM_OVERRIDE_OFF_RESERVED 37	/* 0 */
+
+#define PVPATCH_ROM_HYPERVISOR_LEN 16
+#define PVPATCH_ROM_FUNC_LEN 32
+#define PVPATCH_ROM_NR_PARAMS 4
+
+#define PVPATCH_ROM_COND_ALWAYS 0	/* always */
+#define PVPATCH_ROM_COND_KVM_BIT 1	/* KVM feature bit cond_arg set in CPUID 0x40000001 EAX */
+#define PVPATCH_ROM_COND_VMPORT 2	/* the VMware backdoor answers */
+#define PVPATCH_ROM_COND_VMPORT_GETHZ 3	/* the VMware backdoor answers GETHZ */
+#define PVPATCH_ROM_NR_CONDS 4
+
 #ifndef __ASSEMBLER__
 #include <stddef.h>
 #include <stdint.h>
@@ -123,6 +182,86 @@ struct pvpatch_op_info {
 
 /* Indexed by op number; entries with name == NULL are unused numbers. */
 extern const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1];
+
+/* The feature ROM's structures (PVPATCH_ROM_*; a ROM need not be aligned). */
+struct pvpatch_rom_header {
+	uint32_t magic;	/* the bytes "PROM" */
+	uint16_t version;	/* ROM format version */
+	uint16_t header_len;	/* bytes of this header */
+	uint32_t total_len;	/* bytes of the whole ROM */
+	uint32_t checksum;	/* CRC-32 (zlib) of total_len bytes, this field zeroed */
+	char hypervisor[16];	/* profile name, NUL-padded ASCII */
+	uint16_t n_entries;	/* entries from entries_off */
+	uint16_t n_overrides;	/* overrides from overrides_off */
+	uint32_t entries_off;	/* offset of the first entry */
+	uint32_t overrides_off;	/* offset of the first override */
+	uint32_t flags;	/* none defined: 0 */
+};
+_Static_assert(offsetof(struct pvpatch_rom_header, magic) == PVPATCH_ROM_HEADER_OFF_MAGIC, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, version) == PVPATCH_ROM_HEADER_OFF_VERSION, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, header_len) == PVPATCH_ROM_HEADER_OFF_HEADER_LEN, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, total_len) == PVPATCH_ROM_HEADER_OFF_TOTAL_LEN, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, checksum) == PVPATCH_ROM_HEADER_OFF_CHECKSUM, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, hypervisor) == PVPATCH_ROM_HEADER_OFF_HYPERVISOR, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, n_entries) == PVPATCH_ROM_HEADER_OFF_N_ENTRIES, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, n_overrides) == PVPATCH_ROM_HEADER_OFF_N_OVERRIDES, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, entries_off) == PVPATCH_ROM_HEADER_OFF_ENTRIES_OFF, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, overrides_off) == PVPATCH_ROM_HEADER_OFF_OVERRIDES_OFF, "ROM header layout");
+_Static_assert(offsetof(struct pvpatch_rom_header, flags) == PVPATCH_ROM_HEADER_OFF_FLAGS, "ROM header layout");
+_Static_assert(sizeof(struct pvpatch_rom_header) == PVPATCH_ROM_HEADER_SIZE, "ROM header size");
+
+struct pvpatch_rom_entry {
+	uint16_t entry_len;	/* bytes of this entry, its instructions included */
+	uint16_t op;	/* ABI op number; readers ignore unknown ones */
+	uint8_t mode;	/* PVPATCH_MODE_* */
+	uint8_t cond;	/* when the entry applies: a COND_* value */
+	uint8_t cond_arg;	/* the KVM feature bit for COND_KVM_BIT, else 0 */
+	uint8_t n_insns;	/* template instructions that follow (0: none) */
+	uint16_t hv_clobbers;	/* registers a hypercall instruction may change */
+	uint16_t reserved0;	/* 0 */
+	uint32_t reserved1;	/* 0 */
+	uint64_t params[4];	/* the template's PVT_IMM(0..3) */
+};
+_Static_assert(offsetof(struct pvpatch_rom_entry, entry_len) == PVPATCH_ROM_ENTRY_OFF_ENTRY_LEN, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, op) == PVPATCH_ROM_ENTRY_OFF_OP, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, mode) == PVPATCH_ROM_ENTRY_OFF_MODE, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, cond) == PVPATCH_ROM_ENTRY_OFF_COND, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, cond_arg) == PVPATCH_ROM_ENTRY_OFF_COND_ARG, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, n_insns) == PVPATCH_ROM_ENTRY_OFF_N_INSNS, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, hv_clobbers) == PVPATCH_ROM_ENTRY_OFF_HV_CLOBBERS, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, reserved0) == PVPATCH_ROM_ENTRY_OFF_RESERVED0, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, reserved1) == PVPATCH_ROM_ENTRY_OFF_RESERVED1, "ROM entry layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry, params) == PVPATCH_ROM_ENTRY_OFF_PARAMS, "ROM entry layout");
+_Static_assert(sizeof(struct pvpatch_rom_entry) == PVPATCH_ROM_ENTRY_SIZE, "ROM entry size");
+
+struct pvpatch_rom_insn {
+	uint8_t op;	/* enum pvt_opcode */
+	uint8_t dst;	/* operand (register, hole) or PVT_NONE */
+	uint8_t src;	/* operand, PVT_IMM(n) or PVT_NONE */
+	uint8_t width;	/* 4 or 8 */
+	uint32_t reserved;	/* 0 */
+	uint64_t imm;	/* immediate when src is PVT_NONE */
+};
+_Static_assert(offsetof(struct pvpatch_rom_insn, op) == PVPATCH_ROM_INSN_OFF_OP, "ROM insn layout");
+_Static_assert(offsetof(struct pvpatch_rom_insn, dst) == PVPATCH_ROM_INSN_OFF_DST, "ROM insn layout");
+_Static_assert(offsetof(struct pvpatch_rom_insn, src) == PVPATCH_ROM_INSN_OFF_SRC, "ROM insn layout");
+_Static_assert(offsetof(struct pvpatch_rom_insn, width) == PVPATCH_ROM_INSN_OFF_WIDTH, "ROM insn layout");
+_Static_assert(offsetof(struct pvpatch_rom_insn, reserved) == PVPATCH_ROM_INSN_OFF_RESERVED, "ROM insn layout");
+_Static_assert(offsetof(struct pvpatch_rom_insn, imm) == PVPATCH_ROM_INSN_OFF_IMM, "ROM insn layout");
+_Static_assert(sizeof(struct pvpatch_rom_insn) == PVPATCH_ROM_INSN_SIZE, "ROM insn size");
+
+struct pvpatch_rom_override {
+	char func[32];	/* function symbol, NUL-padded */
+	uint32_t offset;	/* site offset in the function */
+	uint8_t mode;	/* PVPATCH_MODE_* */
+	uint8_t reserved[3];	/* 0 */
+};
+_Static_assert(offsetof(struct pvpatch_rom_override, func) == PVPATCH_ROM_OVERRIDE_OFF_FUNC, "ROM override layout");
+_Static_assert(offsetof(struct pvpatch_rom_override, offset) == PVPATCH_ROM_OVERRIDE_OFF_OFFSET, "ROM override layout");
+_Static_assert(offsetof(struct pvpatch_rom_override, mode) == PVPATCH_ROM_OVERRIDE_OFF_MODE, "ROM override layout");
+_Static_assert(offsetof(struct pvpatch_rom_override, reserved) == PVPATCH_ROM_OVERRIDE_OFF_RESERVED, "ROM override layout");
+_Static_assert(sizeof(struct pvpatch_rom_override) == PVPATCH_ROM_OVERRIDE_SIZE, "ROM override size");
+
 #endif /* __ASSEMBLER__ */
 
 #endif

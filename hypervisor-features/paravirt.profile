@@ -1,0 +1,13 @@
+# pvpatch hypervisor profile; tools/pvrom build compiles it into a feature ROM.
+# Format (README.md, "Hypervisor profiles and the feature ROM"):
+#   hypervisor NAME                          the name in the ROM, at most 15 characters
+#   template NAME [clobbers REG...]          template instructions, one a line, then `end`
+#   op OP|* MODE [TEMPLATE] [params N...] [if kvm:BIT | vmport | vmport:gethz]
+#   site FUNC+0xOFF MODE                     one site overridden
+# MODE is NATIVE, NOP, INLINE (with a template) or CALL.  For an op the LAST
+# entry whose condition holds wins; an op without one stays NATIVE.
+
+# Every site calls the guest's backend for its op (the pv_ops-style upper
+# bound of what CALL costs and what backends can do).
+hypervisor paravirt
+op * CALL

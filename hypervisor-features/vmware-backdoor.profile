@@ -1,0 +1,30 @@
+# pvpatch hypervisor profile; tools/pvrom build compiles it into a feature ROM.
+# Format (README.md, "Hypervisor profiles and the feature ROM"):
+#   hypervisor NAME                          the name in the ROM, at most 15 characters
+#   template NAME [clobbers REG...]          template instructions, one a line, then `end`
+#   op OP|* MODE [TEMPLATE] [params N...] [if kvm:BIT | vmport | vmport:gethz]
+#   site FUNC+0xOFF MODE                     one site overridden
+# MODE is NATIVE, NOP, INLINE (with a template) or CALL.  For an op the LAST
+# entry whose condition holds wins; an op without one stays NATIVE.
+
+# QEMU's VMware backdoor (vmport), version 1: the TSC frequency from GETHZ
+# instead of PIT calibration, where the backdoor answers it (KVM here, not
+# TCG).  Memory size stays native: GETRAMSIZE is vmware-backdoor-v2's.
+hypervisor vmware-backdoor
+
+# VMware backdoor (QEMU vmport): eax = magic, ecx = command (param0), dx =
+# port, `in`; results in eax and ebx (some commands also ecx edx esi edi).
+
+# calibrate_tsc(): GETHZ, TSC frequency in Hz in ebx:eax
+template vmport-gethz clobbers rax rbx rcx rdx rsi rdi
+    push rbx
+    movi.32 rax, 0x564d5868
+    movi.32 rcx, param0
+    movi.32 rdx, 0x5658
+    in
+    shli.64 rbx, 32
+    or.64 ret, rbx
+    pop rbx
+end
+
+op calibrate_tsc INLINE vmport-gethz params 45 if vmport:gethz

@@ -1,0 +1,21 @@
+# Host helpers of the Python tools: pvrom-sim, the kernel's ROM parser and
+# patcher built for the host (what `pvrom check` runs).
+
+PVROM_SIM := $(B)/tools/pvrom-sim
+PVROM_SIM_OBJS := $(patsubst %.c,$(B)/tools/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
+
+$(B)/tools/rt/%.o: %.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -g $(CWARN) $(PVPATCH_RUNTIME_CFLAGS) -MD -c $< -o $@
+
+$(B)/tools/pvrom-sim.o: tools/sim/pvrom-sim.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -g $(CWARN) $(PVPATCH_RUNTIME_CFLAGS) -MD -c $< -o $@
+
+$(PVROM_SIM): $(B)/tools/pvrom-sim.o $(PVROM_SIM_OBJS)
+	$(call quiet,LD,$@)
+	$(Q)$(CC) $^ -o $@
+
+tools: $(PVROM_SIM)

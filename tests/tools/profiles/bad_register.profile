@@ -1,0 +1,4 @@
+hypervisor t
+template y clobbers rax
+    mov.32 rxx, arg0
+end

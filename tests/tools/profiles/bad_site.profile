@@ -1,0 +1,2 @@
+hypervisor t
+site main 0x10 NATIVE

@@ -1,0 +1,2 @@
+hypervisor t
+hypervisor u

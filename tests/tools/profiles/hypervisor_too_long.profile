@@ -1,0 +1,1 @@
+hypervisor vmware-backdoor-v2

@@ -1,0 +1,2 @@
+hypervisor t
+op sched_yield INLINE if kvm:PV_SCHED_YIELD

@@ -1,0 +1,4 @@
+hypervisor t
+template y clobbers rax
+    vmcall
+op sched_yield INLINE y

@@ -1,0 +1,4 @@
+hypervisor t
+template y
+    mov ret, rax
+end

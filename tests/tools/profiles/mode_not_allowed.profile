@@ -1,0 +1,3 @@
+hypervisor t
+op io_delay NOP
+op send_ipi NOP

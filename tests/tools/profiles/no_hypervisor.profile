@@ -1,0 +1,2 @@
+# nothing but an entry
+op io_delay NOP

@@ -1,0 +1,2 @@
+hypervisor t
+op io_delay NOP params 1

@@ -1,0 +1,4 @@
+hypervisor t
+template y
+    mov.64 rsp, rax
+end

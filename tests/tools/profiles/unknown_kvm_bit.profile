@@ -1,0 +1,2 @@
+hypervisor t
+op io_delay NOP if kvm:NOP_IO_DELAYS

@@ -1,0 +1,3 @@
+# an op the spec does not have
+hypervisor t
+op no_such_op CALL

@@ -1,0 +1,2 @@
+hypervisor t
+operation io_delay NOP

@@ -1,0 +1,3 @@
+hypervisor t
+op io_delay NOP if kvm:NOP_IO_DELAY
+op io_delay CALL
