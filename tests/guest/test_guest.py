@@ -25,7 +25,10 @@ def run(accel, cmdline="", **kw):
     return r
 
 
-@pytest.mark.parametrize("profile", ["tcg", "bare-metal", "kvm", "vmware-backdoor", "paravirt"])
+PROFILES = ["tcg", "bare-metal", "kvm-vt", "kvm-pv", "vmware-backdoor", "paravirt"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 def test_tcg_profiles(profile):
     r = run("tcg", f"pvpatch.profile={profile} {BAD_OVERRIDE}")
     assert r.report["source"] == f"built-in:{profile}"
@@ -34,12 +37,14 @@ def test_tcg_profiles(profile):
     if profile == "paravirt":
         # Every site calls its backend, except the one forced to NOP (refused).
         assert modes["CALL"] == r.report["sites"] - 1
+        assert r.report["backend_bytes_freed"] == 0
     if profile == "vmware-backdoor":
-        # QEMU's vmport answers GETRAMSIZE under TCG, not GETHZ.
-        assert r.ops["mem_size"]["INLINE"] > 0 and r.ops["mem_size"]["NATIVE"] == 0
+        # QEMU's vmport does not answer GETHZ under TCG: calibrate_tsc stays native.
         assert r.ops["calibrate_tsc"]["NATIVE"] == 1
-    if profile in ("tcg", "bare-metal", "kvm"):
+    if profile in ("tcg", "bare-metal", "kvm-vt", "vmware-backdoor"):
+        # Under TCG no KVM bit holds: every site stays native, every backend freed.
         assert modes["NATIVE"] == r.report["sites"]
+        assert r.report["backend_bytes_freed"] > 0
 
 
 def test_tcg_detected_profile_and_off():
@@ -81,6 +86,86 @@ def test_guest_sites_verify():
     p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvsites"), "verify", ELF],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+
+
+# --- the feature ROM -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def roms(tmp_path_factory):
+    d = tmp_path_factory.mktemp("roms")
+    for prof in os.listdir(os.path.join(ROOT, "hypervisor-features")):
+        name = prof.removesuffix(".profile")
+        subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvrom"), "build",
+                        os.path.join(ROOT, "hypervisor-features", prof), "-o",
+                        str(d / f"{name}.rom")], check=True)
+    return d
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_rom_matches_builtin(roms, profile):
+    """A profile delivered as a ROM through fw_cfg gives the same decisions
+    as the same profile built in."""
+    built_in = run("tcg", f"pvpatch.profile={profile}")
+    rom = run("tcg", rom=str(roms / f"{profile}.rom"))
+    assert rom.report["source"].startswith("rom:")
+    assert rom.ops == built_in.ops and rom.report["modes"] == built_in.report["modes"]
+
+
+def newer_hypervisor(accel, roms):
+    """vmware-backdoor-v2 exists only as a ROM: it patches mem_size with a
+    backdoor command (GETRAMSIZE) that no code or built-in profile of the
+    guest has, and the guest's mem_size test checks the result."""
+    before = run(accel, "pvpatch.profile=vmware-backdoor", timeout=300)
+    assert before.ops["mem_size"]["INLINE"] == 0
+    r = run(accel, rom=str(roms / "vmware-backdoor-v2.rom"), timeout=300)
+    assert r.report["source"] == "rom:vmware-bdoor-v2"
+    assert r.ops["mem_size"]["INLINE"] > 0 and r.ops["mem_size"]["NATIVE"] == 0
+    assert r.ktap["failed"] == 0 and "mem_size INLINE: 134217728 bytes" in r.output
+
+
+def test_newer_hypervisor_rom_tcg(roms):
+    newer_hypervisor("tcg", roms)
+
+
+@needs_kvm
+def test_newer_hypervisor_rom_kvm(roms):
+    newer_hypervisor("kvm", roms)
+
+
+@pytest.fixture(scope="module")
+def bad_roms(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad-roms")
+    subprocess.run([PYTHON, os.path.join(ROOT, "tests", "tools", "make_bad_roms.py"), str(d)],
+                   check=True, capture_output=True)
+    with open(d / "manifest.json") as f:
+        return d, {m["name"]: m for m in json.load(f)}
+
+
+def bad_rom_names():
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run([PYTHON, os.path.join(ROOT, "tests", "tools", "make_bad_roms.py"), d],
+                       check=True, capture_output=True)
+        with open(os.path.join(d, "manifest.json")) as f:
+            return [m["name"] for m in json.load(f)]
+
+
+@pytest.mark.parametrize("name", bad_rom_names())
+def test_malformed_rom_boots(bad_roms, name):
+    """Every malformed ROM: the guest boots, says what it refused, leaves
+    those sites alone, and every in-guest test passes."""
+    d, manifest = bad_roms
+    m = manifest[name]
+    r = run("tcg", rom=str(d / m["file"]))
+    if m["kind"] == "structural":
+        assert r.report["source"] == "built-in:tcg", m
+        assert r.report["rom_refused"], m
+        assert "ROM refused" in r.output
+    else:
+        assert r.report["source"].startswith("rom:"), m
+        assert not r.report["rom_refused"]
+    if m["kind"] in ("template", "override"):
+        assert r.rejects, m
 
 
 @needs_kvm
