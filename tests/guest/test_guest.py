@@ -197,3 +197,19 @@ def test_kvm_vmware_backdoor():
     r = run("kvm", "pvpatch.profile=vmware-backdoor", timeout=300)
     assert r.ops["calibrate_tsc"]["INLINE"] == 1   # GETHZ answers under KVM
     assert r.ops["mem_size"]["INLINE"] >= 1
+
+
+@pytest.mark.parametrize("profile", ["vmware-backdoor-v2", "paravirt", "kvm-pv"])
+def test_pvrom_check_predicts_the_boot(roms, profile):
+    """pvrom check runs the guest's own parser and patcher offline: its
+    per-mode counts are what the guest then does at boot."""
+    rom = str(roms / f"{profile}.rom")
+    p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvrom"), "check", rom, ELF,
+                        "--vmport", "--json"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    offline = json.loads(p.stdout)
+    r = run("tcg", rom=rom)
+    assert offline["modes"] == r.report["modes"]
+    for op, counts in r.ops.items():
+        booted = {m: n for m, n in counts.items() if m != "bytes" and n}
+        assert offline["per_op"][op] == booted, op

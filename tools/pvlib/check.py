@@ -1,0 +1,108 @@
+"""pvrom check: what a ROM would do to a guest, decided offline by the
+guest's own C parser and patcher (build/tools/pvrom-sim), not a Python copy
+of their logic.  The guest's text and site records are handed to it at their
+original distances, with the guest's backend table and function symbols."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import tempfile
+from types import ModuleType
+
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
+
+from .errors import UsageError
+from .gen import gen_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def sim_path() -> str:
+    p = os.environ.get("PVPATCH_SIM") or os.path.join(ROOT, "build", "tools", "pvrom-sim")
+    if not os.path.exists(p):
+        raise UsageError(f"{p} not found: run make (or set PVPATCH_SIM)")
+    return p
+
+
+def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
+    """Write the files pvrom-sim reads; returns its first six arguments."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise UsageError(f"{path}: {e.strerror}") from None
+    with f:
+        try:
+            elf = ELFFile(f)
+            execs = [s for s in elf.iter_sections()
+                     if s["sh_type"] == "SHT_PROGBITS" and s["sh_flags"] & 0x4 and s["sh_addr"]]
+            sites = elf.get_section_by_name(gen.SECTION)
+            symtab = elf.get_section_by_name(".symtab")
+            if not execs or sites is None or not isinstance(symtab, SymbolTableSection):
+                raise UsageError(f"{path}: not a linked guest with site records and symbols")
+            lo = min(s["sh_addr"] for s in execs)
+            hi = max(s["sh_addr"] + s["sh_size"] for s in execs)
+            if hi - lo > 64 << 20:
+                raise UsageError(f"{path}: executable sections span {hi - lo} bytes")
+            text = bytearray(hi - lo)
+            for s in execs:
+                text[s["sh_addr"] - lo:s["sh_addr"] - lo + s["sh_size"]] = s.data()
+            syms = {s.name: s for s in symtab.iter_symbols() if s.name}
+            table = syms.get("backend_table")
+            backends = b""
+            if table is not None:
+                for s in elf.iter_sections():
+                    a = s["sh_addr"]
+                    if s["sh_type"] == "SHT_PROGBITS" and a <= table["st_value"] < a + s["sh_size"]:
+                        off = table["st_value"] - a
+                        backends = s.data()[off:off + table["st_size"]]
+            funcs = "".join(f"{n} {s['st_value']:x}\n" for n, s in syms.items()
+                            if s["st_info"]["type"] == "STT_FUNC")
+            sites_data, sites_addr = sites.data(), sites["sh_addr"]
+        except UsageError:
+            raise
+        except Exception as e:  # pyelftools on a malformed file
+            raise UsageError(f"{path}: not a readable ELF file ({e})") from None
+    files = {"text": bytes(text), "sites": sites_data, "backends": backends,
+             "symbols": funcs.encode()}
+    for name, data in files.items():
+        with open(os.path.join(tmp, name), "wb") as out:
+            out.write(data)
+    return [os.path.join(tmp, "text"), hex(lo), os.path.join(tmp, "sites"), hex(sites_addr),
+            os.path.join(tmp, "backends"), os.path.join(tmp, "symbols")]
+
+
+def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool,
+          gethz: bool) -> dict:
+    if not os.path.exists(rom):
+        raise UsageError(f"{rom}: no such ROM")
+    with tempfile.TemporaryDirectory() as tmp:
+        args = _guest_image(gen, guest, tmp)
+        p = subprocess.run([sim_path(), *args, rom, hex(kvm_features), str(int(vmport)),
+                            str(int(gethz))], capture_output=True, text=True)
+    if p.returncode:
+        raise UsageError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else
+                         f"pvrom-sim exited {p.returncode}")
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+    verdict, summary = lines[0], lines[-1]
+    per_op: dict[str, dict[str, int]] = {}
+    rejects = []
+    for x in lines[1:-1]:
+        if "site" in x:
+            op = gen.OPS.get(x["op"], {}).get("name", str(x["op"]))
+            mode = gen.MODES[x["mode"]] if not x["invalid"] else "INVALID"
+            per_op.setdefault(op, {}).setdefault(mode, 0)
+            per_op[op][mode] += 1
+        elif "reject" in x:
+            x["op"] = gen.OPS.get(x["op"], {}).get("name", str(x["op"]))
+            x["wanted"] = gen.MODES[x["wanted"]]
+            x["got"] = gen.MODES[x["got"]]
+            rejects.append(x)
+    return {"guest": guest, "rom": rom, "verdict": verdict,
+            "facts": {"kvm_features": kvm_features, "vmport": vmport, "gethz": gethz},
+            "sites": summary["sites"], "invalid": summary["invalid"],
+            "modes": dict(zip(gen.MODES, summary["modes"])), "fallbacks": summary["fallbacks"],
+            "per_op": dict(sorted(per_op.items())), "rejects": rejects}
