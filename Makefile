@@ -27,7 +27,7 @@ quiet = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
 DEPS_STAMP := $(B)/.deps-ok
 
 .PHONY: all deps check demo clean sites units guest tools
-all: sites units guest bench-build tools $(FUZZ_BINS)
+all: sites units guest bench-build tools fuzz-build
 
 # Install (as root) or name the missing Debian packages.
 deps: $(DEPS_STAMP)

@@ -69,6 +69,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,22 @@ NOCOV static void model(const uint8_t *rom, size_t len, const struct pvpatch_hv_
 	if (sum != le(rom + H(CHECKSUM), 4)) {
 		m->refused = "checksum";
 		return;
+	}
+	{
+		/* The name: 1-15 of [A-Za-z0-9._+-] starting alphanumeric, then NULs. */
+		const uint8_t *nm = rom + H(HYPERVISOR);
+		size_t k = 0;
+
+		while (k < 16 && nm[k] && (isalnum(nm[k]) ||
+					   (k && strchr("._+-", nm[k]))))
+			k++;
+		for (size_t j = k; j < 16; j++)
+			if (nm[j] || k == 0 || j == 0)
+				k = 16;
+		if (k == 0 || k >= 16) {
+			m->refused = "name";
+			return;
+		}
 	}
 	off = le(rom + H(ENTRIES_OFF), 4);
 	n = le(rom + H(N_ENTRIES), 2);

@@ -39,9 +39,9 @@ NATIVE, NOP, INLINE, CALL = range(4)
 ALWAYS, KVM_BIT, COND_VMPORT, COND_GETHZ = range(4)
 (END, MOV, MOVI, XOR, OR, AND, ADD, SUB, SHLI, SHRI, PUSH, POP, IN, OUT, VMCALL, VMMCALL,
  CPUID, RDTSC, PAUSE) = range(19)
-RAX, RCX, RDX, RBX = range(4)
+RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI = range(8)
 ARG0, RET, SCRATCH0, IMM0, NONE = 0x20, 0x30, 0x40, 0x50, 0xff
-OPS = dict(save_fl=3, cpuid=7, read_cr3=11, io_delay=19, apic_eoi=23, send_ipi=24,
+OPS = dict(save_fl=3, restore_fl=4, write_cr8=31, cpuid=7, read_cr3=11, io_delay=19, apic_eoi=23, send_ipi=24,
            sched_yield=25, kick_cpu=26, calibrate_tsc=27, mem_size=29)
 SLOT, TEXT_SIZE = 64, 40 * 64   # the fuzzer's fake text: site of op k at (k-1)*SLOT
 
@@ -124,6 +124,14 @@ def hand_seeds():
                         params=(1 << 30, 0, 0, 0)),
                   entry(OPS["calibrate_tsc"], INLINE, [insn(MOVI, RET, IMM0, 8)], COND_GETHZ)])
 
+    # Templates that overwrite an argument's register (%rdi with the default
+    # registers), then use it as a destination or push it: refused per site.
+    yield "hand-arg-lost", prefix(cfg=REVERT) + rom(
+        "arg-lost", [entry(OPS["restore_fl"], INLINE, [insn(MOVI, RDI, NONE, imm=1),
+                                                       insn(ADD, ARG0, RAX, 8)]),
+                     entry(OPS["write_cr8"], INLINE, [insn(MOVI, RDI, NONE, imm=1),
+                                                      insn(PUSH, ARG0, width=8),
+                                                      insn(POP, ARG0, width=8)])])
     # Refused as a whole (fuzz-rom checks the policy is untouched): 25
     # instructions, an override with mode 4.
     yield "refused-too-many-insns", prefix(fix=FIX_HEADER) + rom(

@@ -13,6 +13,7 @@ the guest handles by rejecting that op's sites.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -210,6 +211,11 @@ def parse(gen, blob: bytes) -> Rom:
     if crc != h["checksum"]:
         raise RomError(f"checksum mismatch: header says {h['checksum']:#010x}, "
                        f"the contents give {crc:#010x}")
+    name = h["hypervisor"]
+    text = name.rstrip(b"\0")
+    if (not text or len(text) == len(name) or b"\0" in text
+            or not re.fullmatch(rb"[A-Za-z0-9][A-Za-z0-9_.+-]*", text)):
+        raise RomError("bad hypervisor name: 1-15 of [A-Za-z0-9._+-], then NULs")
     # Entries and overrides may start right after the v1 header even when
     # header_len says more (as the guest's parser reads it).
     lo = H

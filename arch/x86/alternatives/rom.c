@@ -74,6 +74,27 @@ static void copy_name(char *dst, const uint8_t *src, size_t size)
 	dst[size - 1] = 0;
 }
 
+/* The profile rule: 1-15 of [A-Za-z0-9._+-], starting alphanumeric, then
+ * NULs.  The kernel prints the name: no control characters get through. */
+static bool good_name(const uint8_t *p, size_t size)
+{
+	size_t n = 0;
+
+	for (; n < size && p[n]; n++) {
+		uint8_t c = p[n];
+		bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+
+		if (!alnum && (!n || (c != '_' && c != '.' && c != '+' && c != '-')))
+			return false;
+	}
+	if (n == 0 || n == size)
+		return false;
+	for (; n < size; n++)
+		if (p[n])
+			return false;
+	return true;
+}
+
 /* Check the header; on success *total is the ROM's length. */
 static const char *check_header(const uint8_t *rom, size_t len, uint32_t *total)
 {
@@ -93,6 +114,9 @@ static const char *check_header(const uint8_t *rom, size_t len, uint32_t *total)
 		return "total length past the end of the data";
 	if (rom_checksum(rom, *total) != FIELD(rom, struct pvpatch_rom_header, checksum))
 		return "checksum mismatch";
+	if (!good_name(rom + offsetof(struct pvpatch_rom_header, hypervisor),
+		       sizeof(((struct pvpatch_rom_header *)0)->hypervisor)))
+		return "bad hypervisor name";
 	return NULL;
 }
 
