@@ -26,26 +26,28 @@ static uint64_t tsc_during_pit(unsigned int ms)
 }
 
 /*
- * Two windows, 1 and 5 ms: their difference cancels the fixed latency of
- * starting the count and of seeing it end, which under an emulating KVM
- * (every port access exits) is large enough to skew one window by percents.
- * Under a hypervisor that can preempt us, the median of five estimates;
- * under TCG with -icount time is exact and one is enough.
+ * Two windows: their difference cancels the fixed latency of starting the
+ * count and of seeing it end, which under an emulating KVM (every port
+ * access exits, and an exit can take 100 us on a busy host) would skew one
+ * window by percents.  Under TCG with -icount time is exact: one estimate
+ * over 1 and 5 ms.  Under a hypervisor that can preempt us: the median of
+ * five estimates over 5 and 25 ms.
  */
-static uint64_t estimate(void)
+static uint64_t estimate(unsigned int short_ms, unsigned int long_ms)
 {
-	uint64_t short_w = tsc_during_pit(1), long_w = tsc_during_pit(5);
+	uint64_t short_w = tsc_during_pit(short_ms), long_w = tsc_during_pit(long_ms);
 
-	return long_w > short_w ? (long_w - short_w) * 1000 / 4 : 0;
+	return long_w > short_w ? (long_w - short_w) * 1000 / (long_ms - short_ms) : 0;
 }
 
 uint64_t tsc_hz_pit(void)
 {
+	bool exact = hv.kind == HV_TCG;
+	int n = exact ? 1 : 5;
 	uint64_t e[5];
-	int n = hv.kind == HV_TCG ? 1 : 5;
 
 	for (int i = 0; i < n; i++) {
-		e[i] = estimate();
+		e[i] = exact ? estimate(1, 5) : estimate(5, 25);
 		for (int j = i; j > 0 && e[j - 1] > e[j]; j--) {
 			uint64_t t = e[j];
 
