@@ -41,7 +41,14 @@ $(PATCHER_B)/h/sites-asm.o: tests/unit/patcher/sites-asm.S $(PVPATCH_GEN_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(PVPATCH_CFLAGS) -c $< -o $@
 
+# Register-preserving backends are kernel code: no SSE, no sanitizer calls.
+$(PATCHER_B)/h/backends-preserve.o: tests/unit/patcher/backends-preserve.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -O2 -fno-pie -mgeneral-regs-only $(CWARN) $(PVPATCH_CFLAGS) -c $< -o $@
+
 $(PATCHER_TEST): $(PATCHER_HOBJS) $(PATCHER_B)/h/sites.o $(PATCHER_B)/h/sites-asm.o \
+		 $(PATCHER_B)/h/backends-preserve.o \
 		 $(PATCHER_B)/h/test-patch.o \
 		 tests/unit/patcher/hosted.lds | $(PATCHER_KOBJ)
 	$(call quiet,LD,$@)

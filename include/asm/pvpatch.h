@@ -26,7 +26,15 @@ struct pvpatch_op_policy {
 	const struct pvpatch_template *tmpl;	/* INLINE */
 	uint64_t params[PVT_MAX_PARAMS];	/* PVT_IMM(n) of the template */
 	const void *backend;			/* CALL: has pv_<op>()'s C signature */
+	uint8_t preserves;			/* CALL: backend is PVPATCH_BACKEND */
 };
+
+/*
+ * A register-preserving backend: it keeps every register but its result
+ * (needs code without SSE: -mgeneral-regs-only or the kernel's -mno-sse),
+ * so a CALL site saves nothing around it and often calls it directly.
+ */
+#define PVPATCH_BACKEND __attribute__((no_caller_saved_registers))
 
 /* A different mode for one site: at an address, or at func+offset. */
 struct pvpatch_override {

@@ -1,13 +1,14 @@
 /*
  * CALL backends: one C function per op with the signature of its pv_<op>(),
  * doing the operation natively (the paravirt profile routes every site
- * here), plus KVM's PV EOI.  Each family (op class) lives in its own
+ * here).  They are register-preserving (PVPATCH_BACKEND), so CALL sites
+ * save nothing around them.  Each family (op class) lives in its own
  * section so that the families no site calls can be freed after patching.
  */
 #include "guest.h"
 #include "io.h"
 
-#define BACKEND(cls) __attribute__((section(".pvbackend." cls), noinline, used))
+#define BACKEND(cls) PVPATCH_BACKEND __attribute__((section(".pvbackend." cls), noinline, used))
 
 BACKEND("irq") static void be_irq_disable(void) { asm volatile("cli" ::: "memory"); }
 BACKEND("irq") static void be_irq_enable(void) { asm volatile("sti" ::: "memory"); }

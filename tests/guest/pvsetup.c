@@ -227,6 +227,9 @@ void pvsetup(void)
 	}
 	if (!cmd.off)
 		apply_cmdline();
+	/* The guest's backends are PVPATCH_BACKEND: they keep every register. */
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
+		policy.op[op].preserves = 1;
 	t0 = rdtsc_raw();
 	if (pvpatch_apply(&pv, &policy, &report))
 		panic("pvpatch_apply refused the site table");

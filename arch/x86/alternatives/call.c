@@ -5,7 +5,10 @@
  * returned through pointers).
  *
  * The site's registers are whatever the compiler chose, and a call changes
- * every caller-saved register, so there are two forms:
+ * every caller-saved register -- unless the backend is register-preserving
+ * (PVPATCH_BACKEND: GCC's no_caller_saved_registers, so it keeps every
+ * register but its result; policy .preserves = 1), in which case only the
+ * registers the call sequence itself writes matter.  Two forms:
  *
  *  direct:  when the site may lose every caller-saved register and has room,
  *           the argument moves, the call and the result move are written in
@@ -30,6 +33,8 @@ struct thunk_hdr {
 	uint16_t op;
 	uint32_t regs;		/* ret | arg0 << 4 | ... as in the record */
 	uint32_t len;		/* bytes of code after the header */
+	uint32_t preserves;	/* the backend keeps every register but its result */
+	uint32_t pad;
 	uint64_t backend;
 };
 #define THUNK_MAGIC	0x4b4e4854u	/* "THNK" */
@@ -99,11 +104,33 @@ static void move_result(struct enc *e, const struct site *s)
 		enc_mov_rr(e, s->ret, REG_RAX, s->info->out_size[0] == 8);
 }
 
-static int emit_direct(const struct site *s, const void *backend, uint8_t *out)
+/*
+ * What a call of the backend from this site may change: every caller-saved
+ * register, or for a register-preserving backend only the argument
+ * registers the moves fill (and r11, their cycle breaker) and rax (the
+ * result).
+ */
+static uint16_t call_clobbers(const struct site *s, bool preserves)
+{
+	uint16_t m = 0;
+
+	if (!preserves)
+		return CALLER_SAVED;
+	for (int i = 0; i < s->nargs; i++)
+		if (s->arg[i] != sysv_arg_regs[i])
+			m |= (uint16_t)(1u << sysv_arg_regs[i]);
+	if (m && s->nargs > 1)
+		m |= 1u << REG_R11;	/* may break a cycle of moves */
+	if (s->info->nouts)
+		m |= 1u << REG_RAX;
+	return m;
+}
+
+static int emit_direct(const struct site *s, const void *backend, bool preserves, uint8_t *out)
 {
 	struct enc e;
 
-	if (s->info->nouts > 1 || (CALLER_SAVED & ~s->free))
+	if (s->info->nouts > 1 || (call_clobbers(s, preserves) & ~s->free))
 		return PVPATCH_E_TOO_LONG;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
 	parallel_move(&e, s->nargs, s->arg, sysv_arg_regs, REG_R11);
@@ -118,29 +145,34 @@ static int emit_direct(const struct site *s, const void *backend, uint8_t *out)
 }
 
 /* Write the thunk's code for site s into e (at its final address). */
-static void thunk_code(struct enc *e, const struct site *s, const void *backend)
+static void thunk_code(struct enc *e, const struct site *s, const void *backend, bool preserves)
 {
 	const struct pvpatch_op_info *info = s->info;
-	uint16_t save = CALLER_SAVED & ~s->free;
 	int nouts = info->nouts, slots = 0;
+	/* Extra outputs go through stack slots: the full form for them. */
+	bool lean = preserves && nouts <= 1;
+	uint16_t save = call_clobbers(s, lean) & ~s->free;
 
 	for (int r = 0; r < 16; r++)
 		if (save >> r & 1)
 			enc_push(e, r);
-	/*
-	 * Align the stack for the backend without a frame register (any
-	 * register, %rbp too, may hold an operand): keep rax's value on the
-	 * stack, align, store the address of that slot, reload rax.
-	 */
-	enc_push(e, REG_RAX);
-	enc_mov_rr(e, REG_RAX, REG_RSP, true);
-	enc_rsp_align16(e);
-	enc_rsp_add(e, -8);
-	enc_push(e, REG_RAX);
-	enc_bytes(e, (const uint8_t[]){ 0x48, 0x8b, 0x00 }, 3);	/* mov (%rax), %rax */
-	if (nouts > 1) {
-		slots = (nouts * 8 + 15) & ~15;
-		enc_rsp_add(e, (int8_t)-slots);
+	if (!lean) {
+		/*
+		 * Align the stack for the backend without a frame register (any
+		 * register, %rbp too, may hold an operand): keep rax's value on
+		 * the stack, align, store the address of that slot, reload rax.
+		 * A register-preserving backend is kernel code (no SSE): no need.
+		 */
+		enc_push(e, REG_RAX);
+		enc_mov_rr(e, REG_RAX, REG_RSP, true);
+		enc_rsp_align16(e);
+		enc_rsp_add(e, -8);
+		enc_push(e, REG_RAX);
+		enc_bytes(e, (const uint8_t[]){ 0x48, 0x8b, 0x00 }, 3);	/* mov (%rax), %rax */
+		if (nouts > 1) {
+			slots = (nouts * 8 + 15) & ~15;
+			enc_rsp_add(e, (int8_t)-slots);
+		}
 	}
 	parallel_move(e, s->nargs, s->arg, sysv_arg_regs, REG_R11);
 	if (nouts > 1)
@@ -154,8 +186,10 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend)
 
 		enc_load_rsp(e, reg, (uint8_t)(8 * i), info->out_size[i] == 8);
 	}
-	enc_load_rsp(e, REG_RSP, (uint8_t)slots, true);	/* back to rax's slot */
-	enc_lea_rsp(e, REG_RSP, 8);				/* and past it */
+	if (!lean) {
+		enc_load_rsp(e, REG_RSP, (uint8_t)slots, true);	/* back to rax's slot */
+		enc_lea_rsp(e, REG_RSP, 8);				/* and past it */
+	}
 	for (int r = 15; r >= 0; r--)
 		if (save >> r & 1)
 			enc_pop(e, r);
@@ -164,7 +198,8 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend)
 
 static uint32_t thunk_hash(const struct thunk_hdr *h)
 {
-	uint64_t k = h->backend ^ ((uint64_t)h->regs << 32) ^ ((uint64_t)h->free << 16) ^ h->op;
+	uint64_t k = h->backend ^ ((uint64_t)h->regs << 32) ^ ((uint64_t)h->free << 16) ^ h->op ^
+		     ((uint64_t)h->preserves << 63);
 
 	k *= 0x9e3779b97f4a7c15ull;
 	return (uint32_t)(k >> 40);
@@ -172,7 +207,8 @@ static uint32_t thunk_hash(const struct thunk_hdr *h)
 
 static bool thunk_same(const struct thunk_hdr *a, const struct thunk_hdr *b)
 {
-	return a->free == b->free && a->op == b->op && a->regs == b->regs && a->backend == b->backend;
+	return a->free == b->free && a->op == b->op && a->regs == b->regs &&
+	       a->backend == b->backend && a->preserves == b->preserves;
 }
 
 /*
@@ -180,11 +216,12 @@ static bool thunk_same(const struct thunk_hdr *a, const struct thunk_hdr *b)
  * pv->thunk_index, open addressing), or a new one appended to the area.
  */
 static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backend,
-		     uintptr_t *addr)
+		     bool preserves, uintptr_t *addr)
 {
 	struct thunk_hdr h = {
 		.magic = THUNK_MAGIC, .free = s->free, .op = s->info->abi,
-		.regs = site_regs(s), .backend = (uint64_t)(uintptr_t)backend,
+		.regs = site_regs(s), .preserves = preserves,
+		.backend = (uint64_t)(uintptr_t)backend,
 	};
 	uint32_t slot = thunk_hash(&h) & (PVPATCH_THUNK_INDEX - 1);
 	uint8_t code[128];
@@ -211,7 +248,7 @@ static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backe
 	at = pv->thunks_used;
 	*addr = (uintptr_t)(pv->thunks + at + sizeof(h));
 	enc_init(&e, code, sizeof(code), *addr);
-	thunk_code(&e, s, backend);
+	thunk_code(&e, s, backend, preserves);
 	if (e.range)
 		return PVPATCH_E_CALL_RANGE;
 	if (e.overflow || at + sizeof(h) + e.len > pv->thunks_size)
@@ -224,7 +261,8 @@ static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backe
 	return PVPATCH_OK;
 }
 
-int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, uint8_t *out)
+int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, bool preserves,
+	      uint8_t *out)
 {
 	uintptr_t thunk;
 	struct enc e;
@@ -232,9 +270,9 @@ int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, uin
 
 	if (!backend)
 		return PVPATCH_E_NO_BACKEND;
-	if (emit_direct(s, backend, out) == PVPATCH_OK)
+	if (emit_direct(s, backend, preserves, out) == PVPATCH_OK)
 		return PVPATCH_OK;
-	err = get_thunk(pv, s, backend, &thunk);
+	err = get_thunk(pv, s, backend, preserves, &thunk);
 	if (err)
 		return err;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);

@@ -24,7 +24,8 @@ struct site {
 int emit_native(const struct site *s, uint8_t *out);
 int emit_nop(const struct site *s, uint8_t *out);
 int emit_inline(const struct site *s, const struct pvpatch_op_policy *pol, uint8_t *out);
-int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, uint8_t *out);
+int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, bool preserves,
+	      uint8_t *out);
 
 /* Print a site's bytes before and after (PVPATCH_F_DEBUG). */
 void debug_site(const struct pvpatch *pv, const struct site *s, const uint8_t *old,

@@ -320,7 +320,7 @@ static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 	case PVPATCH_MODE_INLINE:
 		return opol ? emit_inline(s, opol, out) : PVPATCH_E_NO_TEMPLATE;
 	case PVPATCH_MODE_CALL:
-		return emit_call(pv, s, opol ? opol->backend : NULL, out);
+		return emit_call(pv, s, opol ? opol->backend : NULL, opol && opol->preserves, out);
 	}
 	return PVPATCH_E_MODE;
 }

@@ -33,6 +33,12 @@ NOINLINE void site_restore_fl(unsigned long flags)
 	pv_restore_fl(flags);
 }
 
+/* cli: run only once patched to a CALL. */
+NOINLINE void site_irq_disable(void)
+{
+	pv_irq_disable();
+}
+
 NOINLINE void site_io_delay(void)
 {
 	pv_io_delay();

@@ -20,6 +20,15 @@ void site_send_ipi(void *apic, uint32_t dest, uint32_t icr);
 void site_send_ipi_swapped(uint32_t icr, uint32_t dest, void *apic);
 void site_set_pte(uint64_t *ptep, uint64_t pte);
 void site_rdmsr(uint32_t msr, uint32_t out[2]);
+void site_irq_disable(void);
+
+/* backends-preserve.c */
+extern unsigned long pbe_cr3_seen;
+extern unsigned int pbe_calls;
+void pbe_write_cr3(unsigned long v);
+unsigned long pbe_read_cr3(void);
+void pbe_irq_disable(void);
+
 /* sites-asm.S: operands in %rbp */
 void site_write_cr3_rbp(unsigned long val);
 unsigned long site_read_cr3_rbp(void);

@@ -429,6 +429,44 @@ static void test_call_set_pte(void **st)
 	assert_int_equal(pte, 0x1001);
 }
 
+/* Register-preserving backends: no thunk where no register must move, and
+ * a thunk that saves only what it overwrites where one must. */
+static void test_call_preserving_backend(void **st)
+{
+	const struct pvpatch_site *irq = rec(site_irq_disable, PVPATCH_OP_IRQ_DISABLE);
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	unsigned int thunks_before = rep.thunk_bytes;
+
+	(void)st;
+	pol.op[PVPATCH_OP_IRQ_DISABLE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_irq_disable, .preserves = 1 };
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_write_cr3, .preserves = 1 };
+	pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_read_cr3, .preserves = 1 };
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	/* irq_disable has no operand: the site calls the backend itself. */
+	assert_int_equal(call_target(site_bytes(irq)), (uintptr_t)pbe_irq_disable);
+	/* write_cr3 with its argument already in %rdi: likewise. */
+	if (pvpatch_site_reg(w, PVPATCH_SLOT_ARG0) == PVPATCH_REG_RDI)
+		assert_int_equal(call_target(site_bytes(w)), (uintptr_t)pbe_write_cr3);
+	pbe_calls = 0;
+	site_irq_disable();	/* natively cli, which would kill this process */
+	site_write_cr3(0x9000);
+	assert_int_equal(pbe_cr3_seen, 0x9000);
+	assert_int_equal(site_write_cr3_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+	assert_int_equal(pbe_cr3_seen, 1 ^ 6);
+	assert_int_equal(site_read_cr3(), 0xdef000);
+	assert_int_equal(site_read_cr3_live(2, 3, 4), 0xdef000 + 6 * 3 + 12 * 5 + 2 + 3 + 4);
+	site_write_cr3_rbp(0x7000);
+	assert_int_equal(pbe_cr3_seen, 0x7000);
+	assert_int_equal(site_read_cr3_rbp(), 0xdef000);
+	assert_int_equal(pbe_calls, 7);
+	/* The thunks it needed are smaller than the register-saving ones. */
+	assert_true(rep.thunk_bytes - thunks_before <= 4 * 48);
+}
+
 /* --- NOP ----------------------------------------------------------------- */
 static void test_nop(void **st)
 {
@@ -864,6 +902,7 @@ int main(void)
 		cmocka_unit_test_setup(test_call_argument_permutations, setup),
 		cmocka_unit_test_setup(test_call_direct, setup),
 		cmocka_unit_test_setup(test_call_set_pte, setup),
+		cmocka_unit_test_setup(test_call_preserving_backend, setup),
 		cmocka_unit_test_setup(test_nop, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
