@@ -22,7 +22,9 @@ PVPATCH_GEN_STAMP := $(PVPATCH_GEN)/.stamp
 
 # -mno-red-zone: any site may become a call, which pushes below %rsp.
 PVPATCH_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/include
-PVPATCH_NATIVE_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/native/include
+# The framework-free headers come first; asm/pvpatch-abi.h is shared.
+PVPATCH_NATIVE_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/native/include \
+	-I$(PVPATCH_GEN)/include
 
 PVPATCH_RUNTIME_SRCS := $(addprefix $(PVPATCH_DIR)/arch/x86/alternatives/, \
 	patch.c emit.c call.c template.c encode.c poke.c report.c insn.c rom.c) \

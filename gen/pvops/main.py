@@ -19,7 +19,6 @@ def outputs(spec: Spec) -> dict[str, str]:
         "include/asm/pvpatch-abi.h": abi_header.generate(spec),
         "include/asm/pvops-gen.h": c_header.generate(spec, framework=True),
         "include/asm/pvops-gen.inc": asm_inc.generate(spec, framework=True),
-        "native/include/asm/pvpatch-abi.h": abi_header.generate(spec),
         "native/include/asm/pvops-gen.h": c_header.generate(spec, framework=False),
         "native/include/asm/pvops-gen.inc": asm_inc.generate(spec, framework=False),
         "src/pvops-table.c": op_table.generate(spec),
