@@ -1,14 +1,16 @@
 /*
  * Reference bytes shared by the fuzz targets: the native encoding of every
- * op (as GNU as assembles the spec's native code; each target drops one
- * that does not fit its op) and the assembler's NOPs.  Written out by hand,
+ * op (as GNU as assembles the spec's native code; natives_check() drops
+ * one that does not fit its op) and the assembler's NOPs.  Written out by hand,
  * independently of the patcher's encoder, so the targets can check it.
  */
 #ifndef PVPATCH_FUZZ_NATIVES_H
 #define PVPATCH_FUZZ_NATIVES_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <asm/pvpatch-abi.h>
+#include "insn.h"
 
 struct native {
 	uint8_t len;
@@ -75,5 +77,34 @@ static const uint8_t gas_nops[12][11] = {
 	[10] = { 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
 	[11] = { 0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
 };
+
+/* Every native encoding must fit its op and decode to its length. */
+static void natives_check(const char *who)
+{
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
+		for (int k = 0; k < 2; k++) {
+			struct native *n = &natives[op][k];
+			const struct pvpatch_op_info *info =
+				pvpatch_op_table[op].name ? &pvpatch_op_table[op] : NULL;
+			struct insn insn;
+			unsigned int off = 0;
+
+			if (!n->len)
+				continue;
+			while (off < n->len) {
+				int l = insn_decode(&insn, n->b + off, n->len - off);
+
+				if (l <= 0)
+					break;
+				off += (unsigned int)l;
+			}
+			if (!info || n->len > info->native_max || off != n->len) {
+				fprintf(stderr, "%s: warning: op %u: native encoding %d unusable\n",
+					who, op, k);
+				n->len = 0;
+			}
+		}
+	}
+}
 
 #endif

@@ -1119,30 +1119,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	verbose = getenv("FUZZ_PATCH_VERBOSE") != NULL;
-	/* Every native encoding must fit its op and decode to its length. */
-	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
-		for (int k = 0; k < 2; k++) {
-			struct native *n = &natives[op][k];
-			const struct pvpatch_op_info *info = op_info(op);
-			struct insn insn;
-			unsigned int off = 0;
-
-			if (!n->len)
-				continue;
-			while (off < n->len) {
-				int l = insn_decode(&insn, n->b + off, n->len - off);
-
-				if (l <= 0)
-					break;
-				off += (unsigned int)l;
-			}
-			if (!info || n->len > info->native_max || off != n->len) {
-				fprintf(stderr, "fuzz-patch: warning: op %u: native encoding %d unusable\n",
-					op, k);
-				n->len = 0;
-			}
-		}
-	}
+	natives_check("fuzz-patch");
 	return 0;
 }
 
