@@ -18,20 +18,6 @@
  */
 #include "bench.h"
 
-#define REP(...)	__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__ \
-		__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__	/* BENCH_UNROLL */
-
-#define LOOP(name, setup, ...)					\
-	BENCH_NOINLINE uint64_t name(uint64_t n)		\
-	{							\
-		uint64_t acc = 0;				\
-		setup;						\
-		for (uint64_t i = 0; i < n; i++) {		\
-			REP(__VA_ARGS__)			\
-		}						\
-		return acc;					\
-	}
-
 /* The loops of the ops that have native code, calling C(op), named N(op). */
 #define NATIVE_OP_LOOPS(C, N)								\
 	LOOP(N(read_tsc), (void)0, { uint32_t lo, hi; C(read_tsc)(&lo, &hi); acc += lo; })	\

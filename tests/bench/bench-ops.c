@@ -15,20 +15,6 @@
 #include <asm/pvops-gen.h>
 #include "bench.h"
 
-#define REP(...)	__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__ \
-		__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__	/* BENCH_UNROLL */
-
-#define LOOP(name, setup, ...)					\
-	BENCH_NOINLINE uint64_t name(uint64_t n)		\
-	{							\
-		uint64_t acc = 0;				\
-		setup;						\
-		for (uint64_t i = 0; i < n; i++) {		\
-			REP(__VA_ARGS__)				\
-		}						\
-		return acc;					\
-	}
-
 /* The bodies: one op each, results folded into acc. */
 #define SETUP_read_tsc		(void)0
 #define BODY_read_tsc		{ uint32_t lo, hi; pv_read_tsc(&lo, &hi); acc += lo; }

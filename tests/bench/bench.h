@@ -28,6 +28,21 @@
 #define BENCH_UNROLL	8
 
 #define BENCH_NOINLINE	__attribute__((noinline, noclone))
+
+/* A loop function running BENCH_UNROLL copies of its body per iteration. */
+#define REP(...)	__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__ \
+		__VA_ARGS__ __VA_ARGS__ __VA_ARGS__ __VA_ARGS__	/* BENCH_UNROLL */
+
+#define LOOP(name, setup, ...)					\
+	BENCH_NOINLINE uint64_t name(uint64_t n)		\
+	{							\
+		uint64_t acc = 0;				\
+		setup;						\
+		for (uint64_t i = 0; i < n; i++) {		\
+			REP(__VA_ARGS__)			\
+		}						\
+		return acc;					\
+	}
 /* Backends have the C signature of pv_<op>(); CALL sites reach them from
  * any stack alignment (the thunks realign, direct sites do not). */
 #define BENCH_BACKEND	__attribute__((force_align_arg_pointer, noinline, noclone))
