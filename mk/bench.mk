@@ -10,7 +10,8 @@
 # within rel32 of each other), -mno-red-zone for all code (any site may
 # become a call).  One source, several objects: bench-ops.c with the
 # framework headers and with the framework-free ones, bench-calls.c as a
-# direct call, a pv_ops-style indirect call and its retpoline form.
+# direct call, a pv_ops-style indirect call and its retpoline form,
+# bench-backends.c as plain and as register-preserving backends.
 
 ifndef PVPATCH_BENCH_MK
 PVPATCH_BENCH_MK := 1
@@ -30,9 +31,10 @@ BENCH_RT_CFLAGS = -std=gnu11 -O2 -g -fno-pie -mno-red-zone $(CWARN) $(PVPATCH_RU
 BENCH_RETPOLINE_CFLAGS := -mindirect-branch=thunk-extern -mindirect-branch-register
 
 BENCH_RT_OBJS := $(patsubst %.c,$(BENCH_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
-BENCH_OBJS := $(BENCH_B)/bench.o $(BENCH_B)/bench-ops-fw.o $(BENCH_B)/bench-ops-native.o \
-	$(BENCH_B)/bench-calls-direct.o $(BENCH_B)/bench-calls-indirect.o \
-	$(BENCH_B)/bench-calls-retpoline.o $(BENCH_B)/bench-asm.o $(BENCH_B)/bench-mass.o
+BENCH_OBJS := $(addprefix $(BENCH_B)/,bench.o bench-backends.o \
+	bench-backends-preserving.o bench-ops-fw.o bench-ops-fwp.o bench-ops-native.o \
+	bench-calls-direct.o bench-calls-directp.o bench-calls-indirect.o \
+	bench-calls-retpoline.o bench-asm.o bench-mass.o)
 
 .PHONY: bench bench-build
 bench-build: $(BENCH_BIN)
@@ -50,35 +52,29 @@ $(BENCH_B)/rt/$(basename $(notdir $(1))).o: $(1) $$(PVPATCH_GEN_STAMP)
 endef
 $(foreach s,$(PVPATCH_RUNTIME_SRCS),$(eval $(call bench_rt_rule,$(s))))
 
-$(BENCH_B)/bench.o: $(BENCH_SRC)/bench.c $(BENCH_SRC)/bench.h $(PVPATCH_GEN_STAMP)
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(BENCH_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
-
-$(BENCH_B)/bench-ops-fw.o: $(BENCH_SRC)/bench-ops.c $(BENCH_SRC)/bench.h $(PVPATCH_GEN_STAMP)
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(BENCH_CFLAGS) $(PVPATCH_CFLAGS) -DBENCH_FW -MD -c $< -o $@
-
-$(BENCH_B)/bench-ops-native.o: $(BENCH_SRC)/bench-ops.c $(BENCH_SRC)/bench.h $(PVPATCH_GEN_STAMP)
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(BENCH_CFLAGS) $(PVPATCH_NATIVE_CFLAGS) -MD -c $< -o $@
-
-$(BENCH_B)/bench-calls-direct.o: $(BENCH_SRC)/bench-calls.c $(BENCH_SRC)/bench.h
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_DIRECT -MD -c $< -o $@
-
-$(BENCH_B)/bench-calls-indirect.o: $(BENCH_SRC)/bench-calls.c $(BENCH_SRC)/bench.h
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_INDIRECT -MD -c $< -o $@
-
-$(BENCH_B)/bench-calls-retpoline.o: $(BENCH_SRC)/bench-calls.c $(BENCH_SRC)/bench.h
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_RETPOLINE_CFLAGS) -DBENCH_RETPOLINE -MD -c $< -o $@
+# One object of the benchmark: $(1) the object's name, $(2) its source,
+# $(3) its flags.  bench.h includes <asm/pvpatch.h>: every C object needs
+# the generated headers.
+define bench_c_rule
+$(BENCH_B)/$(1).o: $(BENCH_SRC)/$(2) $(BENCH_SRC)/bench.h $$(PVPATCH_GEN_STAMP)
+	$$(call quiet,CC,$$@)
+	$$(Q)mkdir -p $$(dir $$@)
+	$$(Q)$$(CC) $$(BENCH_CFLAGS) $(3) -MD -c $$< -o $$@
+endef
+$(eval $(call bench_c_rule,bench,bench.c,$$(PVPATCH_CFLAGS) -I$$(PVPATCH_DIR)/arch/x86/alternatives))
+$(eval $(call bench_c_rule,bench-backends,bench-backends.c,$$(PVPATCH_CFLAGS)))
+$(eval $(call bench_c_rule,bench-backends-preserving,bench-backends.c,\
+	$$(PVPATCH_CFLAGS) -mgeneral-regs-only -DBENCH_PRESERVING))
+$(eval $(call bench_c_rule,bench-ops-fw,bench-ops.c,$$(PVPATCH_CFLAGS) -DBENCH_FW))
+$(eval $(call bench_c_rule,bench-ops-fwp,bench-ops.c,\
+	$$(PVPATCH_CFLAGS) -DBENCH_FW -DBENCH_PRESERVING))
+$(eval $(call bench_c_rule,bench-ops-native,bench-ops.c,$$(PVPATCH_NATIVE_CFLAGS)))
+$(eval $(call bench_c_rule,bench-calls-direct,bench-calls.c,$$(PVPATCH_CFLAGS) -DBENCH_DIRECT))
+$(eval $(call bench_c_rule,bench-calls-directp,bench-calls.c,\
+	$$(PVPATCH_CFLAGS) -DBENCH_DIRECT_PRESERVING))
+$(eval $(call bench_c_rule,bench-calls-indirect,bench-calls.c,$$(PVPATCH_CFLAGS) -DBENCH_INDIRECT))
+$(eval $(call bench_c_rule,bench-calls-retpoline,bench-calls.c,\
+	$$(PVPATCH_CFLAGS) $$(BENCH_RETPOLINE_CFLAGS) -DBENCH_RETPOLINE))
 
 $(BENCH_B)/bench-asm.o: $(BENCH_SRC)/bench-asm.S
 	$(call quiet,AS,$@)

@@ -4,6 +4,9 @@
  *
  *   -DBENCH_DIRECT     direct_<op>: a hand-written direct call of the
  *                      backend the CALL sites call (call be_<op>)
+ *   -DBENCH_DIRECT_PRESERVING
+ *                      directp_<op>: the same with the register-preserving
+ *                      backend (call bep_<op>)
  *   -DBENCH_INDIRECT   pv_ops style, call *table+off(%rip):
  *                      indirect_<op> through bench_pv_ops (the backends),
  *                      indirect_native_<op> through bench_pv_ops_native
@@ -34,6 +37,7 @@
 	LOOP(N(read_cr3), (void)0, { acc += C(read_cr3)(); })
 
 #define BE(op)		be_##op
+#define BEP(op)		bep_##op
 #define TBL(op)		bench_pv_ops.op
 #define TBL_NATIVE(op)	bench_pv_ops_native.op
 
@@ -41,6 +45,10 @@
 #define NAME(op)	direct_##op
 NATIVE_OP_LOOPS(BE, NAME)
 CALL_ONLY_LOOPS(BE, NAME)
+#elif defined(BENCH_DIRECT_PRESERVING)
+#define NAME(op)	directp_##op
+NATIVE_OP_LOOPS(BEP, NAME)
+CALL_ONLY_LOOPS(BEP, NAME)
 #elif defined(BENCH_INDIRECT) || defined(BENCH_RETPOLINE)
 #ifdef BENCH_INDIRECT
 #define NAME(op)	indirect_##op
@@ -53,5 +61,5 @@ NATIVE_OP_LOOPS(TBL, NAME)
 CALL_ONLY_LOOPS(TBL, NAME)
 NATIVE_OP_LOOPS(TBL_NATIVE, NAME_NATIVE)
 #else
-#error "define BENCH_DIRECT, BENCH_INDIRECT or BENCH_RETPOLINE"
+#error "define BENCH_DIRECT, BENCH_DIRECT_PRESERVING, BENCH_INDIRECT or BENCH_RETPOLINE"
 #endif

@@ -3,7 +3,9 @@
  *
  *   -DBENCH_FW with the framework headers: fw_<mode>_<op>(), whose
  *     pv_<op>() are padded sites with records; the harness patches every
- *     site of fw_<mode>_<op> to <mode>;
+ *     site of fw_<mode>_<op> to <mode>; with -DBENCH_PRESERVING instead
+ *     fwp_call_<op>(), whose sites it patches to CALL the register-preserving
+ *     backends;
  *   without, against the framework-free headers: ref_<op>(), the same loops
  *     with plain native instructions (and ref2_<op>(), a copy: the A/A
  *     control), and the hand-written inline code that INLINE templates are
@@ -35,7 +37,10 @@
 #define SETUP_mem_size		(void)0
 #define BODY_mem_size		{ acc += pv_mem_size(); }
 
-#ifdef BENCH_FW
+#if defined(BENCH_FW) && defined(BENCH_PRESERVING)
+#define FWP_LOOP(op)		LOOP(fwp_call_##op, SETUP_##op, BODY_##op)
+BENCH_CALL_OPS(FWP_LOOP)
+#elif defined(BENCH_FW)
 #define FW_LOOP(op, mode)	LOOP(fw_##mode##_##op, SETUP_##op, BODY_##op)
 BENCH_FW_LOOPS(FW_LOOP)
 #else

@@ -8,11 +8,17 @@
  *                             one copy of each loop per mode it is patched to
  *                  otherwise: the same loops, framework-free (plain native
  *                             instructions), and the hand-written inline code
- *   bench-calls.c  BENCH_DIRECT / BENCH_INDIRECT / BENCH_RETPOLINE: the same
- *                  loops calling a function: the backend directly, through a
+ *                  BENCH_FW + BENCH_PRESERVING: fwp_call_<op>(), the sites
+ *                             patched to CALL the register-preserving
+ *                             backends (their records are a range of their own)
+ *   bench-calls.c  BENCH_DIRECT / BENCH_DIRECT_PRESERVING / BENCH_INDIRECT /
+ *                  BENCH_RETPOLINE: the same loops calling a function: the
+ *                  backend directly (plain or register-preserving), through a
  *                  pv_ops-style table (call *table(%rip)), and through that
  *                  table with retpolines (bench-asm.S has the thunks); the
  *                  table calls also with native_<op> as the target
+ *   bench-backends.c  the backends, plain (be_<op>) and register-preserving
+ *                  (BENCH_PRESERVING: bep_<op>)
  *   bench.c        the harness: backends, patching, timing, checks, output
  *   bench-mass.S   100,000 sites, patched for throughput only (never run)
  *
@@ -24,6 +30,8 @@
 #define PVPATCH_BENCH_H
 
 #include <stdint.h>
+
+#include <asm/pvpatch.h>	/* PVPATCH_BACKEND */
 
 #define BENCH_UNROLL	8
 
@@ -46,6 +54,8 @@
 /* Backends have the C signature of pv_<op>(); CALL sites reach them from
  * any stack alignment (the thunks realign, direct sites do not). */
 #define BENCH_BACKEND	__attribute__((force_align_arg_pointer, noinline, noclone))
+/* Register-preserving backends, as an adopting kernel writes them. */
+#define BENCH_PBACKEND	PVPATCH_BACKEND __attribute__((noinline, noclone))
 
 typedef uint64_t (*bench_loop_fn)(uint64_t n);
 
@@ -56,16 +66,20 @@ typedef uint64_t (*bench_loop_fn)(uint64_t n);
 #define INLINE_SAVE_FL_VAL	0x202ul		/* INLINE template and hand-written mov */
 #define BENCH_CPUID_LEAF	0u
 
-/* The backends (bench.c), with the signatures of pv_<op>(). */
-void be_read_tsc(uint32_t *lo, uint32_t *hi);
-unsigned long be_save_fl(void);
-void be_restore_fl(unsigned long flags);
-void be_sched_yield(uint32_t cpu);
-void be_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c,
-	      uint32_t *d);
-void be_write_cr3(unsigned long val);
-unsigned long be_read_cr3(void);
-uint64_t be_mem_size(void);
+/* The backends (bench-backends.c), with the signatures of pv_<op>():
+ * be_<op> plain, bep_<op> register-preserving. */
+#define BENCH_DECL_BACKENDS(P, ATTR) \
+	ATTR void P##read_tsc(uint32_t *lo, uint32_t *hi); \
+	ATTR unsigned long P##save_fl(void); \
+	ATTR void P##restore_fl(unsigned long flags); \
+	ATTR void P##sched_yield(uint32_t cpu); \
+	ATTR void P##cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, \
+			   uint32_t *c, uint32_t *d); \
+	ATTR void P##write_cr3(unsigned long val); \
+	ATTR unsigned long P##read_cr3(void); \
+	ATTR uint64_t P##mem_size(void);
+BENCH_DECL_BACKENDS(be_, )
+BENCH_DECL_BACKENDS(bep_, PVPATCH_BACKEND)
 
 extern volatile unsigned long be_stored;	/* last value a storing backend got */
 extern unsigned long be_cr3;			/* what be_read_cr3 returns */
@@ -104,7 +118,8 @@ uint64_t native_mem_size(void);
  * control); fw_<mode>_<op>: framework sites, one
  * copy per mode the harness patches them to; hand_inline_<op>: hand-written
  * equivalent of an INLINE template; direct_<op>, indirect_<op>,
- * retpoline_<op>: calls of the backend from C; indirect_native_<op>,
+ * retpoline_<op>: calls of the backend from C; directp_<op> and
+ * fwp_call_<op>: the same with the register-preserving backend; indirect_native_<op>,
  * retpoline_native_<op>: pv_ops calls of native_<op>.  Each list is the one
  * definition both the objects and the harness's variant table expand.
  */
@@ -124,7 +139,8 @@ uint64_t native_mem_size(void);
 #define BENCH_DECL_REF(op) uint64_t ref_##op(uint64_t n); uint64_t ref2_##op(uint64_t n); \
 	uint64_t indirect_native_##op(uint64_t n); uint64_t retpoline_native_##op(uint64_t n);
 #define BENCH_DECL_CALLS(op) uint64_t direct_##op(uint64_t n); \
-	uint64_t indirect_##op(uint64_t n); uint64_t retpoline_##op(uint64_t n);
+	uint64_t indirect_##op(uint64_t n); uint64_t retpoline_##op(uint64_t n); \
+	uint64_t directp_##op(uint64_t n); uint64_t fwp_call_##op(uint64_t n);
 #define BENCH_DECL_FW(op, mode) uint64_t fw_##mode##_##op(uint64_t n);
 BENCH_REF_OPS(BENCH_DECL_REF)
 BENCH_CALL_OPS(BENCH_DECL_CALLS)

@@ -20,7 +20,7 @@ FW_MODES = ["NATIVE", "NOP", "INLINE", "CALL"]
 
 
 def expected_variants(op):
-    v = {"direct", "CALL", "indirect", "retpoline"}
+    v = {"direct", "CALL", "indirect", "retpoline", "direct-preserving", "CALL-preserving"}
     if op in NATIVE_OPS:
         v |= {"framework-free", "framework-free-copy", "NATIVE", "indirect-native",
               "retpoline-native"}
@@ -87,23 +87,35 @@ def test_every_variant_has_a_number(report):
 
 
 def test_framework_sites_took_their_modes(report):
-    bp = report["bench_patch"]
-    assert bp["invalid"] == 0 and bp["fallbacks"] == 0, bp
-    n = 0
+    bp, bpp = report["bench_patch"], report["bench_patch_preserving"]
+    for b in (bp, bpp):
+        assert b["invalid"] == 0 and b["fallbacks"] == 0, b
+    n = {False: 0, True: 0}
     for op, o in report["ops"].items():
         for name, v in o["variants"].items():
-            if name not in FW_MODES:
+            if name not in FW_MODES + ["CALL-preserving"]:
                 assert "mode" not in v, (op, name)
                 continue
-            assert v["mode"] == name, (op, name)
+            assert v["mode"] == name.split("-")[0], (op, name)
+            assert v["preserving"] == (name == "CALL-preserving"), (op, name)
             assert v["sites"] >= report["unroll"], (op, name, v["sites"])
             assert v["sites_in_mode"] == v["sites"], (op, name, v)
-            n += v["sites"]
-    assert n == bp["sites"]
+            # What a site executes, decoded: mem_size's 32-byte sites pad with
+            # a jump, the 8-byte save_fl and restore_fl sites at most a NOP.
+            assert v["executes"] and "?" not in v["executes"], (op, name, v)
+            if op == "mem_size":
+                assert v["executes"].endswith("+jmp"), (op, name, v)
+            if op in ("save_fl", "restore_fl"):
+                assert "jmp" not in v["executes"], (op, name, v)
+            n[v["preserving"]] += v["sites"]
+    assert n[False] == bp["sites"] and n[True] == bpp["sites"]
     assert sum(bp["modes"].values()) == bp["sites"]
     for mode in FW_MODES:
         assert bp["modes"][mode] > 0, mode
+    assert bpp["modes"]["CALL"] == bpp["sites"]
     assert bp["thunk_bytes"] > 0      # CALL sites of C code go through thunks
+    # Register-preserving backends: leaner thunks than the plain ones.
+    assert 0 < bpp["thunk_bytes"] < bp["thunk_bytes"]
 
 
 def test_throughput_patched_every_site(report):
