@@ -40,8 +40,15 @@ static void put32(struct enc *e, uint32_t v)
 
 void enc_bytes(struct enc *e, const uint8_t *b, size_t n)
 {
+	/* One bounds check for the run (this is most of what a site costs). */
+	if (n > e->cap - e->len) {
+		e->overflow = true;
+		e->len = e->cap;
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
-		put(e, b[i]);
+		e->buf[e->len + i] = b[i];
+	e->len += n;
 }
 
 void enc_nop_fill(uint8_t *buf, size_t n)
@@ -59,10 +66,16 @@ void enc_nops(struct enc *e, size_t n)
 		return;
 	}
 	/* Long padding: jump over it (rel8 reaches any site of <= 129 bytes). */
-	put(e, 0xeb);
-	put(e, (uint8_t)(n - 2));
+	if (n > e->cap - e->len) {
+		e->overflow = true;
+		e->len = e->cap;
+		return;
+	}
+	e->buf[e->len] = 0xeb;
+	e->buf[e->len + 1] = (uint8_t)(n - 2);
 	for (size_t i = 2; i < n; i++)
-		put(e, 0xcc);
+		e->buf[e->len + i] = 0xcc;
+	e->len += n;
 }
 
 /* REX prefix when needed: W for 64-bit, R extends modrm.reg, B modrm.rm. */

@@ -330,24 +330,46 @@ static unsigned int fallback(unsigned int mode)
 	return mode == PVPATCH_MODE_INLINE ? PVPATCH_MODE_CALL : PVPATCH_MODE_NATIVE;
 }
 
+/* How many of n bytes differ between a and b, compared 8 at a time. */
+static unsigned int bytes_changed(const uint8_t *a, const uint8_t *b, unsigned int n)
+{
+	unsigned int changed = 0, i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, y;
+
+		__builtin_memcpy(&x, a + i, 8);
+		__builtin_memcpy(&y, b + i, 8);
+		/* Fold each differing byte into its low bit, then add the bits
+		 * up with a multiply (no popcount: it may be a libgcc call). */
+		x ^= y;
+		x |= x >> 4;
+		x |= x >> 2;
+		x |= x >> 1;
+		changed += (unsigned int)(((x & 0x0101010101010101ull) * 0x0101010101010101ull) >> 56);
+	}
+	for (; i < n; i++)
+		changed += a[i] != b[i];
+	return changed;
+}
+
 static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol,
 		      struct pvpatch_report *rep)
 {
 	const struct pvpatch_site *r = &pv->sites[i];
 	const struct pvpatch_op_policy *opol = pol ? &pol->op[r->op] : NULL;
 	uint8_t out[PVPATCH_MAX_SITE];
-	unsigned int wanted, mode;
-	unsigned int changed = 0;
+	unsigned int wanted, mode, changed;
 	struct site s;
 	int err, first = PVPATCH_OK;
 
-	site_view(pv, i, &s);
 	wanted = pv->state[i].override != NO_OVERRIDE ? pv->state[i].override
 						     : opol ? opol->mode : PVPATCH_MODE_NATIVE;
 	if (wanted >= PVPATCH_NR_MODES) {
 		first = PVPATCH_E_MODE;
 		wanted = PVPATCH_MODE_NATIVE;
 	}
+	site_view(pv, i, &s);
 	for (mode = wanted;; mode = fallback(mode)) {
 		err = build(pv, &s, mode, opol, out);
 		if (!err)
@@ -362,8 +384,7 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 		rep->fallbacks++;
 		reject(rep, (uintptr_t)s.addr, r->op, wanted, mode, first);
 	}
-	for (unsigned int b = 0; b < s.len; b++)
-		changed += out[b] != s.addr[b];
+	changed = bytes_changed(out, s.addr, s.len);
 	if (pv->flags & PVPATCH_F_DEBUG)
 		debug_site(pv, &s, s.addr, out, mode);
 	if (changed) {

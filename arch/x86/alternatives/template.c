@@ -66,15 +66,12 @@ static int alloc_scratch(struct fit *f)
 		busy |= 1u << s->arg[i];
 	if (s->ret >= 0)
 		busy |= 1u << s->ret;
+	/* The lowest-numbered free registers nothing else uses, in order. */
 	for (int n = 0; n < PVT_MAX_SCRATCH; n++) {
-		f->scratch[n] = -1;
-		for (int r = 0; r < 16; r++) {
-			if ((s->free >> r & 1) && !(busy >> r & 1)) {
-				f->scratch[n] = (int8_t)r;
-				busy |= 1u << r;
-				break;
-			}
-		}
+		unsigned int avail = s->free & ~busy & 0xffffu;
+
+		f->scratch[n] = avail ? (int8_t)__builtin_ctz(avail) : -1;
+		busy |= (uint16_t)(avail & -avail);
 	}
 	return PVPATCH_OK;
 }
