@@ -23,6 +23,12 @@
  *               sub $8,%rsp; push %rax; mov (%rax),%rax
  *               mov %r9,%rdi; call backend; mov %rax,%rbx
  *               mov 0(%rsp),%rsp; lea 8(%rsp),%rsp; ... pop %rcx; ret
+ *           For a register-preserving backend the thunk is lean: it saves
+ *           only the registers it fills itself and does not align:
+ *               push %rdi; mov %r9,%rdi; call backend; pop %rdi; ret
+ *               push %rsi ...; sub $32,%rsp; mov %eax,%edi ...;
+ *               lea 0(%rsp),%rdx ...; call backend; mov 0(%rsp),%eax ...;
+ *               lea 32(%rsp),%rsp; ... pop %rsi; ret   (extra outputs)
  */
 #include "internal.h"
 
@@ -107,11 +113,12 @@ static void move_result(struct enc *e, const struct site *s)
 /*
  * What a call of the backend from this site may change: every caller-saved
  * register, or for a register-preserving backend only the argument
- * registers the moves fill (and r11, their cycle breaker) and rax (the
- * result).
+ * registers the moves fill, the registers carrying pointers to the slots of
+ * extra outputs, r11 (the moves' cycle breaker) and rax (the result).
  */
 static uint16_t call_clobbers(const struct site *s, bool preserves)
 {
+	int nouts = s->info->nouts;
 	uint16_t m = 0;
 
 	if (!preserves)
@@ -119,6 +126,8 @@ static uint16_t call_clobbers(const struct site *s, bool preserves)
 	for (int i = 0; i < s->nargs; i++)
 		if (s->arg[i] != sysv_arg_regs[i])
 			m |= (uint16_t)(1u << sysv_arg_regs[i]);
+	for (int i = 0; nouts > 1 && i < nouts; i++)
+		m |= (uint16_t)(1u << sysv_arg_regs[s->nargs + i]);
 	if (m && s->nargs > 1)
 		m |= 1u << REG_R11;	/* may break a cycle of moves */
 	if (s->info->nouts)
@@ -148,15 +157,18 @@ static int emit_direct(const struct site *s, const void *backend, bool preserves
 static void thunk_code(struct enc *e, const struct site *s, const void *backend, bool preserves)
 {
 	const struct pvpatch_op_info *info = s->info;
-	int nouts = info->nouts, slots = 0;
-	/* Extra outputs go through stack slots: the full form for them. */
-	bool lean = preserves && nouts <= 1;
-	uint16_t save = call_clobbers(s, lean) & ~s->free;
+	int nouts = info->nouts, slots = nouts > 1 ? (nouts * 8 + 15) & ~15 : 0;
+	/* A register-preserving backend is kernel code (no SSE): it needs no
+	 * stack alignment, and the thunk saves only what it writes itself. */
+	bool lean = preserves;
+	uint16_t save = call_clobbers(s, preserves) & ~s->free;
 
 	for (int r = 0; r < 16; r++)
 		if (save >> r & 1)
 			enc_push(e, r);
-	if (!lean) {
+	if (lean && slots) {
+		enc_rsp_add(e, (int8_t)-slots);
+	} else if (!lean) {
 		/*
 		 * Align the stack for the backend without a frame register (any
 		 * register, %rbp too, may hold an operand): keep rax's value on
@@ -169,10 +181,8 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend,
 		enc_rsp_add(e, -8);
 		enc_push(e, REG_RAX);
 		enc_bytes(e, (const uint8_t[]){ 0x48, 0x8b, 0x00 }, 3);	/* mov (%rax), %rax */
-		if (nouts > 1) {
-			slots = (nouts * 8 + 15) & ~15;
+		if (slots)
 			enc_rsp_add(e, (int8_t)-slots);
-		}
 	}
 	parallel_move(e, s->nargs, s->arg, sysv_arg_regs, REG_R11);
 	if (nouts > 1)
@@ -186,7 +196,9 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend,
 
 		enc_load_rsp(e, reg, (uint8_t)(8 * i), info->out_size[i] == 8);
 	}
-	if (!lean) {
+	if (lean && slots) {
+		enc_lea_rsp(e, REG_RSP, (uint8_t)slots);		/* flags unchanged */
+	} else if (!lean) {
 		enc_load_rsp(e, REG_RSP, (uint8_t)slots, true);	/* back to rax's slot */
 		enc_lea_rsp(e, REG_RSP, 8);				/* and past it */
 	}

@@ -25,3 +25,24 @@ PVPATCH_BACKEND void pbe_irq_disable(void)
 {
 	pbe_calls++;
 }
+
+PVPATCH_BACKEND void pbe_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b,
+			       uint32_t *c, uint32_t *d)
+{
+	uint32_t ra, rb, rc, rd;
+
+	asm volatile("cpuid" : "=a" (ra), "=b" (rb), "=c" (rc), "=d" (rd)
+			     : "a" (leaf), "c" (subleaf));
+	*a = ra;
+	*b = rb;
+	*c = rc;
+	*d = rd;
+	pbe_calls++;
+}
+
+PVPATCH_BACKEND void pbe_rdmsr(uint32_t msr, uint32_t *lo, uint32_t *hi)
+{
+	*lo = msr + 0x21;
+	*hi = msr + 0x22;
+	pbe_calls++;
+}

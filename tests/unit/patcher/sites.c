@@ -106,6 +106,18 @@ NOINLINE void site_rdmsr(uint32_t msr, uint32_t out[2])
 	pv_rdmsr(msr, &out[0], &out[1]);
 }
 
+/* Values live across a site with two outputs (the thunk's stack slots). */
+NOINLINE unsigned long site_rdmsr_live(unsigned long a, unsigned long b, unsigned long c,
+				       unsigned long d, unsigned long e, unsigned long f)
+{
+	unsigned long x = a * 3, y = b * 5, z = c * 7, w = d * 11, v = e * 13, u = f * 17;
+	uint32_t lo, hi;
+
+	pv_rdmsr((uint32_t)(a ^ f), &lo, &hi);
+	return a + b * 2 + c * 4 + d * 8 + e * 16 + f * 32 + x + (y << 1) + (z << 2) +
+	       (w << 3) + (v << 4) + (u << 5) + ((unsigned long)hi << 32 | lo);
+}
+
 unsigned long native_mem_size(void)
 {
 	return 0x12345000ul;

@@ -20,6 +20,8 @@ void site_send_ipi(void *apic, uint32_t dest, uint32_t icr);
 void site_send_ipi_swapped(uint32_t icr, uint32_t dest, void *apic);
 void site_set_pte(uint64_t *ptep, uint64_t pte);
 void site_rdmsr(uint32_t msr, uint32_t out[2]);
+unsigned long site_rdmsr_live(unsigned long a, unsigned long b, unsigned long c,
+			      unsigned long d, unsigned long e, unsigned long f);
 void site_irq_disable(void);
 
 /* backends-preserve.c */
@@ -28,6 +30,9 @@ extern unsigned int pbe_calls;
 void pbe_write_cr3(unsigned long v);
 unsigned long pbe_read_cr3(void);
 void pbe_irq_disable(void);
+void pbe_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c,
+	       uint32_t *d);
+void pbe_rdmsr(uint32_t msr, uint32_t *lo, uint32_t *hi);
 
 /* sites-asm.S: operands in %rbp */
 void site_write_cr3_rbp(unsigned long val);

@@ -467,6 +467,35 @@ static void test_call_preserving_backend(void **st)
 	assert_true(rep.thunk_bytes - thunks_before <= 4 * 48);
 }
 
+/* Several outputs through a register-preserving backend: the lean thunk
+ * passes stack slots, saves only the pointer and argument registers it
+ * fills and keeps every live register. */
+static void test_call_preserving_multiple_outputs(void **st)
+{
+	uint32_t native[4], called[4], msr[2];
+	unsigned int thunks_before = rep.thunk_bytes;
+	unsigned long lo_hi = (unsigned long)(0x22 + (1 ^ 6)) << 32 | (0x21 + (1 ^ 6));
+
+	(void)st;
+	site_cpuid(0, 0, native);
+	pol.op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_cpuid, .preserves = 1 };
+	pol.op[PVPATCH_OP_RDMSR] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_rdmsr, .preserves = 1 };
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	pbe_calls = 0;
+	site_cpuid(0, 0, called);
+	assert_memory_equal(called, native, sizeof(native));
+	site_rdmsr(0x10, msr);
+	assert_int_equal(msr[0], 0x31);
+	assert_int_equal(msr[1], 0x32);
+	assert_int_equal(site_rdmsr_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6) + lo_hi);
+	assert_int_equal(pbe_calls, 3);
+	/* No stack alignment, no saving of the registers the backend keeps. */
+	assert_true(rep.thunk_bytes - thunks_before <= 3 * 80);
+}
+
 /* --- NOP ----------------------------------------------------------------- */
 static void test_nop(void **st)
 {
@@ -903,6 +932,7 @@ int main(void)
 		cmocka_unit_test_setup(test_call_direct, setup),
 		cmocka_unit_test_setup(test_call_set_pte, setup),
 		cmocka_unit_test_setup(test_call_preserving_backend, setup),
+		cmocka_unit_test_setup(test_call_preserving_multiple_outputs, setup),
 		cmocka_unit_test_setup(test_nop, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
