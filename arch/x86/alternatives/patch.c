@@ -114,18 +114,12 @@ static void sift(struct pvpatch *pv, unsigned int root, unsigned int n)
 	}
 }
 
+/* state[].order is the identity; the linker usually leaves records in
+ * address order, and init() tells whether it did. */
 static void sort_sites(struct pvpatch *pv)
 {
 	unsigned int n = nr_sites(pv);
-	bool sorted = true;
 
-	for (unsigned int i = 0; i < n; i++)
-		pv->state[i].order = i;
-	/* The linker usually leaves records in address order: check first. */
-	for (unsigned int i = 1; i < n && sorted; i++)
-		sorted = rec_addr(&pv->sites[i - 1]) <= rec_addr(&pv->sites[i]);
-	if (sorted)
-		return;
 	for (unsigned int i = n / 2; i-- > 0;)
 		sift(pv, i, n);
 	for (unsigned int end = n; end-- > 1;) {
@@ -186,18 +180,24 @@ static int init(struct pvpatch *pv)
 {
 	unsigned int n;
 	size_t saved = 0;
+	bool sorted = true;
 
 	if (!pv->sites || !pv->sites_end || pv->sites_end < pv->sites || !pv->state ||
 	    (!pv->saved && pv->saved_size) || pv->text_end < pv->text_start ||
 	    ((uintptr_t)pv->sites & 3) || ((uintptr_t)pv->thunks & 15))
 		return -1;
 	n = nr_sites(pv);
+	/* Pass 1 (one walk over the records, which may be many): check each,
+	 * start the order as the identity and see whether it is sorted. */
 	for (unsigned int i = 0; i < n; i++) {
 		pv->state[i].reason = (uint8_t)check_record(pv, &pv->sites[i]);
 		pv->state[i].mode = PVPATCH_MODE_NATIVE;
 		pv->state[i].override = NO_OVERRIDE;
+		pv->state[i].order = i;
+		sorted = sorted && (i == 0 || rec_addr(&pv->sites[i - 1]) <= rec_addr(&pv->sites[i]));
 	}
-	sort_sites(pv);
+	if (!sorted)
+		sort_sites(pv);
 	refuse_overlaps(pv);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pvpatch_site *r = &pv->sites[i];
@@ -281,11 +281,11 @@ static void reject(struct pvpatch_report *rep, uintptr_t site, unsigned int op,
 	rep->n_rejects++;
 }
 
+/* Mark the sites the policy's overrides name; apply() clears each mark
+ * once it has used it, so no walk over every site is needed here. */
 static void apply_overrides(struct pvpatch *pv, const struct pvpatch_policy *pol,
 			    struct pvpatch_report *rep)
 {
-	for (unsigned int i = 0; i < nr_sites(pv); i++)
-		pv->state[i].override = NO_OVERRIDE;
 	for (unsigned int k = 0; pol && k < pol->n_overrides; k++) {
 		const struct pvpatch_override *o = &pol->overrides[k];
 		uintptr_t addr = o->addr;
@@ -416,9 +416,10 @@ static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
 			rep->invalid++;
 			reject(rep, rec_addr(&pv->sites[i]), pv->sites[i].op,
 			       PVPATCH_MODE_NATIVE, PVPATCH_MODE_NATIVE, pv->state[i].reason);
-			continue;
+		} else {
+			patch_one(pv, i, pol, rep);
 		}
-		patch_one(pv, i, pol, rep);
+		pv->state[i].override = NO_OVERRIDE;
 	}
 	rep->thunk_bytes = (unsigned int)pv->thunks_used;
 	return 0;
