@@ -55,7 +55,8 @@
  *   records    per record: kind >= 0xe0: 16 raw bytes (site offset relative
  *              to the text unless kind >= 0xf8); else op-1, slot, enc, style,
  *              5 register bytes, clobbers (u16) [, field, value]
- *   policy     n_entries, n_overrides, entries (op, mode, backend, template,
+ *   policy     n_entries, n_overrides, entries (op, mode, backend (% 9; bit 0 of
+ *              backend / 9: the backend is register-preserving), template,
  *              params flag [, 4 x u64]), overrides (kind, mode, offset u16)
  *   [policy]   the second one, with cfg bits 3 and 4
  */
@@ -540,6 +541,7 @@ static void build_policy(struct rd *in, struct policy_in *p)
 
 		o->mode = mode < 0xf0 ? mode % PVPATCH_NR_MODES : mode;
 		o->backend = backends[be % NB];
+		o->preserves = be / NB & 1;	/* register-preserving: lean thunks */
 		o->tmpl = tm % (R.n_tmpl + 1) ? R.tmpl[tm % (R.n_tmpl + 1) - 1] : NULL;
 		for (int j = 0; j < PVT_MAX_PARAMS; j++)
 			o->params[j] = pf & 1 ? u64(in) : (uint64_t)pf << j;

@@ -129,6 +129,12 @@ def seeds():
     yield "call-thunks", (header(TWICE, n) + templates(t_pause) + all_records()
                           + policy([(op, CALL, 1 + i % 3, 0, None) for i, op in enumerate(OPS)]))
 
+    # The same with register-preserving backends (backend + 9): lean thunks,
+    # and direct calls where no register must move.
+    yield "call-preserving", (header(TWICE, n) + templates(t_pause) + all_records()
+                              + policy([(op, CALL, 9 + 1 + i % 3, 0, None)
+                                        for i, op in enumerate(OPS)]))
+
     yield "inline", (header(DEBUG | PRINT | REPORT | TWICE, n)
                      + templates(t_const, t_rdtsc, t_pause) + all_records()
                      + policy([("save_fl", INLINE, BE_TWO, 1, (0x202, 0, 0, 0)),
