@@ -52,6 +52,17 @@ BENCH_REF_OPS(REF_LOOP)
 #define REF2_LOOP(op)		LOOP(ref2_##op, SETUP_##op, BODY_##op)
 BENCH_REF_OPS(REF2_LOOP)
 
+/*
+ * The framework-free loops once more with one padding instruction after
+ * each op, as a NATIVE site executes it (BENCH_PADS): a NOP, or a short JMP
+ * over the rest of a long site.  Against the framework-free loop this is the cost of the one
+ * padding instruction the design allows a NATIVE site.
+ */
+#define PAD_nop			asm volatile(".nops 6")
+#define PAD_jmp			asm volatile("jmp 1f; .skip 12, 0xcc; 1:")
+#define REFPAD_LOOP(op, pad)	LOOP(refpad_##op, SETUP_##op, BODY_##op PAD_##pad;)
+BENCH_PADS(REFPAD_LOOP)
+
 /* What the INLINE save_fl template (movi ret, imm) is: a constant load. */
 LOOP(hand_inline_save_fl, (void)0,
      { unsigned long v; asm volatile("mov %1, %k0" : "=r" (v) : "i" (INLINE_SAVE_FL_VAL));

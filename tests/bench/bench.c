@@ -209,6 +209,7 @@ static uint64_t now_ns(void)
 enum kind {
 	K_REF,			/* framework-free build */
 	K_REF2,			/* a copy of it: the A/A control */
+	K_REFPAD,		/* it with one padding instruction after each op */
 	K_HAND,			/* hand-written inline code */
 	K_FW,			/* framework sites in one mode */
 	K_DIRECT,		/* direct call of the backend */
@@ -281,6 +282,7 @@ static void build_variants(void)
 {
 #define ADD_REF(op)	add(#op, "framework-free", K_REF, -1, ref_##op, NULL);			\
 			add(#op, "framework-free-copy", K_REF2, -1, ref2_##op, "framework-free");	\
+			add(#op, "framework-free+pad", K_REFPAD, -1, refpad_##op, "framework-free"); \
 			add(#op, "indirect-native", K_INDIRECT_NATIVE, -1,			\
 			    indirect_native_##op, "framework-free");				\
 			add(#op, "retpoline-native", K_RETPOLINE_NATIVE, -1,			\
@@ -499,10 +501,27 @@ static void patch_loops(struct bench_patch *bp)
 	}
 }
 
+/* The refpad_<op> loops add the padding instruction the op's NATIVE sites
+ * really execute. */
+static void check_pads(void)
+{
+#define CHECK_PAD(op, pad) {								\
+		const struct variant *v = find(#op, "NATIVE");				\
+		const char *end = v ? strrchr(v->shape, '+') : NULL;			\
+											\
+		if (!end || strcmp(end + 1, #pad))					\
+			fail("%s: NATIVE sites execute \"%s\", refpad_%s adds a %s", #op,	\
+			     v ? v->shape : "?", #op, #pad);				\
+	}
+	BENCH_PADS(CHECK_PAD)
+#undef CHECK_PAD
+}
+
 static void patch_bench_sites(void)
 {
 	patch_loops(&bench_plain);
 	patch_loops(&bench_preserving);
+	check_pads();
 	for (unsigned int i = 0; i < nvar; i++) {
 		struct variant *v = &var[i];
 
@@ -933,7 +952,7 @@ static bool within_1pct(double r)
 
 /* --- output -------------------------------------------------------------- */
 static const char *kind_order[] = {
-	"framework-free", "framework-free-copy", "NATIVE", "NOP", "hand-inline", "INLINE",
+	"framework-free", "framework-free-copy", "framework-free+pad", "NATIVE", "NOP", "hand-inline", "INLINE",
 	"indirect-native", "retpoline-native", "direct", "CALL", "direct-preserving",
 	"CALL-preserving", "indirect", "retpoline",
 };
@@ -952,6 +971,8 @@ static const char *label(const struct variant *v)
 		return "framework-free";
 	case K_REF2:
 		return "framework-free (A/A)";
+	case K_REFPAD:
+		return "framework-free +pad";
 	case K_HAND:
 		return "hand-written inline";
 	case K_DIRECT:
@@ -1041,7 +1062,8 @@ static const char *const bar_key[NBARS] = {
 	"faster_than_retpoline" };
 static const char *const bar_doc[NBARS] = {
 	"NATIVE sites within 1% of the framework-free build (cycles ratio - 1; [A/A: "
-	"a copy of the framework-free loop against it, the noise floor])",
+	"a copy of the framework-free loop against it, the noise floor; +pad: the "
+	"framework-free loop with the site's one padding instruction added])",
 	"CALL sites (register-preserving backends, bep_) within 1% of a hand-written direct "
 	"call of the same backend (cycles ratio - 1)",
 	"NATIVE and CALL sites faster than the retpoline form (cycles ratio)" };
@@ -1102,9 +1124,10 @@ static void print_bars(void)
 			if (bar == 2)
 				printf(" %s %s %.3f%s", v->op, v->name, r, bar_met(bar, r) ? "" : " (no)");
 			else if (bar == 0)
-				printf(" %s %+.2f%%%s [A/A %+.2f%%]", v->op, (r - 1) * 100,
-				       bar_met(bar, r) ? "" : " (no)",
-				       (ratio(find(v->op, "framework-free-copy")) - 1) * 100);
+				printf(" %s %+.2f%%%s [A/A %+.2f%%, +pad %+.2f%%]", v->op,
+				       (r - 1) * 100, bar_met(bar, r) ? "" : " (no)",
+				       (ratio(find(v->op, "framework-free-copy")) - 1) * 100,
+				       (ratio(find(v->op, "framework-free+pad")) - 1) * 100);
 			else
 				printf(" %s %+.2f%%%s", v->op, (r - 1) * 100,
 				       bar_met(bar, r) ? "" : " (no)");
@@ -1255,8 +1278,10 @@ static void print_json(double ghz, int cpu)
 			first = false;
 			json_num("ratio", r, true);
 			json_str("against", bar == 2 ? retpoline_of(v)->name : v->ref, true);
-			if (bar == 0)
+			if (bar == 0) {
 				json_num("aa_ratio", ratio(find(v->op, "framework-free-copy")), true);
+				json_num("pad_ratio", ratio(find(v->op, "framework-free+pad")), true);
+			}
 			printf("\"met\": %s}", bar_met(bar, r) ? "true" : "false");
 		}
 		printf("}, \"met\": %s},\n", bar_all(bar) ? "true" : "false");

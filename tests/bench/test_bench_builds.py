@@ -22,8 +22,8 @@ FW_MODES = ["NATIVE", "NOP", "INLINE", "CALL"]
 def expected_variants(op):
     v = {"direct", "CALL", "indirect", "retpoline", "direct-preserving", "CALL-preserving"}
     if op in NATIVE_OPS:
-        v |= {"framework-free", "framework-free-copy", "NATIVE", "indirect-native",
-              "retpoline-native"}
+        v |= {"framework-free", "framework-free-copy", "framework-free+pad", "NATIVE",
+              "indirect-native", "retpoline-native"}
     if op in INLINE_OPS:
         v.add("INLINE")
     if op == "sched_yield":
@@ -149,6 +149,10 @@ def test_bars_are_reported(report):
         assert bars[key]["sites"], key
         for site, b in bars[key]["sites"].items():
             assert number(b["ratio"]) and isinstance(b["met"], bool), (key, site)
+            if key.startswith("native"):
+                # Beside each NATIVE ratio: the noise floor and the cost of
+                # the one padding instruction, measured on the same loop.
+                assert number(b["aa_ratio"]) and number(b["pad_ratio"]), site
     p = bars["patch_100k_under_10ms"]
     assert number(p["first_apply_ms"]) and isinstance(p["met"], bool)
 
