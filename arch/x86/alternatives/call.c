@@ -14,6 +14,9 @@
  *           the argument moves, the call and the result move are written in
  *           the site itself:
  *               mov %r9, %rdi; call backend; mov %rax, %rbx
+ *           and around a register-preserving backend, room permitting, with
+ *           the registers the sequence overwrites saved in the site too:
+ *               push %rdi; mov %r9, %rdi; call backend; pop %rdi
  *  thunk:   otherwise the site is `call thunk`, and the thunk, generated
  *           once per (backend, registers, free mask), saves the live
  *           caller-saved registers, aligns the stack, moves the arguments,
@@ -135,16 +138,30 @@ static uint16_t call_clobbers(const struct site *s, bool preserves)
 	return m;
 }
 
+/*
+ * The call written in the site itself.  A plain backend needs every
+ * caller-saved register free; around a register-preserving one the site
+ * may also save and restore, inline, the few registers the call sequence
+ * overwrites (push %rdi; mov %r9,%rdi; call backend; pop %rdi), when they
+ * fit: one call instead of two through a lean thunk.
+ */
 static int emit_direct(const struct site *s, const void *backend, bool preserves, uint8_t *out)
 {
+	uint16_t save = call_clobbers(s, preserves) & ~s->free;
 	struct enc e;
 
-	if (s->info->nouts > 1 || (call_clobbers(s, preserves) & ~s->free))
+	if (s->info->nouts > 1 || (save && !preserves))
 		return PVPATCH_E_TOO_LONG;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
+	for (int r = 0; r < 16; r++)
+		if (save >> r & 1)
+			enc_push(&e, r);
 	parallel_move(&e, s->nargs, s->arg, sysv_arg_regs, REG_R11);
 	enc_call(&e, (uintptr_t)backend);
 	move_result(&e, s);
+	for (int r = 15; r >= 0; r--)
+		if (save >> r & 1)
+			enc_pop(&e, r);
 	if (e.range)
 		return PVPATCH_E_CALL_RANGE;
 	if (e.overflow)

@@ -46,3 +46,11 @@ PVPATCH_BACKEND void pbe_rdmsr(uint32_t msr, uint32_t *lo, uint32_t *hi)
 	*hi = msr + 0x22;
 	pbe_calls++;
 }
+
+unsigned long pbe_cpu_seen;
+
+PVPATCH_BACKEND void pbe_sched_yield(uint32_t cpu)
+{
+	pbe_cpu_seen = cpu;
+	pbe_calls++;
+}

@@ -27,12 +27,16 @@ void site_irq_disable(void);
 /* backends-preserve.c */
 extern unsigned long pbe_cr3_seen;
 extern unsigned int pbe_calls;
+extern unsigned long pbe_cpu_seen;
 void pbe_write_cr3(unsigned long v);
 unsigned long pbe_read_cr3(void);
 void pbe_irq_disable(void);
 void pbe_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b, uint32_t *c,
 	       uint32_t *d);
 void pbe_rdmsr(uint32_t msr, uint32_t *lo, uint32_t *hi);
+void pbe_sched_yield(uint32_t cpu);
+unsigned long site_sched_yield_live(unsigned long a, unsigned long b, unsigned long c,
+				    unsigned long d, unsigned long e, unsigned long f);
 
 /* sites-asm.S: operands in %rbp */
 void site_write_cr3_rbp(unsigned long val);

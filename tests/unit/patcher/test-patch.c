@@ -496,6 +496,56 @@ static void test_call_preserving_multiple_outputs(void **st)
 	assert_true(rep.thunk_bytes - thunks_before <= 3 * 80);
 }
 
+/* A site with room calls a register-preserving backend itself, saving and
+ * restoring inline the registers the call sequence overwrites. */
+static void test_call_preserving_inline_saves(void **st)
+{
+	const struct pvpatch_site *s = rec(site_sched_yield_live, PVPATCH_OP_SCHED_YIELD);
+	const uint8_t *p = site_bytes(s);
+	unsigned int arg = pvpatch_site_reg(s, PVPATCH_SLOT_ARG0), thunks_before = rep.thunk_bytes;
+	uint8_t want[16];
+	unsigned int n = 0;
+	int32_t rel;
+	char expect[160];
+
+	(void)st;
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_sched_yield, .preserves = 1 };
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	assert_int_equal(s->site_len, 16);
+	assert_int_equal(rep.thunk_bytes, thunks_before);
+	/* push %rdi; mov %<arg>, %rdi; call backend; pop %rdi; then padding
+	 * (or just the call when the compiler chose %rdi). */
+	if (arg != PVPATCH_REG_RDI) {
+		want[n++] = 0x57;
+		want[n++] = (uint8_t)(0x48 | (arg >= 8 ? 4 : 0));
+		want[n++] = 0x89;
+		want[n++] = (uint8_t)(0xc0 | (arg & 7) << 3 | 7);
+	}
+	want[n++] = 0xe8;
+	rel = (int32_t)((intptr_t)pbe_sched_yield - (intptr_t)(p + n + 4));
+	memcpy(want + n, &rel, 4);
+	n += 4;
+	if (arg != PVPATCH_REG_RDI)
+		want[n++] = 0x5f;
+	assert_memory_equal(p, want, n);
+	pbe_calls = 0;
+	assert_int_equal(site_sched_yield_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+	assert_int_equal(pbe_cpu_seen, 1 ^ 6);
+	assert_int_equal(site_sched_yield_live(0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666),
+			 live_expected(0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666));
+	assert_int_equal(pbe_cpu_seen, 0x1111 ^ 0x6666);
+	assert_int_equal(pbe_calls, 2);
+	if (arg != PVPATCH_REG_RDI)
+		snprintf(expect, sizeof(expect), "push %%rdi; movq %%%s, %%rdi; call 0x%lx; pop %%rdi",
+			 reg64[arg], (unsigned long)(uintptr_t)pbe_sched_yield);
+	else
+		snprintf(expect, sizeof(expect), "call 0x%lx",
+			 (unsigned long)(uintptr_t)pbe_sched_yield);
+	dump_site("call_inline_saves", s, expect);
+}
+
 /* --- NOP ----------------------------------------------------------------- */
 static void test_nop(void **st)
 {
@@ -933,6 +983,7 @@ int main(void)
 		cmocka_unit_test_setup(test_call_set_pte, setup),
 		cmocka_unit_test_setup(test_call_preserving_backend, setup),
 		cmocka_unit_test_setup(test_call_preserving_multiple_outputs, setup),
+		cmocka_unit_test_setup(test_call_preserving_inline_saves, setup),
 		cmocka_unit_test_setup(test_nop, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
