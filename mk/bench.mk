@@ -27,7 +27,7 @@ BENCH_ARGS ?=
 # that no variant wins or loses by where its loop happens to fall.
 BENCH_CFLAGS := -std=gnu11 -O2 -g -fno-pie -mno-red-zone -fno-ipa-icf \
 	-falign-functions=64 -falign-loops=32 $(CWARN)
-BENCH_RT_CFLAGS = -std=gnu11 -O2 -g -fno-pie -mno-red-zone $(CWARN) $(PVPATCH_RUNTIME_CFLAGS)
+BENCH_RT_CFLAGS = -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pie -mno-red-zone $(CWARN) $(PVPATCH_RUNTIME_CFLAGS)
 BENCH_RETPOLINE_CFLAGS := -mindirect-branch=thunk-extern -mindirect-branch-register
 
 BENCH_RT_OBJS := $(patsubst %.c,$(BENCH_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
@@ -42,8 +42,9 @@ bench-build: $(BENCH_BIN)
 bench: $(BENCH_BIN)
 	$(Q)$(BENCH_BIN) $(BENCH_ARGS)
 
-# The runtime patcher, as a kernel would build it but hosted and optimised
-# (explicit rules: no reliance on other fragments' vpath or patterns).
+# The runtime patcher, as a kernel would build it (freestanding: its byte
+# loops stay loops, not libc calls) but hosted and optimised (explicit
+# rules: no reliance on other fragments' vpath or patterns).
 define bench_rt_rule
 $(BENCH_B)/rt/$(basename $(notdir $(1))).o: $(1) $$(PVPATCH_GEN_STAMP)
 	$$(call quiet,CC,$$@)
