@@ -69,5 +69,7 @@ op io_delay NOP if kvm:NOP_IO_DELAY
 op send_ipi INLINE kvm-send-ipi if kvm:PV_SEND_IPI
 op sched_yield INLINE kvm-sched-yield if kvm:PV_SCHED_YIELD
 op kick_cpu INLINE kvm-kick-cpu if kvm:PV_UNHALT
-# PV EOI: the backend clears a shared flag instead of writing the APIC.
+# PV EOI: the guest registers a word with MSR_KVM_PV_EOI_EN; the backend
+# clears the flag KVM sets there on injecting an interrupt instead of writing
+# the APIC (an exit), and writes the APIC when KVM did not set it.
 op apic_eoi CALL if kvm:PV_EOI

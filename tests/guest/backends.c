@@ -85,8 +85,35 @@ BACKEND("mmu") static void be_set_pte(void *ptep, uint64_t pte)
 	*(volatile uint64_t *)ptep = pte;
 }
 
+/* The PV EOI word lives in data, which freeing the backends keeps. */
+struct pv_eoi_stats pv_eoi;
+
+/* As Linux's kvm_guest_cpu_init(): on KVM with PV_EOI, register the word
+ * (identity-mapped: its address is its physical address). */
+void pv_eoi_enable(void)
+{
+	uint64_t v = (uintptr_t)&pv_eoi.word | 1;
+
+	if (hv.kind != HV_KVM || !(hv.kvm_features & (1u << KVM_FEATURE_PV_EOI)))
+		return;
+	asm volatile("wrmsr" : : "c"(MSR_KVM_PV_EOI_EN), "a"((uint32_t)v),
+		     "d"((uint32_t)(v >> 32)) : "memory");
+	pv_eoi.enabled = true;
+}
+
+/* As Linux's kvm_guest_apic_eoi_write(): if KVM set the flag, clearing it is
+ * the EOI; else write the APIC.  One btr: atomic with respect to this CPU,
+ * the only one KVM sets the flag for. */
 BACKEND("apic") static void be_apic_eoi(void *apic)
 {
+	bool was_set;
+
+	asm volatile("btrl $0, %0" : "+m"(pv_eoi.word), "=@ccc"(was_set) : : "memory");
+	if (was_set) {
+		pv_eoi.fast++;
+		return;
+	}
+	pv_eoi.apic++;
 	((volatile uint32_t *)apic)[0xb0 / 4] = 0;
 }
 BACKEND("apic") static void be_send_ipi(void *apic, uint32_t dest, uint32_t icr)

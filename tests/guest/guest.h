@@ -38,6 +38,21 @@ const char *hv_name(void);
 #define KVM_FEATURE_PV_SEND_IPI		11
 #define KVM_FEATURE_PV_SCHED_YIELD	13
 
+/*
+ * KVM PV EOI (backends.c): the guest registers a word with
+ * MSR_KVM_PV_EOI_EN; when KVM injects an interrupt that may be acknowledged
+ * that way it sets bit 0, and clearing it is the EOI, without an exit.
+ */
+#define MSR_KVM_PV_EOI_EN		0x4b564d04u
+struct pv_eoi_stats {
+	volatile uint32_t word __attribute__((aligned(8)));	/* registered with KVM */
+	bool enabled;
+	unsigned long fast;	/* EOIs done by clearing the flag */
+	unsigned long apic;	/* EOIs written to the APIC */
+};
+extern struct pv_eoi_stats pv_eoi;
+void pv_eoi_enable(void);
+
 /* --- command line (cmdline.c) ------------------------------------------ */
 #define MAX_OVERRIDES 16
 struct cmdline {

@@ -79,8 +79,10 @@ void kmain(void)
 	apic_init();
 	pit_irq_init();
 	hv_detect();
-	kprintf("pvpatch guest: hypervisor %s '%s', KVM features 0x%x, vmport %d gethz %d\n",
-		hv_name(), hv.signature, hv.kvm_features, hv.vmport, hv.vmport_gethz);
+	pv_eoi_enable();
+	kprintf("pvpatch guest: hypervisor %s '%s', KVM features 0x%x, vmport %d gethz %d, "
+		"PV EOI %s\n", hv_name(), hv.signature, hv.kvm_features, hv.vmport,
+		hv.vmport_gethz, pv_eoi.enabled ? "on" : "off");
 	pvsetup();
 	ktap_run();
 	workload_run();

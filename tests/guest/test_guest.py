@@ -174,6 +174,10 @@ def test_kvm_default_features():
     assert r.report["hypervisor"] == "kvm"
     assert r.ops["io_delay"]["NOP"] > 0          # NOP_IO_DELAY is on by default
     assert r.ops["apic_eoi"]["CALL"] > 0         # PV_EOI
+    # The guest registered its PV EOI word; each of the apic_eoi test's EOIs
+    # went through the backend (by the flag if KVM set it, else the APIC).
+    assert r.pv_eoi["enabled"] and r.pv_eoi["call_sites"] == r.ops["apic_eoi"]["CALL"]
+    assert r.pv_eoi["fast"] + r.pv_eoi["apic"] >= 3
     assert r.ktap["skipped"] == 0
 
 

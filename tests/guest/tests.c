@@ -373,6 +373,8 @@ static NOINLINE enum result t_load_idt_gdt(char *why, size_t size)
 /* --- APIC, IPIs, scheduling ----------------------------------------------- */
 static NOINLINE enum result t_apic_eoi(char *why, size_t size)
 {
+	struct pv_eoi_stats before = pv_eoi;
+
 	asm volatile("sti");
 	/* Three one-shot timer interrupts: without EOI the second never comes. */
 	for (int i = 0; i < 3; i++) {
@@ -381,6 +383,27 @@ static NOINLINE enum result t_apic_eoi(char *why, size_t size)
 		APIC_BASE[0x380 / 4] = 1000;
 		CHECK(wait_ticks(&apic_ticks, t), "APIC timer interrupt %d not delivered", i);
 	}
+	/* Through the backend (CALL): each EOI went one way or the other (by
+	 * the flag when KVM's PV EOI is on and KVM set it). */
+	kprintf("# pvpatch-pveoi: {\"enabled\": %s, \"call_sites\": %u, \"fast\": %lu, "
+		"\"apic\": %lu}\n", pv_eoi.enabled ? "true" : "false",
+		sites_of_op(PVPATCH_OP_APIC_EOI, PVPATCH_MODE_CALL), pv_eoi.fast - before.fast,
+		pv_eoi.apic - before.apic);
+	if (!sites_of_op(PVPATCH_OP_APIC_EOI, PVPATCH_MODE_CALL))
+		return PASS;
+	CHECK(pv_eoi.fast + pv_eoi.apic - before.fast - before.apic >= 3,
+	      "%lu EOIs through the backend for 3 interrupts",
+	      pv_eoi.fast + pv_eoi.apic - before.fast - before.apic);
+	/* The fast path, with the flag set as KVM sets it on injecting (no
+	 * interrupt is in service now, so skipping the APIC write is safe):
+	 * the EOI must clear the flag and leave the APIC alone. */
+	before = pv_eoi;
+	pv_eoi.word |= 1;
+	pv_apic_eoi((void *)APIC_BASE);
+	CHECK(!(pv_eoi.word & 1), "the PV EOI flag is still set");
+	CHECK(pv_eoi.fast == before.fast + 1 && pv_eoi.apic == before.apic,
+	      "flag set: %lu fast, %lu APIC EOIs (want 1, 0)", pv_eoi.fast - before.fast,
+	      pv_eoi.apic - before.apic);
 	return PASS;
 }
 

@@ -47,6 +47,7 @@ class BootResult:
     bench: dict = field(default_factory=dict)
     fitted: list = field(default_factory=list)
     fault: dict | None = None
+    pv_eoi: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,6 +83,7 @@ class BootResult:
             "bench": bench,
             "fitted": self.fitted,
             "fault": self.fault,
+            "pv_eoi": self.pv_eoi,
             "notes": self.notes,
         }
 
@@ -140,6 +142,8 @@ def parse(res: BootResult) -> None:
                 res.fitted.append(check_fitted(obj))
             elif kind == "fault":
                 res.fault = obj
+            elif kind == "pveoi":
+                res.pv_eoi = obj
             continue
         m = re.match(r"^1\.\.(\d+)$", line)
         if m:
