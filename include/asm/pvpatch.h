@@ -112,7 +112,7 @@ struct pvpatch_site_state {
 	uint8_t reason;		/* PVPATCH_OK, or why the record is refused */
 	uint8_t mode;		/* current mode */
 	uint8_t override;	/* mode an override asks for, or 0xff */
-	uint8_t pad;
+	uint8_t flags;		/* private */
 };
 
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */

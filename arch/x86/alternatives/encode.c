@@ -57,6 +57,22 @@ void enc_nop_fill(uint8_t *buf, size_t n)
 		buf[i] = nops[n][i];
 }
 
+bool enc_is_nops(const uint8_t *p, size_t n)
+{
+	if (n <= 11) {
+		for (size_t i = 0; i < n; i++)
+			if (p[i] != nops[n][i])
+				return false;
+		return true;
+	}
+	if (p[0] != 0xeb || p[1] != (uint8_t)(n - 2))
+		return false;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] != 0xcc)
+			return false;
+	return true;
+}
+
 void enc_nops(struct enc *e, size_t n)
 {
 	if (n == 0)

@@ -40,6 +40,7 @@ static inline bool enc_ok(const struct enc *e)
 void enc_bytes(struct enc *e, const uint8_t *b, size_t n);
 void enc_nops(struct enc *e, size_t n);		/* one NOP (n <= 11) or JMP over int3 */
 void enc_nop_fill(uint8_t *buf, size_t n);	/* n bytes as one NOP, n <= 11 */
+bool enc_is_nops(const uint8_t *p, size_t n);	/* p is what enc_nops() writes */
 void enc_mov_rr(struct enc *e, int dst, int src, bool w64);	/* elided when dst == src */
 void enc_mov_ri(struct enc *e, int dst, uint64_t imm, bool w64);
 void enc_alu_rr(struct enc *e, uint8_t opcode, int dst, int src, bool w64);

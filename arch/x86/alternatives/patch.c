@@ -22,6 +22,12 @@
 
 #define NO_OVERRIDE 0xff
 
+/* state[].flags: whether, in NATIVE mode, the site's bytes are exactly its
+ * kept native bytes and the padding the patcher writes (then staying native
+ * needs no rebuilding, comparing or writing); known once checked. */
+#define STATE_CHECKED	0x01
+#define STATE_CANONICAL	0x02
+
 static const struct pvpatch_op_info *op_info(unsigned int op)
 {
 	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name)
@@ -194,6 +200,7 @@ static int init(struct pvpatch *pv)
 		pv->state[i].mode = PVPATCH_MODE_NATIVE;
 		pv->state[i].override = NO_OVERRIDE;
 		pv->state[i].order = i;
+		pv->state[i].flags = 0;
 		sorted = sorted && (i == 0 || rec_addr(&pv->sites[i - 1]) <= rec_addr(&pv->sites[i]));
 	}
 	if (!sorted)
@@ -330,6 +337,19 @@ static unsigned int fallback(unsigned int mode)
 	return mode == PVPATCH_MODE_INLINE ? PVPATCH_MODE_CALL : PVPATCH_MODE_NATIVE;
 }
 
+/* A site never patched yet: is its padding the patcher's (the assembler's)?
+ * Its native bytes are the kept ones, which were copied from it. */
+static bool native_is_canonical(struct pvpatch *pv, unsigned int i)
+{
+	const struct pvpatch_site *r = &pv->sites[i];
+
+	if (!(pv->state[i].flags & STATE_CHECKED))
+		pv->state[i].flags = STATE_CHECKED |
+			(enc_is_nops((const uint8_t *)rec_addr(r) + r->native_len,
+				     r->site_len - r->native_len) ? STATE_CANONICAL : 0);
+	return pv->state[i].flags & STATE_CANONICAL;
+}
+
 /* How many of n bytes differ between a and b, compared 8 at a time. */
 static unsigned int bytes_changed(const uint8_t *a, const uint8_t *b, unsigned int n)
 {
@@ -369,6 +389,13 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 		first = PVPATCH_E_MODE;
 		wanted = PVPATCH_MODE_NATIVE;
 	}
+	/* Native and staying so (most sites of most boots): nothing to do. */
+	if (!first && wanted == PVPATCH_MODE_NATIVE && pv->state[i].mode == PVPATCH_MODE_NATIVE &&
+	    native_is_canonical(pv, i) && !(pv->flags & PVPATCH_F_DEBUG)) {
+		rep->mode[PVPATCH_MODE_NATIVE]++;
+		rep->op_mode[r->op][PVPATCH_MODE_NATIVE]++;
+		return;
+	}
 	site_view(pv, i, &s);
 	for (mode = wanted;; mode = fallback(mode)) {
 		err = build(pv, &s, mode, opol, out);
@@ -394,6 +421,7 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 		rep->op_bytes[r->op] += changed;
 	}
 	pv->state[i].mode = (uint8_t)mode;
+	pv->state[i].flags = STATE_CHECKED | STATE_CANONICAL;	/* as NATIVE writes it */
 	rep->mode[mode]++;
 	rep->op_mode[r->op][mode]++;
 }
