@@ -444,13 +444,21 @@ static NOINLINE enum result t_sched_yield(char *why, size_t size)
 }
 
 /* --- time and memory ----------------------------------------------------- */
+/* Both sides may be PIT calibrations, which a busy host (a preempted vCPU
+ * in a PIT window) can skew by percents: up to three tries, each printed. */
 static NOINLINE enum result t_calibrate_tsc(char *why, size_t size)
 {
-	uint64_t hz = pv_calibrate_tsc(), pit = tsc_hz_pit();
-	uint64_t diff = hz > pit ? hz - pit : pit - hz;
+	uint64_t hz = 0, pit = 0, diff = 0;
 
-	kprintf("# calibrate_tsc %s: %lu Hz, PIT calibration %lu Hz\n",
-		mode_name(mode_at(t_calibrate_tsc, PVPATCH_OP_CALIBRATE_TSC)), hz, pit);
+	for (int try = 0; try < 3; try++) {
+		hz = pv_calibrate_tsc();
+		pit = tsc_hz_pit();
+		diff = hz > pit ? hz - pit : pit - hz;
+		kprintf("# calibrate_tsc %s: %lu Hz, PIT calibration %lu Hz\n",
+			mode_name(mode_at(t_calibrate_tsc, PVPATCH_OP_CALIBRATE_TSC)), hz, pit);
+		if (hz > 0 && diff * 100 <= pit)
+			break;
+	}
 	CHECK(hz > 0, "calibrate_tsc returned 0");
 	CHECK(diff * 100 <= pit, "calibrate_tsc %lu Hz is not within 1%% of the PIT's %lu Hz", hz, pit);
 	return PASS;
