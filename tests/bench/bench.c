@@ -230,7 +230,8 @@ struct variant {
 	const char *ref;	/* name of the variant it is compared with */
 	/* results */
 	unsigned int sites, sites_in_mode;
-	const char *call_form;	/* CALL sites: "thunk" or "direct" (the last seen) */
+	unsigned int direct_calls, thunk_calls;	/* CALL sites by form */
+	char call_form[48];	/* "8 direct", "1 direct 7 thunk", or "" */
 	char shape[48];		/* what a site executes: "pushf pop +nop" (the first site) */
 	const char *check;	/* "ok", "failed: ...", or NULL (nothing to check) */
 	double *per;		/* ticks per op in each round, empty loop subtracted */
@@ -396,14 +397,17 @@ static struct variant *owner(uintptr_t a)
 /*
  * What a patched site executes, from the patcher's own decoder: how many
  * instructions up to the site's end or a jump out of it, and the one padding
- * instruction it may execute ("2 insns +nop", "call +jmp").
+ * instruction it may execute ("2 insns +nop", "call +jmp"); *call_to: where
+ * its call goes (0: none).
  */
-static void site_shape(const uint8_t *p, unsigned int len, char *out, size_t size)
+static void site_shape(const uint8_t *p, unsigned int len, char *out, size_t size,
+		       uintptr_t *call_to)
 {
 	unsigned int k = 0, off = 0;
 	bool call = false;
 	const char *pad = "";
 
+	*call_to = 0;
 	while (off < len) {
 		struct insn in;
 		int l = insn_decode(&in, p + off, len - off);
@@ -420,6 +424,8 @@ static void site_shape(const uint8_t *p, unsigned int len, char *out, size_t siz
 			break;
 		} else {
 			k++;
+			if (in.branch == INSN_BR_CALL && !call)
+				*call_to = (uintptr_t)p + off + (intptr_t)in.rel;
 			call |= in.branch == INSN_BR_CALL;
 		}
 	}
@@ -473,31 +479,35 @@ static void patch_loops(struct bench_patch *bp)
 		const uint8_t *p = pvpatch_site_addr(s);
 		struct variant *v = owner((uintptr_t)p);
 
+		char shape[sizeof(v->shape)];
+		uintptr_t to;
+
 		if (!v || bp->state[i].reason || bp->state[i].mode != v->mode)
 			continue;
+		site_shape(p, s->site_len, shape, sizeof(shape), &to);
 		if (!v->shape[0])
-			site_shape(p, s->site_len, v->shape, sizeof(v->shape));
-		/* The CALL sites here call a thunk, or the backend itself when
-		 * the site can lose every register the call sequence writes. */
-		if (v->mode == PVPATCH_MODE_CALL) {
-			for (unsigned int off = 0; off < s->site_len;) {
-				struct insn in;
-				int l = insn_decode(&in, p + off, s->site_len - off);
-				uintptr_t to;
-
-				if (l <= 0)
-					break;
-				off += (unsigned int)l;
-				if (in.branch != INSN_BR_CALL)
-					continue;
-				to = (uintptr_t)p + off + (intptr_t)in.rel;
-				v->call_form = to >= (uintptr_t)bp->thunks &&
-					       to < (uintptr_t)bp->thunks + THUNK_SIZE ? "thunk"
-										    : "direct";
-				break;
-			}
+			memcpy(v->shape, shape, sizeof(shape));
+		/* The CALL sites here call a thunk, or the backend itself. */
+		if (v->mode == PVPATCH_MODE_CALL && to) {
+			if (to >= (uintptr_t)bp->thunks && to < (uintptr_t)bp->thunks + THUNK_SIZE)
+				v->thunk_calls++;
+			else
+				v->direct_calls++;
 		}
 		v->sites_in_mode++;
+	}
+	for (unsigned int k = 0; k < nvar; k++) {
+		struct variant *v = &var[k];
+		char d[24] = "", t[24] = "";
+
+		if (v->kind != K_FW || v->preserving != bp->preserving ||
+		    !(v->direct_calls + v->thunk_calls))
+			continue;
+		if (v->direct_calls)
+			snprintf(d, sizeof(d), "%u direct", v->direct_calls);
+		if (v->thunk_calls)
+			snprintf(t, sizeof(t), "%u thunk", v->thunk_calls);
+		snprintf(v->call_form, sizeof(v->call_form), "%s%s%s", d, *d && *t ? " " : "", t);
 	}
 }
 
@@ -1007,7 +1017,7 @@ static void print_table(double ghz, int cpu)
 
 		for (unsigned int k = 0; k < NKINDS; k++) {
 			const struct variant *v = find(op_order[o], kind_order[k]);
-			char sites[64], rat[16], rp[16], opcol[24];
+			char sites[192], rat[16], rp[16], opcol[24];
 
 			if (!v)
 				continue;
@@ -1017,8 +1027,8 @@ static void print_table(double ghz, int cpu)
 			if (v->kind == K_FW)
 				snprintf(sites, sizeof(sites), "%u/%u %s%s%s%s: %s, %s",
 					 v->sites_in_mode, v->sites, mode_name[v->mode],
-					 v->call_form ? " (" : "", v->call_form ? v->call_form : "",
-					 v->call_form ? ")" : "", v->shape, v->check ? v->check : "-");
+					 *v->call_form ? " (" : "", v->call_form,
+					 *v->call_form ? ")" : "", v->shape, v->check ? v->check : "-");
 			else
 				snprintf(sites, sizeof(sites), "%s", v->check ? v->check : "-");
 			snprintf(opcol, sizeof(opcol), "%s", row == 0 ? v->op : "");
@@ -1145,8 +1155,7 @@ static void print_bars(void)
 					continue;
 				if (n && n % 4 == 0)
 					printf("\n   ");
-				printf(" %s %+.2f%% (%s)", v->op, (ratio(v) - 1) * 100,
-				       v->call_form ? v->call_form : "-");
+				printf(" %s %+.2f%% (%s)", v->op, (ratio(v) - 1) * 100, v->call_form);
 				n++;
 			}
 			printf("\n");
@@ -1218,8 +1227,9 @@ static void print_json(double ghz, int cpu)
 				json_str("executes", v->shape, true);
 				printf("\"sites\": %u, \"sites_in_mode\": %u, ", v->sites,
 				       v->sites_in_mode);
-				if (v->call_form)
-					json_str("call_form", v->call_form, true);
+				if (v->mode == PVPATCH_MODE_CALL)
+					printf("\"direct_calls\": %u, \"thunk_calls\": %u, ",
+					       v->direct_calls, v->thunk_calls);
 			}
 			json_str("check", v->check, false);
 			printf("}");
