@@ -31,7 +31,7 @@ BENCH_RT_CFLAGS = -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pie
 BENCH_RETPOLINE_CFLAGS := -mindirect-branch=thunk-extern -mindirect-branch-register
 
 BENCH_RT_OBJS := $(patsubst %.c,$(BENCH_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
-BENCH_OBJS := $(addprefix $(BENCH_B)/,bench.o bench-backends.o \
+BENCH_OBJS := $(addprefix $(BENCH_B)/,bench.o bench-throughput.o bench-backends.o \
 	bench-backends-preserving.o bench-ops-fw.o bench-ops-fwp.o bench-ops-native.o \
 	bench-calls-direct.o bench-calls-directp.o bench-calls-indirect.o \
 	bench-calls-retpoline.o bench-asm.o bench-mass.o)
@@ -63,6 +63,7 @@ $(BENCH_B)/$(1).o: $(BENCH_SRC)/$(2) $(BENCH_SRC)/bench.h $$(PVPATCH_GEN_STAMP)
 	$$(Q)$$(CC) $$(BENCH_CFLAGS) $(3) -MD -c $$< -o $$@
 endef
 $(eval $(call bench_c_rule,bench,bench.c,$$(PVPATCH_CFLAGS) -I$$(PVPATCH_DIR)/arch/x86/alternatives))
+$(eval $(call bench_c_rule,bench-throughput,bench-throughput.c,$$(PVPATCH_CFLAGS)))
 $(eval $(call bench_c_rule,bench-backends,bench-backends.c,$$(PVPATCH_CFLAGS)))
 $(eval $(call bench_c_rule,bench-backends-preserving,bench-backends.c,\
 	$$(PVPATCH_CFLAGS) -mgeneral-regs-only -DBENCH_PRESERVING))

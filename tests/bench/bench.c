@@ -10,9 +10,7 @@
  * runs the code it names, then measures, pinned to one CPU, every variant of
  * every op in interleaved batches (rdtsc between lfences, the empty loop's
  * time subtracted) and reports medians and ratios from this one run.  It
- * also patches the 100,000 sites of bench-mass.S: first apply (record checks
- * and saving included), re-apply with other policies, and revert, timed with
- * clock_gettime (thread CPU time and wall time).
+ * also times patching the 100,000 sites of bench-mass.S (bench-throughput.c).
  *
  * Cycles are TSC ticks.  The program reports whether the project's bars are
  * met; it never fails on timing (exit status 1 only when patching or a
@@ -30,24 +28,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <asm/pvpatch.h>
 #include "bench.h"
+#include "harness.h"
 #include "insn.h"	/* the patcher's decoder: what each patched site executes */
 
 extern const struct pvpatch_site __bench_sites_start[], __bench_sites_end[];
 extern const struct pvpatch_site __benchp_sites_start[], __benchp_sites_end[];
-extern const struct pvpatch_site __mass_sites_start[], __mass_sites_end[];
 extern char __executable_start[], etext[];
 
-/* Three thunk areas, one per struct pvpatch, within rel32 of a -no-pie text. */
-#define BENCH_THUNKS	((uint8_t *)0x30000000ul)
-#define BENCHP_THUNKS	((uint8_t *)0x30010000ul)
-#define MASS_THUNKS	((uint8_t *)0x30020000ul)
-#define THUNK_SIZE	0x10000ul
 #define MAX_BENCH_SITES	1024
 
 /* --- what the backends (bench-backends.c) store and return --------------- */
@@ -138,16 +130,12 @@ static const struct pvpatch_template t_pause = {
 };
 
 /* --- options and output helpers ----------------------------------------- */
-static struct {
-	bool json, quick;
-	unsigned int batches, runs;
-	int cpu;
-} opt = { .batches = 101, .runs = 11, .cpu = -1 };
+struct bench_opt opt = { .batches = 101, .runs = 11, .cpu = -1 };
 
 static volatile uint64_t sink;
 static int failures;
 
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -159,7 +147,7 @@ static void fail(const char *fmt, ...)
 	failures++;
 }
 
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -171,7 +159,7 @@ static void die(const char *fmt, ...)
 	exit(2);
 }
 
-static int cmp_double(const void *a, const void *b)
+int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -179,7 +167,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Quantile q of n sorted values (linear interpolation). */
-static double quantile(const double *sorted, unsigned int n, double q)
+double quantile(const double *sorted, unsigned int n, double q)
 {
 	double pos = q * (n - 1);
 	unsigned int i = (unsigned int)pos;
@@ -197,7 +185,7 @@ static inline uint64_t tsc_fenced(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -242,7 +230,7 @@ struct variant {
 static struct variant var[MAX_VARIANTS];
 static unsigned int nvar;
 
-static const char *const mode_name[PVPATCH_NR_MODES] = { "NATIVE", "NOP", "INLINE", "CALL" };
+const char *const mode_name[PVPATCH_NR_MODES] = { "NATIVE", "NOP", "INLINE", "CALL" };
 static const char *const op_order[] = {
 	"read_tsc", "save_fl", "restore_fl", "sched_yield", "cpuid", "write_cr3", "read_cr3",
 	"mem_size",
@@ -349,7 +337,7 @@ static struct bench_patch bench_preserving = {
 	.preserving = true,
 };
 
-static void set_backends(struct pvpatch_policy *pol)
+void set_backends(struct pvpatch_policy *pol)
 {
 	pol->op[PVPATCH_OP_READ_TSC] = (struct pvpatch_op_policy){
 		.tmpl = &t_rdtsc, .backend = be_read_tsc };
@@ -774,163 +762,6 @@ static double tsc_ghz(void)
 	n1 = now_ns();
 	t1 = tsc_fenced();
 	return (double)(t1 - t0) / (double)(n1 - n0);
-}
-
-/* --- patching throughput: the 100,000 sites of bench-mass.S -------------- */
-enum { PH_CHECK, PH_FIRST, PH_REAPPLY, PH_REAPPLY_BACK, PH_REVERT, NPHASES };
-
-static const char *const phase_name[NPHASES] = {
-	"check_only", "first_apply", "reapply", "reapply_back", "revert" };
-static const char *const phase_doc[NPHASES] = {
-	"first apply, all-NATIVE policy (record checks + saving, nothing written)",
-	"first apply, policy A (record checks + saving + patching)",
-	"re-apply, policy B (A -> B)",
-	"re-apply, policy A (B -> A)",
-	"revert (A -> all native)",
-};
-
-/* Wall time (CLOCK_MONOTONIC_RAW) and this thread's CPU time
- * (CLOCK_THREAD_CPUTIME_ID: excludes time other tasks of a shared machine
- * ran on this CPU; boot-time patching is never preempted).  The bar is
- * judged on the CPU time; runs during which the thread was switched out
- * are counted. */
-struct phase {
-	double *ms, *cpu_ms;
-	double med, min, max, cpu_med, cpu_min, cpu_max;
-	unsigned int preempted;		/* runs with a context switch inside */
-	struct pvpatch_report rep;	/* of the last run */
-};
-
-static struct {
-	unsigned int sites;
-	struct phase ph[NPHASES];
-	unsigned int expect_modes[2][PVPATCH_NR_MODES];	/* after A, after B */
-} tp;
-
-static struct pvpatch mass_pv;
-static struct pvpatch_site_state *mass_state;
-static uint8_t *mass_saved;
-static size_t mass_saved_size;
-
-static void mass_policies(struct pvpatch_policy *a, struct pvpatch_policy *b)
-{
-	memset(a, 0, sizeof(*a));
-	set_backends(a);
-	*b = *a;
-	/* A: what a hypervisor with PV features might ask for. */
-	a->op[PVPATCH_OP_SAVE_FL].mode = PVPATCH_MODE_INLINE;
-	a->op[PVPATCH_OP_RESTORE_FL].mode = PVPATCH_MODE_CALL;
-	a->op[PVPATCH_OP_READ_CR3].mode = PVPATCH_MODE_CALL;
-	a->op[PVPATCH_OP_WRITE_CR3].mode = PVPATCH_MODE_CALL;
-	a->op[PVPATCH_OP_SCHED_YIELD].mode = PVPATCH_MODE_NOP;
-	/* B: every site different from A. */
-	b->op[PVPATCH_OP_SAVE_FL].mode = PVPATCH_MODE_CALL;
-	b->op[PVPATCH_OP_SCHED_YIELD].mode = PVPATCH_MODE_CALL;
-}
-
-static void mass_fresh(void)
-{
-	memset(mass_state, 0, tp.sites * sizeof(*mass_state));
-	mass_pv = (struct pvpatch){
-		.sites = __mass_sites_start, .sites_end = __mass_sites_end,
-		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
-		.state = mass_state, .saved = mass_saved, .saved_size = mass_saved_size,
-		.thunks = MASS_THUNKS, .thunks_size = THUNK_SIZE,
-	};
-}
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static long switches(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_THREAD, &ru);
-	return ru.ru_nvcsw + ru.ru_nivcsw;
-}
-
-static void timed_apply(int p, unsigned int run, const struct pvpatch_policy *pol,
-			struct pvpatch_report *rep)
-{
-	long sw = switches();
-	uint64_t c0 = cpu_ns(), t0 = now_ns();
-	int r = pol ? pvpatch_apply(&mass_pv, pol, rep) : pvpatch_revert(&mass_pv, rep);
-	uint64_t t1 = now_ns(), c1 = cpu_ns();
-
-	if (r)
-		die("pvpatch_apply refused the throughput descriptor");
-	tp.ph[p].ms[run] = (double)(t1 - t0) / 1e6;
-	tp.ph[p].cpu_ms[run] = (double)(c1 - c0) / 1e6;
-	tp.ph[p].preempted += switches() != sw;
-	tp.ph[p].rep = *rep;
-}
-
-static void throughput(void)
-{
-	static struct pvpatch_policy a, b, native;
-	static struct pvpatch_report rep;
-	unsigned int per_op;
-
-	tp.sites = (unsigned int)(__mass_sites_end - __mass_sites_start);
-	per_op = tp.sites / 5;
-	mass_state = calloc(tp.sites, sizeof(*mass_state));
-	mass_saved_size = (size_t)tp.sites * PVPATCH_MAX_SITE;
-	mass_saved = malloc(mass_saved_size);
-	if (!mass_state || !mass_saved)
-		die("out of memory");
-	memset(mass_saved, 0, mass_saved_size);		/* no page faults while timed */
-	mass_policies(&a, &b);
-	set_backends(&native);
-	tp.expect_modes[0][PVPATCH_MODE_INLINE] = per_op;
-	tp.expect_modes[0][PVPATCH_MODE_CALL] = 3 * per_op;
-	tp.expect_modes[0][PVPATCH_MODE_NOP] = per_op;
-	tp.expect_modes[1][PVPATCH_MODE_CALL] = 2 * per_op;
-	tp.expect_modes[1][PVPATCH_MODE_NATIVE] = 3 * per_op;
-	for (int p = 0; p < NPHASES; p++) {
-		tp.ph[p].ms = calloc(opt.runs, sizeof(double));
-		tp.ph[p].cpu_ms = calloc(opt.runs, sizeof(double));
-	}
-	for (unsigned int r = 0; r < opt.runs; r++) {
-		mass_fresh();
-		timed_apply(PH_CHECK, r, &native, &rep);
-		mass_fresh();
-		timed_apply(PH_FIRST, r, &a, &rep);
-		timed_apply(PH_REAPPLY, r, &b, &rep);
-		timed_apply(PH_REAPPLY_BACK, r, &a, &rep);
-		timed_apply(PH_REVERT, r, NULL, &rep);
-	}
-	for (int p = 0; p < NPHASES; p++) {
-		struct phase *ph = &tp.ph[p];
-		const unsigned int *want = p == PH_FIRST || p == PH_REAPPLY_BACK ? tp.expect_modes[0]
-					 : p == PH_REAPPLY ? tp.expect_modes[1] : NULL;
-
-		qsort(ph->ms, opt.runs, sizeof(double), cmp_double);
-		ph->med = quantile(ph->ms, opt.runs, 0.5);
-		ph->min = ph->ms[0];
-		ph->max = ph->ms[opt.runs - 1];
-		qsort(ph->cpu_ms, opt.runs, sizeof(double), cmp_double);
-		ph->cpu_med = quantile(ph->cpu_ms, opt.runs, 0.5);
-		ph->cpu_min = ph->cpu_ms[0];
-		ph->cpu_max = ph->cpu_ms[opt.runs - 1];
-		if (ph->rep.sites != tp.sites || ph->rep.invalid || ph->rep.fallbacks)
-			fail("throughput %s: %u sites, %u invalid, %u fallbacks", phase_name[p],
-			     ph->rep.sites, ph->rep.invalid, ph->rep.fallbacks);
-		for (int m = 0; m < PVPATCH_NR_MODES; m++) {
-			unsigned int w = want ? want[m] : m == PVPATCH_MODE_NATIVE ? tp.sites : 0;
-
-			if (ph->rep.mode[m] != w)
-				fail("throughput %s: %u sites %s, want %u", phase_name[p],
-				     ph->rep.mode[m], mode_name[m], w);
-		}
-	}
-	if (tp.ph[PH_CHECK].rep.written)
-		fail("throughput check_only wrote %u sites", tp.ph[PH_CHECK].rep.written);
 }
 
 /* --- the bars ------------------------------------------------------------ */

@@ -19,7 +19,9 @@
  *                  table calls also with native_<op> as the target
  *   bench-backends.c  the backends, plain (be_<op>) and register-preserving
  *                  (BENCH_PRESERVING: bep_<op>)
- *   bench.c        the harness: backends, patching, timing, checks, output
+ *   bench.c        the harness: patching, timing, checks, output
+ *   bench-throughput.c  patching the 100,000 sites of bench-mass.S, timed
+ *                  (harness.h: what the two harness files share)
  *   bench-mass.S   100,000 sites, patched for throughput only (never run)
  *
  * Every loop function takes an iteration count and runs BENCH_UNROLL ops per
