@@ -171,8 +171,11 @@ def _check_op(raw: RawOp, file: str) -> Op:
         raise SpecError(file, modes_line, "mode INLINE needs inline_max (bytes "
                         "reserved for templates)")
 
-    site_len = max(native_max, inline_max,
-                   layout.CALL_LEN if "CALL" in modes else 0)
+    # CALL: the call, and with one compiler-chosen register operand room to
+    # save the register the call sequence moves it through.
+    free_operands = sum(1 for o in ins + outs if o.pin is None)
+    call_len = layout.CALL_LEN + (layout.CALL_SAVE_LEN if free_operands == 1 else 0)
+    site_len = max(native_max, inline_max, call_len if "CALL" in modes else 0)
     if (v := _one(raw, "site")):
         explicit = _number(file, v[0], "site", v[1], 1, layout.MAX_SITE)
         if native_max > explicit:

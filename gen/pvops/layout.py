@@ -110,6 +110,12 @@ def reg_name(num: int, size: int) -> str:
 
 # Bytes of a direct call (e8 rel32): the least a CALL-capable site needs.
 CALL_LEN = 5
+# Room an op with one compiler-chosen register operand gets on top of the
+# call, so that the patcher can call a register-preserving backend from the
+# site itself: push %rdi; mov %reg, %rdi; call; pop %rdi (or %rax for a
+# result) -- one call instead of two through a thunk.  Sites stay short
+# enough that NATIVE pads with a single NOP.
+CALL_SAVE_LEN = 5
 # Longest single NOP the padding uses; longer padding becomes a short JMP.
 MAX_NOP = 11
 # Longest site: padding beyond MAX_NOP is a short JMP, whose rel8 must reach

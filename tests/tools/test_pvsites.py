@@ -132,7 +132,7 @@ def test_pinned_register_is_reported(tmp_path):
 @pytest.mark.parametrize("field,fmt,value,message", [
     ("version", "<B", 7, "record version 7, expected 1"),
     ("op", "<H", 999, "unknown op 999"),
-    ("site_len", "<B", 6, "site length 6, op write_cr3 has 5"),
+    ("site_len", "<B", 6, "site length 6, op write_cr3 has 10"),
     ("native_len", "<B", 1, "native code does not decode as 1 bytes"),
     ("flags", "<B", 0, "flags 0x0 do not match op write_cr3 (1 arguments, no return value)"),
     ("clobbers", "<H", 0x8, "clobber mask 0x0008, expected 0x0000 (none)"),
@@ -154,10 +154,11 @@ def test_bad_padding(tmp_path):
         e = ELFFile(f)
         text = e.get_section_by_name(".text")
         file_off = text["sh_offset"] + s["address"] - text["sh_addr"] + s["native_len"]
-    bad = patched_copy(tmp_path, elf, file_off, b"\x90\x90")  # two NOPs, not one
+    n = s["site_len"] - s["native_len"]
+    bad = patched_copy(tmp_path, elf, file_off, b"\x90" * n)  # n NOPs, not one
     p = run("verify", bad)
     assert p.returncode == 1
-    assert f"{s['where']}: padding of 2 bytes is not one NOP: 9090" in p.stderr
+    assert f"{s['where']}: padding of {n} bytes is not one NOP: {'90' * n}" in p.stderr
 
 
 def test_overlapping_sites(tmp_path):

@@ -850,11 +850,12 @@ static void fake_rec(int i, unsigned int off, unsigned int op, unsigned int site
 
 static void test_malformed_records(void **st)
 {
-	static const uint8_t wcr3[] = { 0x0f, 0x22, 0xdf, 0x66, 0x90 };	/* mov %rdi,%cr3 */
+	static const uint8_t wcr3[] = { 0x0f, 0x22, 0xdf };	/* mov %rdi,%cr3 */
 	struct pvpatch_site_state fstate[12];
 	uint8_t fsaved[12 * PVPATCH_MAX_SITE], before[sizeof(fake.text)];
 	struct pvpatch f;
 	const unsigned int W = PVPATCH_OP_WRITE_CR3, rdi = 7 << 4;
+	const unsigned int L = pvpatch_op_table[W].site_len;	/* 16 bytes apart */
 	enum pvpatch_reason want[12];
 	int n = 0;
 
@@ -864,30 +865,30 @@ static void test_malformed_records(void **st)
 		memcpy(&fake.text[i * 16], wcr3, sizeof(wcr3));
 	/* 0: valid, it gets patched. */
 	want[n] = PVPATCH_OK;
-	fake_rec(n++, 0, W, 5, 3, 1, 0, rdi);
+	fake_rec(n++, 0, W, L, 3, 1, 0, rdi);
 	want[n] = PVPATCH_E_VERSION;
-	fake_rec(n, 16, W, 5, 3, 1, 0, rdi);
+	fake_rec(n, 16, W, L, 3, 1, 0, rdi);
 	fake.rec[n++].version = 9;
 	want[n] = PVPATCH_E_OP;
-	fake_rec(n++, 32, 999, 5, 3, 1, 0, rdi);
+	fake_rec(n++, 32, 999, L, 3, 1, 0, rdi);
 	want[n] = PVPATCH_E_OP;
-	fake_rec(n++, 32, 0, 5, 3, 1, 0, rdi);
+	fake_rec(n++, 32, 0, L, 3, 1, 0, rdi);
 	want[n] = PVPATCH_E_RANGE;	/* ends past text_end */
-	fake_rec(n++, sizeof(fake.text) - 2, W, 5, 3, 1, 0, rdi);
+	fake_rec(n++, sizeof(fake.text) - 2, W, L, 3, 1, 0, rdi);
 	want[n] = PVPATCH_E_LENGTH;	/* site_len is not the op's */
-	fake_rec(n++, 48, W, 9, 3, 1, 0, rdi);
+	fake_rec(n++, 48, W, L - 1, 3, 1, 0, rdi);
 	want[n] = PVPATCH_E_LENGTH;	/* native longer than the site */
-	fake_rec(n++, 48, W, 5, 6, 1, 0, rdi);
+	fake_rec(n++, 48, W, L, L + 1, 1, 0, rdi);
 	want[n] = PVPATCH_E_FLAGS;	/* write_cr3 has one argument */
-	fake_rec(n++, 64, W, 5, 3, 2, 0, rdi);
+	fake_rec(n++, 64, W, L, 3, 2, 0, rdi);
 	want[n] = PVPATCH_E_FLAGS;	/* argument in rsp */
-	fake_rec(n++, 80, W, 5, 3, 1, 0, 4 << 4);
+	fake_rec(n++, 80, W, L, 3, 1, 0, 4 << 4);
 	want[n] = PVPATCH_E_DECODE;	/* the bytes are not 2 bytes of code */
-	fake_rec(n++, 96, W, 5, 2, 1, 0, rdi);
+	fake_rec(n++, 96, W, L, 2, 1, 0, rdi);
 	want[n] = PVPATCH_E_OVERLAP;	/* two sites sharing bytes */
-	fake_rec(n++, 112, W, 5, 3, 1, 0, rdi);
+	fake_rec(n++, 112, W, L, 3, 1, 0, rdi);
 	want[n] = PVPATCH_E_OVERLAP;
-	fake_rec(n++, 114, W, 5, 3, 1, 0, rdi);
+	fake_rec(n++, 114, W, L, 3, 1, 0, rdi);
 
 	f = (struct pvpatch){
 		.sites = fake.rec, .sites_end = fake.rec + n,
@@ -906,9 +907,10 @@ static void test_malformed_records(void **st)
 	}
 	assert_int_equal(rep.invalid, n - 1);
 	assert_int_equal(rep.mode[PVPATCH_MODE_CALL], 1);
-	/* Only the valid site's 5 bytes changed (to a call to the thunk). */
+	/* Only the valid site's bytes changed (to a call to the thunk). */
+	assert_true(L >= 5 && L < 16);
 	assert_int_equal(fake.text[0], 0xe8);
-	assert_memory_equal(fake.text + 5, before + 5, sizeof(before) - 5);
+	assert_memory_equal(fake.text + L, before + L, sizeof(before) - L);
 }
 
 static void test_unusable_descriptor(void **st)

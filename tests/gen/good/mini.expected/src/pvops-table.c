@@ -13,7 +13,7 @@ const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1] = {
 	[PVPATCH_OP_READ_BASE] = {
 		.name = "read_base", .cls = "mmu", .abi = 2,
 		.nargs = 0, .nouts = 1, .modes = 0x9,
-		.site_len = 5, .native_max = 4, .inline_max = 0,
+		.site_len = 10, .native_max = 4, .inline_max = 0,
 		.clobbers = 0x0000, .nscratch = 0,
 		.arg_pin = { -1, -1, -1, -1 }, .arg_size = { 0, 0, 0, 0 },
 		.out_pin = { -1, -1, -1, -1, -1 }, .out_size = { 8, 0, 0, 0, 0 },

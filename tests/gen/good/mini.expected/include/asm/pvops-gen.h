@@ -301,7 +301,7 @@ static __always_inline void pv_io_delay(void)
 static __always_inline unsigned long pv_read_base(void)
 {
 	unsigned long __o_val;
-	asm volatile("880:\n\tmov %%cr3, %[val]\n\t881:\n\tpvpatch_site_end 880b, 881b, 2, 5, 4, 8, 0x0, ret=%[val]"
+	asm volatile("880:\n\tmov %%cr3, %[val]\n\t881:\n\tpvpatch_site_end 880b, 881b, 2, 10, 4, 8, 0x0, ret=%[val]"
 		     : [val] "=r" (__o_val)
 		     : 
 		     : "memory");
