@@ -47,17 +47,17 @@ sites: $(SITE_OBJS) $(SITE_ELF) $(SITE_NATIVE_OBJ)
 $(B)/tests/sites/callsites-%.o: tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -$* $(KCFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) -$* $(KCFLAGS) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 $(SITE_NATIVE_OBJ): tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -O2 $(KCFLAGS) $(PVPATCH_NATIVE_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) -O2 $(KCFLAGS) $(PVPATCH_NATIVE_CFLAGS) -MD -MP -c $< -o $@
 
 $(B)/tests/sites/callsites-asm.o: tests/sites/callsites-asm.S $(PVPATCH_GEN_STAMP)
 	$(call quiet,AS,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 $(SITE_ELF): $(B)/tests/sites/callsites-O2.o $(B)/tests/sites/callsites-asm.o
 	$(call quiet,LD,$@)

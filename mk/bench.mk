@@ -49,7 +49,7 @@ define bench_rt_rule
 $(BENCH_B)/rt/$(basename $(notdir $(1))).o: $(1) $$(PVPATCH_GEN_STAMP)
 	$$(call quiet,CC,$$@)
 	$$(Q)mkdir -p $$(dir $$@)
-	$$(Q)$$(CC) $$(BENCH_RT_CFLAGS) -MD -c $$< -o $$@
+	$$(Q)$$(CC) $$(BENCH_RT_CFLAGS) -MD -MP -c $$< -o $$@
 endef
 $(foreach s,$(PVPATCH_RUNTIME_SRCS),$(eval $(call bench_rt_rule,$(s))))
 
@@ -60,7 +60,7 @@ define bench_c_rule
 $(BENCH_B)/$(1).o: $(BENCH_SRC)/$(2) $(BENCH_SRC)/bench.h $$(PVPATCH_GEN_STAMP)
 	$$(call quiet,CC,$$@)
 	$$(Q)mkdir -p $$(dir $$@)
-	$$(Q)$$(CC) $$(BENCH_CFLAGS) $(3) -MD -c $$< -o $$@
+	$$(Q)$$(CC) $$(BENCH_CFLAGS) $(3) -MD -MP -c $$< -o $$@
 endef
 $(eval $(call bench_c_rule,bench,bench.c,$$(PVPATCH_CFLAGS) -I$$(PVPATCH_DIR)/arch/x86/alternatives))
 $(eval $(call bench_c_rule,bench-throughput,bench-throughput.c,$$(PVPATCH_CFLAGS)))
@@ -81,14 +81,14 @@ $(eval $(call bench_c_rule,bench-calls-retpoline,bench-calls.c,\
 $(BENCH_B)/bench-asm.o: $(BENCH_SRC)/bench-asm.S
 	$(call quiet,AS,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -MD -c $< -o $@
+	$(Q)$(CC) -MD -MP -c $< -o $@
 
 # 100,000 sites through the .inc macros: takes GNU as ~10 s, rebuilt only
 # when the generated headers change.
 $(BENCH_B)/bench-mass.o: $(BENCH_SRC)/bench-mass.S $(PVPATCH_GEN_STAMP)
 	$(call quiet,AS,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 # bench.lds names bench-mass.o: its records get their own bounds.
 $(BENCH_BIN): $(BENCH_OBJS) $(BENCH_RT_OBJS) $(BENCH_LDS)

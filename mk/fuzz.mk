@@ -62,7 +62,7 @@ define FUZZ_CC_RULE
 $(FUZZ_B)/obj/$(notdir $(1:.c=.o)): $(1) $(PVPATCH_GEN_STAMP) mk/fuzz.mk
 	$$(call quiet,CC,$$@)
 	$(Q)mkdir -p $$(dir $$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MD -c $$< -o $$@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MD -MP -c $$< -o $$@
 endef
 $(foreach s,$(FUZZ_SRCS) tests/fuzz/fuzz-rom.c,$(eval $(call FUZZ_CC_RULE,$(s))))
 

@@ -35,41 +35,41 @@ $(PVPROFILES_C) $(PVPROFILES_H) &: $(BUILTIN_PROFILES:%=hypervisor-features/%.pr
 $(GUEST_B)/pvprofiles.o: $(PVPROFILES_C) $(PVPROFILES_H)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 $(GUEST_OBJS): | $(PVPROFILES_H)
 
 $(GUEST_B)/%.o: tests/guest/%.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 $(GUEST_B)/%-s.o: tests/guest/%.S $(PVPATCH_GEN_STAMP)
 	$(call quiet,AS,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 $(GUEST_B)/bench-ops-pv.o: tests/guest/bench-ops.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
-	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 # The framework-free build of the same source.
 $(GUEST_B)/bench-ops-native.o: tests/guest/bench-ops.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
-	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_NATIVE_CFLAGS) -DBENCH_NATIVE -MD -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_NATIVE_CFLAGS) -DBENCH_NATIVE -MD -MP -c $< -o $@
 
 $(GUEST_B)/bench-pvops-ind.o: tests/guest/bench-pvops.c
 	$(call quiet,CC,$@)
-	$(Q)$(CC) $(GUEST_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) -MD -MP -c $< -o $@
 
 $(GUEST_B)/bench-pvops-ret.o: tests/guest/bench-pvops.c
 	$(call quiet,CC,$@)
-	$(Q)$(CC) $(GUEST_CFLAGS) -DBENCH_RETPOLINE -mindirect-branch=thunk-extern -MD -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) -DBENCH_RETPOLINE -mindirect-branch=thunk-extern -MD -MP -c $< -o $@
 
 $(GUEST_B)/rt/%.o: %.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_RUNTIME_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_RUNTIME_CFLAGS) -MD -MP -c $< -o $@
 
 $(GUEST_ELF): $(GUEST_OBJS) tests/guest/kernel.lds
 	$(call quiet,LD,$@)

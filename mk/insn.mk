@@ -48,17 +48,17 @@ endif
 $(INSN_KOBJ): $(INSN_SRC)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(INSN_KCFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(INSN_KCFLAGS) -MD -MP -c $< -o $@
 
 $(INSN_B)/insn.o: $(INSN_SRC)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(INSN_STD) $(INSN_HCFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(INSN_STD) $(INSN_HCFLAGS) -MD -MP -c $< -o $@
 
 $(INSN_B)/%.o: tests/unit/insn/%.c
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(INSN_HCFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(INSN_HCFLAGS) -MD -MP -c $< -o $@
 
 # The kernel object is an order-only prerequisite so that building the
 # tests proves the freestanding build still works.

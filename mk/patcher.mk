@@ -23,7 +23,7 @@ vpath %.c arch/x86/alternatives $(PVPATCH_GEN)/src tests/unit/patcher
 $(PATCHER_B)/k/%.o: %.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(PATCHER_KCFLAGS) $(PVPATCH_RUNTIME_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(PATCHER_KCFLAGS) $(PVPATCH_RUNTIME_CFLAGS) -MD -MP -c $< -o $@
 
 # One relocatable object, as a kernel links it: it must need no symbol
 # from outside (the check is in tests/unit/test_patcher.py).
@@ -34,7 +34,7 @@ $(PATCHER_KOBJ): $(PATCHER_KOBJS)
 $(PATCHER_B)/h/%.o: %.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(PATCHER_HCFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) $(PATCHER_HCFLAGS) -MD -MP -c $< -o $@
 
 $(PATCHER_B)/h/sites-asm.o: tests/unit/patcher/sites-asm.S $(PVPATCH_GEN_STAMP)
 	$(call quiet,AS,$@)

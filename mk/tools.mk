@@ -7,12 +7,12 @@ PVROM_SIM_OBJS := $(patsubst %.c,$(B)/tools/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SR
 $(B)/tools/rt/%.o: %.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -std=gnu11 -O2 -g $(CWARN) $(PVPATCH_RUNTIME_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) -std=gnu11 -O2 -g $(CWARN) $(PVPATCH_RUNTIME_CFLAGS) -MD -MP -c $< -o $@
 
 $(B)/tools/pvrom-sim.o: tools/sim/pvrom-sim.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -std=gnu11 -O2 -g $(CWARN) $(PVPATCH_RUNTIME_CFLAGS) -MD -c $< -o $@
+	$(Q)$(CC) -std=gnu11 -O2 -g $(CWARN) $(PVPATCH_RUNTIME_CFLAGS) -MD -MP -c $< -o $@
 
 $(PVROM_SIM): $(B)/tools/pvrom-sim.o $(PVROM_SIM_OBJS)
 	$(call quiet,LD,$@)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import layout
-from .model import Op, Spec
+from .model import Spec
 from .output import banner
 
 

@@ -135,14 +135,19 @@ struct bench_opt opt = { .batches = 101, .runs = 11, .cpu = -1 };
 static volatile uint64_t sink;
 static int failures;
 
+static void message(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "bench: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void fail(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "bench: error: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	message("error: ", fmt, ap);
 	va_end(ap);
 	failures++;
 }
@@ -152,9 +157,7 @@ void die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "bench: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	message("", fmt, ap);
 	va_end(ap);
 	exit(2);
 }
@@ -219,7 +222,6 @@ struct variant {
 	/* results */
 	unsigned int sites, sites_in_mode;
 	unsigned int direct_calls, thunk_calls;	/* CALL sites by form */
-	char call_form[48];	/* "8 direct", "1 direct 7 thunk", or "" */
 	char shape[48];		/* what a site executes: "pushf pop +nop" (the first site) */
 	const char *check;	/* "ok", "failed: ...", or NULL (nothing to check) */
 	double *per;		/* ticks per op in each round, empty loop subtracted */
@@ -484,19 +486,20 @@ static void patch_loops(struct bench_patch *bp)
 		}
 		v->sites_in_mode++;
 	}
-	for (unsigned int k = 0; k < nvar; k++) {
-		struct variant *v = &var[k];
-		char d[24] = "", t[24] = "";
+}
 
-		if (v->kind != K_FW || v->preserving != bp->preserving ||
-		    !(v->direct_calls + v->thunk_calls))
-			continue;
-		if (v->direct_calls)
-			snprintf(d, sizeof(d), "%u direct", v->direct_calls);
-		if (v->thunk_calls)
-			snprintf(t, sizeof(t), "%u thunk", v->thunk_calls);
-		snprintf(v->call_form, sizeof(v->call_form), "%s%s%s", d, *d && *t ? " " : "", t);
-	}
+/* How a CALL variant's sites call: "8 direct", "1 direct 7 thunk"; else "". */
+static const char *call_form(const struct variant *v)
+{
+	static char buf[64];
+	char d[24] = "", t[24] = "";
+
+	if (v->direct_calls)
+		snprintf(d, sizeof(d), "%u direct", v->direct_calls);
+	if (v->thunk_calls)
+		snprintf(t, sizeof(t), "%u thunk", v->thunk_calls);
+	snprintf(buf, sizeof(buf), "%s%s%s", d, *d && *t ? " " : "", t);
+	return buf;
 }
 
 /* The refpad_<op> loops add the padding instruction the op's NATIVE sites
@@ -855,11 +858,14 @@ static void print_table(double ghz, int cpu)
 			snprintf(rat, sizeof(rat), v->ref ? "%.3f" : "", ratio(v));
 			snprintf(rp, sizeof(rp), isnan(vs_retpoline(v)) ? "" : "%.3f",
 				 vs_retpoline(v));
-			if (v->kind == K_FW)
-				snprintf(sites, sizeof(sites), "%u/%u %s%s%s%s: %s, %s",
-					 v->sites_in_mode, v->sites, mode_name[v->mode],
-					 *v->call_form ? " (" : "", v->call_form,
-					 *v->call_form ? ")" : "", v->shape, v->check ? v->check : "-");
+			if (v->kind == K_FW && *call_form(v))
+				snprintf(sites, sizeof(sites), "%u/%u %s (%s): %s, %s",
+					 v->sites_in_mode, v->sites, mode_name[v->mode], call_form(v),
+					 v->shape, v->check ? v->check : "-");
+			else if (v->kind == K_FW)
+				snprintf(sites, sizeof(sites), "%u/%u %s: %s, %s", v->sites_in_mode,
+					 v->sites, mode_name[v->mode], v->shape,
+					 v->check ? v->check : "-");
 			else
 				snprintf(sites, sizeof(sites), "%s", v->check ? v->check : "-");
 			snprintf(opcol, sizeof(opcol), "%s", row == 0 ? v->op : "");
@@ -986,7 +992,7 @@ static void print_bars(void)
 					continue;
 				if (n && n % 4 == 0)
 					printf("\n   ");
-				printf(" %s %+.2f%% (%s)", v->op, (ratio(v) - 1) * 100, v->call_form);
+				printf(" %s %+.2f%% (%s)", v->op, (ratio(v) - 1) * 100, call_form(v));
 				n++;
 			}
 			printf("\n");

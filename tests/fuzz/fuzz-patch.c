@@ -81,20 +81,8 @@
 #define MAX_POL		48
 #define MAX_LINE	200		/* report.c's line buffer */
 
-/* The checks are not what the fuzzer should explore: no coverage feedback
- * (and no comparison tracing) for them, which also keeps them fast. */
-#define NOCOV __attribute__((no_sanitize("coverage")))
-
-#define CHECK(c, ...)							\
-	do {								\
-		if (!(c)) {						\
-			fprintf(stderr, "fuzz-patch: %s:%d: check failed: %s: ", \
-				__FILE__, __LINE__, #c);		\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			abort();					\
-		}							\
-	} while (0)
+#define FUZZ_NAME "fuzz-patch"
+#include "fuzz-shared.h"
 
 /* Records, text and thunks in one object, with guards between them. */
 struct arena {
@@ -145,42 +133,7 @@ static uint64_t u64(struct rd *r)
 	return v | (uint64_t)u32(r) << 32;
 }
 
-/* Native encodings of every op and the assembler's NOPs. */
-#include "fuzz-natives.h"
-
-
-
-/* Padding of n bytes: one NOP, or a short JMP over int3. */
-NOCOV static void pad_bytes(uint8_t *out, size_t n)
-{
-	if (n == 0)
-		return;
-	if (n <= 11) {
-		memcpy(out, gas_nops[n], n);
-		return;
-	}
-	out[0] = 0xeb;
-	out[1] = (uint8_t)(n - 2);
-	memset(out + 2, 0xcc, n - 2);
-}
-
 /* --- backends: real functions (never executed) and unreachable ones ----- */
-__attribute__((noinline, used)) static void be_one(void)
-{
-	__asm__ volatile("" ::: "memory");
-}
-
-__attribute__((noinline, used)) static unsigned long be_two(unsigned long a)
-{
-	__asm__ volatile("" : "+r"(a));
-	return a + 2;
-}
-
-__attribute__((noinline, used)) static unsigned long be_three(unsigned long a, unsigned long b)
-{
-	__asm__ volatile("" : "+r"(a), "+r"(b));
-	return a ^ b ^ 3;
-}
 
 #define NB 9
 static const void *backends[NB];
@@ -265,13 +218,6 @@ NOCOV static uintptr_t site_addr(const struct pvpatch_site *s)
 NOCOV static bool accepted(unsigned int i)
 {
 	return R.state[i].reason == PVPATCH_OK;
-}
-
-static const struct pvpatch_op_info *op_info(unsigned int op)
-{
-	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name)
-		return NULL;
-	return &pvpatch_op_table[op];
 }
 
 NOCOV static void fz_poke(void *addr, const void *src, size_t len, void *arg)
@@ -714,29 +660,9 @@ NOCOV static bool is_choice_reason(unsigned int r)
 NOCOV static void check_thunk(uintptr_t at, const void *backend, unsigned int used)
 {
 	uintptr_t lo = (uintptr_t)R.pv.thunks, hi = lo + used;
-	unsigned int calls = 0;
-	struct insn insn;
 
 	CHECK(at >= lo && at < hi, "thunk outside the used thunk area");
-	for (int k = 0; k < 128; k++) {
-		int l = insn_decode(&insn, (const uint8_t *)at, hi - at);
-
-		CHECK(l > 0, "thunk code at thunks%+ld does not decode (%d)", (long)(at - lo), l);
-		if (insn.branch == INSN_BR_CALL) {
-			CHECK(insn_rel_target(&insn, at) == (uintptr_t)backend,
-			      "thunk calls %#lx, not the backend %p",
-			      (unsigned long)insn_rel_target(&insn, at), backend);
-			calls++;
-		} else {
-			CHECK(!insn_is_rel_branch(&insn), "thunk has a relative branch");
-		}
-		if (insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len) {
-			CHECK(calls == 1, "thunk makes %u calls", calls);
-			return;
-		}
-		at += (unsigned int)l;
-	}
-	CHECK(0, "thunk without ret");
+	check_thunk_code(lo, hi, at, backend);
 }
 
 NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *pol, unsigned int used)

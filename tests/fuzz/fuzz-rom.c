@@ -88,18 +88,8 @@
 #define THUNK_SMALL	64
 #define GUARD		64
 
-#define NOCOV __attribute__((no_sanitize("coverage")))
-
-#define CHECK(c, ...)							\
-	do {								\
-		if (!(c)) {						\
-			fprintf(stderr, "fuzz-rom: %s:%d: check failed: %s: ", \
-				__FILE__, __LINE__, #c);		\
-			fprintf(stderr, __VA_ARGS__);			\
-			fputc('\n', stderr);				\
-			abort();					\
-		}							\
-	} while (0)
+#define FUZZ_NAME "fuzz-rom"
+#include "fuzz-shared.h"
 
 /* Records, text and thunks in one object (records reach the text). */
 struct arena {
@@ -119,7 +109,6 @@ static struct arena S0;			/* the arena before the first apply */
 static uint8_t text0[TEXT_SIZE];	/* the text with every site native */
 
 /* --- native encodings (as GNU as assembles the spec's native code) ------ */
-#include "fuzz-natives.h"
 
 /* The second site of these ops (the other encoding, or other registers). */
 static const uint8_t extra_ops[N_EXTRA] = {
@@ -127,46 +116,7 @@ static const uint8_t extra_ops[N_EXTRA] = {
 	PVPATCH_OP_CALIBRATE_TSC, PVPATCH_OP_SAVE_FL, PVPATCH_OP_READ_CR3,
 };
 
-
-
-/* Padding of n bytes: one NOP, or a short JMP over int3. */
-NOCOV static void pad_bytes(uint8_t *out, size_t n)
-{
-	if (n == 0)
-		return;
-	if (n <= 11) {
-		memcpy(out, gas_nops[n], n);
-		return;
-	}
-	out[0] = 0xeb;
-	out[1] = (uint8_t)(n - 2);
-	memset(out + 2, 0xcc, n - 2);
-}
-
-static const struct pvpatch_op_info *op_info(unsigned int op)
-{
-	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name)
-		return NULL;
-	return &pvpatch_op_table[op];
-}
-
 /* --- backends (never executed) -------------------------------------------- */
-__attribute__((noinline, used)) static void be_one(void)
-{
-	__asm__ volatile("" ::: "memory");
-}
-
-__attribute__((noinline, used)) static unsigned long be_two(unsigned long a)
-{
-	__asm__ volatile("" : "+r"(a));
-	return a + 2;
-}
-
-__attribute__((noinline, used)) static unsigned long be_three(unsigned long a, unsigned long b)
-{
-	__asm__ volatile("" : "+r"(a), "+r"(b));
-	return a ^ b ^ 3;
-}
 
 static const void *be_real[PVPATCH_MAX_OP + 1];		/* a function for every op */
 static const void *be_mixed[PVPATCH_MAX_OP + 1];	/* and NULL, far, in the text */
@@ -688,30 +638,10 @@ NOCOV static uintptr_t model_lookup(const char *func)
 NOCOV static void check_thunk(uintptr_t at, const void *backend)
 {
 	uintptr_t lo = (uintptr_t)R.pv.thunks, hi = lo + R.pv.thunks_used;
-	unsigned int calls = 0;
-	struct insn insn;
 
 	CHECK(at >= lo && at < hi, "call to %#lx: neither the backend %p nor a used thunk",
 	      (unsigned long)at, backend);
-	for (int k = 0; k < 64; k++) {
-		int l = insn_decode(&insn, (const uint8_t *)at, hi - at);
-
-		CHECK(l > 0, "thunk code at thunks%+ld does not decode (%d)", (long)(at - lo), l);
-		if (insn.branch == INSN_BR_CALL) {
-			CHECK(insn_rel_target(&insn, at) == (uintptr_t)backend,
-			      "thunk calls %#lx, not the backend %p",
-			      (unsigned long)insn_rel_target(&insn, at), backend);
-			calls++;
-		} else {
-			CHECK(!insn_is_rel_branch(&insn), "thunk has a relative branch");
-		}
-		if (insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len) {
-			CHECK(calls == 1, "thunk makes %u calls", calls);
-			return;
-		}
-		at += (unsigned int)l;
-	}
-	CHECK(0, "thunk without ret");
+	check_thunk_code(lo, hi, at, backend);
 }
 
 /*

@@ -164,7 +164,7 @@ def test_bad_padding(tmp_path):
 def test_overlapping_sites(tmp_path):
     elf = os.path.join(SITES, "callsites.elf")
     sites = site_list(elf)
-    a, b = sites[0], sites[1]
+    a = sites[0]
     # Point record 1 one byte after site 0's start.
     rec1 = record_offset(elf, 1, "site")
     with open(elf, "rb") as f:

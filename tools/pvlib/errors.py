@@ -3,3 +3,12 @@
 
 class UsageError(Exception):
     """Unusable input or environment: the tool prints one line and exits 2."""
+
+
+def read_input(path: str) -> bytes:
+    """The bytes of an input file, or a UsageError naming it."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror}") from None

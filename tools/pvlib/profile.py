@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import UsageError
+from .errors import UsageError, read_input
 from .rom import Entry, Insn, Override, Rom
 
 # KVM_FEATURE_* bits of CPUID 0x40000001 EAX (Linux uapi asm/kvm_para.h).
@@ -649,11 +649,7 @@ def parse(gen, text: str, path: str) -> Profile:
 
 
 def load(gen, path: str) -> Profile:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+    data = read_input(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -18,7 +18,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from .errors import UsageError
+from .errors import UsageError, read_input
 
 
 class RomError(UsageError):
@@ -286,11 +286,7 @@ def parse(gen, blob: bytes) -> Rom:
 
 
 def read(gen, path: str) -> Rom:
-    try:
-        with open(path, "rb") as f:
-            blob = f.read()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+    blob = read_input(path)
     try:
         return parse(gen, blob)
     except RomError as e:

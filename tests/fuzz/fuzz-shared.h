@@ -1,0 +1,103 @@
+/*
+ * What the fuzz targets share: the failure macro, the op table lookup, three
+ * real backends (never executed: only their addresses matter), the padding
+ * the assembler writes and the shape of a generated thunk.  A target
+ * defines FUZZ_NAME (its name in failure messages) before including this.
+ */
+#ifndef PVPATCH_FUZZ_SHARED_H
+#define PVPATCH_FUZZ_SHARED_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fuzz-natives.h"
+#include <asm/pvpatch.h>
+#include "insn.h"
+
+/* The checks are not what the fuzzer should explore: no coverage feedback
+ * (and no comparison tracing) for them, which also keeps them fast. */
+#define NOCOV __attribute__((no_sanitize("coverage")))
+
+#define CHECK(c, ...)							\
+	do {								\
+		if (!(c)) {						\
+			fprintf(stderr, FUZZ_NAME ": %s:%d: check failed: %s: ", \
+				__FILE__, __LINE__, #c);		\
+			fprintf(stderr, __VA_ARGS__);			\
+			fputc('\n', stderr);				\
+			abort();					\
+		}							\
+	} while (0)
+
+static inline const struct pvpatch_op_info *op_info(unsigned int op)
+{
+	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name)
+		return NULL;
+	return &pvpatch_op_table[op];
+}
+
+__attribute__((noinline, used)) static void be_one(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline, used)) static unsigned long be_two(unsigned long a)
+{
+	__asm__ volatile("" : "+r"(a));
+	return a + 2;
+}
+
+__attribute__((noinline, used)) static unsigned long be_three(unsigned long a, unsigned long b)
+{
+	__asm__ volatile("" : "+r"(a), "+r"(b));
+	return a ^ b ^ 3;
+}
+
+/* Padding of n bytes: one NOP, or a short JMP over int3. */
+NOCOV static inline void pad_bytes(uint8_t *out, size_t n)
+{
+	if (n == 0)
+		return;
+	if (n <= 11) {
+		memcpy(out, gas_nops[n], n);
+		return;
+	}
+	out[0] = 0xeb;
+	out[1] = (uint8_t)(n - 2);
+	memset(out + 2, 0xcc, n - 2);
+}
+
+/*
+ * The thunk at `at` in the used thunk area [lo, hi): it decodes, makes
+ * exactly one call, to the backend, has no other relative branch, and ends
+ * with ret.  (The caller checks that `at` lies in the area.)
+ */
+NOCOV static inline void check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_t at,
+					  const void *backend)
+{
+	unsigned int calls = 0;
+	struct insn insn;
+
+	for (int k = 0; k < 128; k++) {
+		int l = insn_decode(&insn, (const uint8_t *)at, hi - at);
+
+		CHECK(l > 0, "thunk code at thunks%+ld does not decode (%d)", (long)(at - lo), l);
+		if (insn.branch == INSN_BR_CALL) {
+			CHECK(insn_rel_target(&insn, at) == (uintptr_t)backend,
+			      "thunk calls %#lx, not the backend %p",
+			      (unsigned long)insn_rel_target(&insn, at), backend);
+			calls++;
+		} else {
+			CHECK(!insn_is_rel_branch(&insn), "thunk has a relative branch");
+		}
+		if (insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len) {
+			CHECK(calls == 1, "thunk makes %u calls", calls);
+			return;
+		}
+		at += (unsigned int)l;
+	}
+	CHECK(0, "thunk without ret");
+}
+
+#endif
