@@ -222,33 +222,11 @@ NOCOV static bool accepted(unsigned int i)
 
 NOCOV static void fz_poke(void *addr, const void *src, size_t len, void *arg)
 {
-	const struct pvpatch *pv = arg;
-	uintptr_t a = (uintptr_t)addr, t = (uintptr_t)pv->thunks;
-	int site = -1;
-
-	CHECK(pv == &R.pv, "poke_arg %p", arg);
-	CHECK(len > 0 && len <= PVPATCH_MAX_SITE, "poke of %zu bytes", len);
-	if (pv->thunks && a >= t && len <= pv->thunks_size && a - t <= pv->thunks_size - len) {
+	CHECK(arg == &R.pv, "poke_arg %p", arg);
+	if (check_poke(&R.pv, addr, src, len, A.text) < 0)
 		R.thunk_pokes++;
-		memcpy(addr, src, len);
-		return;
-	}
-	for (unsigned int i = 0; i < R.n; i++) {
-		uintptr_t b = site_addr(&A.rec[i]);
-
-		if (accepted(i) && a >= b && a - b < A.rec[i].site_len &&
-		    len <= A.rec[i].site_len - (a - b))
-			site = (int)i;
-	}
-	CHECK(site >= 0, "poke outside accepted sites and thunks: text%+ld + %zu",
-	      (long)(a - (uintptr_t)A.text), len);
-	CHECK(a >= pv->text_start && a <= pv->text_end && len <= pv->text_end - a,
-	      "poke outside the text range: text%+ld + %zu", (long)(a - (uintptr_t)A.text), len);
-	/* Documented: a site is written whole, in one write, only if it changes. */
-	CHECK(a == site_addr(&A.rec[site]) && len == A.rec[site].site_len,
-	      "poke of part of site %d: text%+ld + %zu", site, (long)(a - (uintptr_t)A.text), len);
-	CHECK(memcmp(addr, src, len) != 0, "poke that changes nothing at site %d", site);
-	R.site_pokes++;
+	else
+		R.site_pokes++;
 	memcpy(addr, src, len);
 }
 

@@ -585,29 +585,11 @@ NOCOV static void build_text(void)
 
 NOCOV static void fz_poke(void *addr, const void *src, size_t len, void *arg)
 {
-	const struct pvpatch *pv = arg;
-	uintptr_t a = (uintptr_t)addr, t = (uintptr_t)pv->thunks;
-	int site = -1;
-
-	CHECK(pv == &R.pv, "poke_arg %p", arg);
-	CHECK(len > 0 && len <= PVPATCH_MAX_SITE, "poke of %zu bytes", len);
-	if (pv->thunks && a >= t && len <= pv->thunks_size && a - t <= pv->thunks_size - len) {
+	CHECK(arg == &R.pv, "poke_arg %p", arg);
+	if (check_poke(&R.pv, addr, src, len, A.text) < 0)
 		R.thunk_pokes++;
-		memcpy(addr, src, len);
-		return;
-	}
-	for (unsigned int i = 0; i < NSITES; i++) {
-		uintptr_t b = site_addr(i);
-
-		if (R.state[i].reason == PVPATCH_OK && a >= b && a - b < A.rec[i].site_len &&
-		    len <= A.rec[i].site_len - (a - b))
-			site = (int)i;
-	}
-	CHECK(site >= 0, "poke outside accepted sites and the thunk area: text%+ld + %zu",
-	      (long)(a - (uintptr_t)A.text), len);
-	CHECK(a == site_addr((unsigned int)site) && len == A.rec[site].site_len,
-	      "poke of part of site %d: text%+ld + %zu", site, (long)(a - (uintptr_t)A.text), len);
-	R.site_pokes++;
+	else
+		R.site_pokes++;
 	memcpy(addr, src, len);
 }
 

@@ -1,7 +1,8 @@
 /*
  * What the fuzz targets share: the failure macro, the op table lookup, three
  * real backends (never executed: only their addresses matter), the padding
- * the assembler writes and the shape of a generated thunk.  A target
+ * the assembler writes, where the patcher may write and the shape of a
+ * generated thunk.  A target
  * defines FUZZ_NAME (its name in failure messages) before including this.
  */
 #ifndef PVPATCH_FUZZ_SHARED_H
@@ -98,6 +99,40 @@ NOCOV static inline void check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_t 
 		at += (unsigned int)l;
 	}
 	CHECK(0, "thunk without ret");
+}
+
+/*
+ * A write of the patcher, through the poke hook, checked against the
+ * descriptor it patches: into the thunk area (returns -1), or exactly the
+ * whole of one accepted site, in one write, changing it (returns the site's
+ * index).  Anything else fails.  `text` names offsets in messages.
+ */
+NOCOV static inline int check_poke(const struct pvpatch *pv, const void *addr, const void *src,
+				   size_t len, const uint8_t *text)
+{
+	uintptr_t a = (uintptr_t)addr, t = (uintptr_t)pv->thunks;
+	unsigned int n = (unsigned int)(pv->sites_end - pv->sites);
+	int site = -1;
+
+	CHECK(len > 0 && len <= PVPATCH_MAX_SITE, "poke of %zu bytes", len);
+	if (pv->thunks && a >= t && len <= pv->thunks_size && a - t <= pv->thunks_size - len)
+		return -1;
+	for (unsigned int i = 0; i < n; i++) {
+		uintptr_t b = (uintptr_t)pvpatch_site_addr(&pv->sites[i]);
+
+		if (pv->state[i].reason == PVPATCH_OK && a >= b && a - b < pv->sites[i].site_len &&
+		    len <= pv->sites[i].site_len - (a - b))
+			site = (int)i;
+	}
+	CHECK(site >= 0, "poke outside accepted sites and the thunk area: text%+ld + %zu",
+	      (long)(a - (uintptr_t)text), len);
+	CHECK(a >= pv->text_start && a <= pv->text_end && len <= pv->text_end - a,
+	      "poke outside the text range: text%+ld + %zu", (long)(a - (uintptr_t)text), len);
+	/* Documented: a site is written whole, in one write, only if it changes. */
+	CHECK(a == (uintptr_t)pvpatch_site_addr(&pv->sites[site]) && len == pv->sites[site].site_len,
+	      "poke of part of site %d: text%+ld + %zu", site, (long)(a - (uintptr_t)text), len);
+	CHECK(memcmp(addr, src, len) != 0, "poke that changes nothing at site %d", site);
+	return site;
 }
 
 #endif
