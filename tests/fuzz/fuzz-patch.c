@@ -634,23 +634,14 @@ NOCOV static bool is_choice_reason(unsigned int r)
 	return r >= PVPATCH_E_MODE && r < PVPATCH_E_OVERRIDE;
 }
 
-/* The calls a site or thunk makes must go where the policy says. */
-NOCOV static void check_thunk(uintptr_t at, const void *backend, unsigned int used)
-{
-	uintptr_t lo = (uintptr_t)R.pv.thunks, hi = lo + used;
-
-	CHECK(at >= lo && at < hi, "thunk outside the used thunk area");
-	check_thunk_code(lo, hi, at, backend);
-}
-
+/* A site after a call: its bytes as its mode says, its code as check_site_code() wants. */
 NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *pol, unsigned int used)
 {
 	const struct pvpatch_site *r = &A.rec[i];
 	const uint8_t *p = (const uint8_t *)site_addr(r);
-	unsigned int len = r->site_len, mode = R.state[i].mode, off = 0, calls = 0;
+	unsigned int len = r->site_len, mode = R.state[i].mode;
 	uint8_t want[PVPATCH_MAX_SITE];
 	const void *backend = pol ? pol->op[r->op].backend : NULL;
-	struct insn insn;
 
 	if (mode == PVPATCH_MODE_NATIVE) {
 		memcpy(want, s0_bytes(i), r->native_len);
@@ -660,37 +651,8 @@ NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *
 		pad_bytes(want, len);
 		CHECK(!memcmp(p, want, len), "NOP site %u is not padding", i);
 	}
-	/* Every site decodes to instructions that end at the site end. */
-	while (off < len) {
-		int l = insn_decode(&insn, p + off, len - off);
-
-		CHECK(l > 0, "site %u (op %u, mode %u) does not decode at +%u (%d)", i, r->op, mode,
-		      off, l);
-		if (mode != PVPATCH_MODE_NATIVE || off >= r->native_len) {
-			uintptr_t at = (uintptr_t)p + off;
-
-			CHECK(!insn_is_rip_rel(&insn), "site %u: RIP-relative operand", i);
-			if (insn.branch == INSN_BR_CALL) {
-				uintptr_t t = insn_rel_target(&insn, at);
-
-				CHECK(mode == PVPATCH_MODE_CALL, "site %u: a call in mode %u", i, mode);
-				CHECK(backend, "site %u: a call without a backend", i);
-				if (t != (uintptr_t)backend)
-					check_thunk(t, backend, used);
-				calls++;
-			} else if (insn.branch == INSN_BR_JMP) {
-				CHECK(insn_rel_target(&insn, at) == (uintptr_t)p + len,
-				      "site %u: a jump that is not over the padding", i);
-				for (unsigned int k = off + (unsigned int)l; k < len; k++)
-					CHECK(p[k] == 0xcc, "site %u: padding after the jump is not int3", i);
-			} else {
-				CHECK(!insn_is_rel_branch(&insn), "site %u: relative branch", i);
-			}
-		}
-		off += (unsigned int)l;
-	}
-	CHECK(off == len, "site %u: instructions cross the site end", i);
-	CHECK(calls == (mode == PVPATCH_MODE_CALL), "site %u: %u calls in mode %u", i, calls, mode);
+	check_site_code(i, r->op, mode, p, len, mode == PVPATCH_MODE_NATIVE ? r->native_len : 0,
+			backend, (uintptr_t)R.pv.thunks, (uintptr_t)R.pv.thunks + used);
 }
 
 struct expect_rej {

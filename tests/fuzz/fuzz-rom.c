@@ -617,15 +617,6 @@ NOCOV static uintptr_t model_lookup(const char *func)
 }
 
 /* The CALL site's call, or a thunk's, must reach the backend. */
-NOCOV static void check_thunk(uintptr_t at, const void *backend)
-{
-	uintptr_t lo = (uintptr_t)R.pv.thunks, hi = lo + R.pv.thunks_used;
-
-	CHECK(at >= lo && at < hi, "call to %#lx: neither the backend %p nor a used thunk",
-	      (unsigned long)at, backend);
-	check_thunk_code(lo, hi, at, backend);
-}
-
 /*
  * What the code of an INLINE site does to the registers, from its bytes
  * alone (independently of template.c): the instructions must be the ones
@@ -738,10 +729,9 @@ NOCOV static void check_inline_effects(unsigned int i)
 NOCOV static void check_site_bytes(unsigned int i, unsigned int mode)
 {
 	const uint8_t *p = (const uint8_t *)site_addr(i);
-	unsigned int len = A.rec[i].site_len, off = 0, calls = 0;
+	unsigned int len = A.rec[i].site_len;
 	const void *backend = pol.op[site_op[i]].backend;
 	uint8_t want[PVPATCH_MAX_SITE];
-	struct insn insn;
 
 	if (mode == PVPATCH_MODE_NATIVE) {
 		/* The original bytes, which decode (LLVMFuzzerInitialize()). */
@@ -753,37 +743,8 @@ NOCOV static void check_site_bytes(unsigned int i, unsigned int mode)
 		pad_bytes(want, len);
 		CHECK(!memcmp(p, want, len), "NOP site %u (op %u) is not padding", i, site_op[i]);
 	}
-	while (off < len) {
-		int l = insn_decode(&insn, p + off, len - off);
-
-		CHECK(l > 0, "site %u (op %u, mode %u) does not decode at +%u (%d)", i, site_op[i],
-		      mode, off, l);
-		{
-			uintptr_t at = (uintptr_t)p + off;
-
-			CHECK(!insn_is_rip_rel(&insn), "site %u: RIP-relative operand", i);
-			if (insn.branch == INSN_BR_CALL) {
-				uintptr_t t = insn_rel_target(&insn, at);
-
-				CHECK(mode == PVPATCH_MODE_CALL, "site %u: a call in mode %u", i, mode);
-				CHECK(backend, "site %u: a call without a backend", i);
-				if (t != (uintptr_t)backend)
-					check_thunk(t, backend);
-				calls++;
-			} else if (insn.branch == INSN_BR_JMP) {
-				CHECK(insn_rel_target(&insn, at) == (uintptr_t)p + len,
-				      "site %u: a jump that is not over the padding", i);
-				for (unsigned int k = off + (unsigned int)l; k < len; k++)
-					CHECK(p[k] == 0xcc, "site %u: padding after the jump is not int3", i);
-			} else {
-				CHECK(!insn_is_rel_branch(&insn), "site %u: relative branch", i);
-			}
-		}
-		off += (unsigned int)l;
-	}
-	CHECK(off == len, "site %u (op %u, mode %u): instructions cross the site end", i, site_op[i],
-	      mode);
-	CHECK(calls == (mode == PVPATCH_MODE_CALL), "site %u: %u calls in mode %u", i, calls, mode);
+	check_site_code(i, site_op[i], mode, p, len, 0, backend, (uintptr_t)R.pv.thunks,
+			(uintptr_t)R.pv.thunks + R.pv.thunks_used);
 	if (mode == PVPATCH_MODE_INLINE)
 		check_inline_effects(i);
 }

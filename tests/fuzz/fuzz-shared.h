@@ -102,6 +102,55 @@ NOCOV static inline void check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_t 
 }
 
 /*
+ * A patched site (index i, op, mode) at p, len bytes: it decodes to
+ * instructions that end exactly at its end; from byte `from` on (past any
+ * native code) none is RIP-relative, a jump only skips int3 padding to the
+ * end, and only a CALL site calls -- once, the backend or a thunk in the used
+ * area [thunk_lo, thunk_hi) that calls it.
+ */
+NOCOV static inline void check_site_code(unsigned int i, unsigned int op, unsigned int mode,
+					 const uint8_t *p, unsigned int len, unsigned int from,
+					 const void *backend, uintptr_t thunk_lo, uintptr_t thunk_hi)
+{
+	unsigned int off = 0, calls = 0;
+	struct insn insn;
+
+	while (off < len) {
+		int l = insn_decode(&insn, p + off, len - off);
+		uintptr_t at = (uintptr_t)p + off;
+
+		CHECK(l > 0, "site %u (op %u, mode %u) does not decode at +%u (%d)", i, op, mode,
+		      off, l);
+		if (off >= from) {
+			CHECK(!insn_is_rip_rel(&insn), "site %u: RIP-relative operand", i);
+			if (insn.branch == INSN_BR_CALL) {
+				uintptr_t t = insn_rel_target(&insn, at);
+
+				CHECK(mode == PVPATCH_MODE_CALL, "site %u: a call in mode %u", i, mode);
+				CHECK(backend, "site %u: a call without a backend", i);
+				if (t != (uintptr_t)backend) {
+					CHECK(t >= thunk_lo && t < thunk_hi,
+					      "site %u calls %#lx: neither the backend %p nor a used "
+					      "thunk", i, (unsigned long)t, backend);
+					check_thunk_code(thunk_lo, thunk_hi, t, backend);
+				}
+				calls++;
+			} else if (insn.branch == INSN_BR_JMP) {
+				CHECK(insn_rel_target(&insn, at) == (uintptr_t)p + len,
+				      "site %u: a jump that is not over the padding", i);
+				for (unsigned int k = off + (unsigned int)l; k < len; k++)
+					CHECK(p[k] == 0xcc, "site %u: padding after the jump is not int3", i);
+			} else {
+				CHECK(!insn_is_rel_branch(&insn), "site %u: relative branch", i);
+			}
+		}
+		off += (unsigned int)l;
+	}
+	CHECK(off == len, "site %u (op %u, mode %u): instructions cross the site end", i, op, mode);
+	CHECK(calls == (mode == PVPATCH_MODE_CALL), "site %u: %u calls in mode %u", i, calls, mode);
+}
+
+/*
  * A write of the patcher, through the poke hook, checked against the
  * descriptor it patches: into the thunk area (returns -1), or exactly the
  * whole of one accepted site, in one write, changing it (returns the site's
