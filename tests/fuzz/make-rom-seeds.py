@@ -185,31 +185,7 @@ template gethz clobbers rax rbx rcx rdx rsi rdi
     pop rbx
 end
 template long
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-    pause
-end
+{long_body}end
 op save_fl INLINE const params 0x202
 op restore_fl INLINE scratch
 op io_delay NOP
@@ -254,7 +230,9 @@ def profile_seeds(tmp):
         yield name, pre + blob
     path = os.path.join(tmp, "fitter.profile")
     with open(path, "w") as f:
-        f.write(FITTER_PROFILE.format(send=site("send_ipi"), extra=34 * SLOT))
+        # "long": a template of the most instructions there may be (24).
+        f.write(FITTER_PROFILE.format(send=site("send_ipi"), extra=34 * SLOT,
+                                      long_body="    pause\n" * 24))
     blob = pvrom_build(path, os.path.join(tmp, "fitter.rom"))
     yield "fitter", prefix(cfg=LOOKUP | TWICE | REVERT, clob=1) + blob
     yield "fitter-regs", prefix(cfg=LOOKUP | REVERT | 3 << 5, regs=9, clob=3) + blob
