@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/*
+ * pvpatch at boot: negotiation with the hypervisor, and the one boot call.
+ *
+ * A kernel that links pvpatch through pvpatch.mk and the linker fragments
+ * (docs/porting.md) makes one call, early, on the boot CPU, with
+ * interrupts off and its text writable:
+ *
+ *	static struct pvpatch pv = {
+ *		.text_start = (uintptr_t)__text_start, .text_end = (uintptr_t)__text_end,
+ *	};
+ *	static struct pvpatch_negotiation neg;
+ *	static const struct pvpatch_env env = {
+ *		.cmdline = boot_cmdline, .inb = my_inb, .outw = my_outw,
+ *		.print = my_puts, .rom_buf = rom_buf, .rom_size = sizeof(rom_buf),
+ *	};
+ *	pvpatch_boot(&pv, &env, &neg);
+ *
+ * pvpatch_boot() observes the hypervisor (CPUID signature and leaves, KVM
+ * feature bits, optionally the VMware backdoor), reads the feature ROM the
+ * hypervisor publishes through QEMU fw_cfg (file opt/org.pvpatch/rom), and
+ * chooses the policy: pvpatch=off, else the ROM when it is sound, else the
+ * built-in profile named by pvpatch.profile= or chosen for the hypervisor
+ * found; then applies the command line's pvpatch.op= and pvpatch.site=
+ * overrides, patches every site, frees the backend families no site calls
+ * and prints a summary.  Kernels that negotiate themselves call the steps
+ * below one by one.
+ */
+#ifndef PVPATCH_BOOT_H
+#define PVPATCH_BOOT_H
+
+#include <asm/pvpatch.h>
+
+/* --- the kernel's hooks ----------------------------------------------------- */
+
+struct pvpatch_env {
+	const char *cmdline;	/* the kernel command line (NULL: none) */
+	/* Report lines and warnings, one line per call without '\n' (NULL: silent). */
+	void (*print)(const char *line);
+	/* Port I/O for fw_cfg (ports 0x510/0x511); NULL: no ROM is read. */
+	uint8_t (*inb)(uint16_t port);
+	void (*outw)(uint16_t port, uint16_t value);
+	/* CPUID (NULL: the instruction itself). */
+	void (*cpuid)(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
+	/* Probe the VMware backdoor (in from port 0x5658): only where it is
+	 * known to be harmless (any QEMU -machine pc, VMware). */
+	bool probe_vmport;
+	/* Where the fw_cfg ROM is read (NULL: no ROM); PVPATCH_ROM_BUF_SIZE is
+	 * enough for any ROM the shipped profiles make.  Free after boot. */
+	void *rom_buf;
+	size_t rom_size;
+	/* The built-in profile when neither the ROM nor the command line
+	 * chooses (NULL: pvpatch_profile_for() the hypervisor found). */
+	const char *profile;
+};
+
+#define PVPATCH_ROM_BUF_SIZE 16384
+
+/* --- what the kernel observed ----------------------------------------------- */
+/* struct pvpatch_hv_facts (asm/pvpatch.h) is what ROM conditions test. */
+
+/* CPUID (through env->cpuid), KVM's feature leaf, the backdoor when asked. */
+void pvpatch_observe(const struct pvpatch_env *env, struct pvpatch_hv_facts *facts);
+
+/* Read fw_cfg file name into buf: its size (more than size: truncated), or
+ * -1 when fw_cfg or the file is absent or env has no port hooks. */
+long pvpatch_fwcfg_read(const struct pvpatch_env *env, const char *name, void *buf,
+			size_t size);
+
+/* The built-in profile for a hypervisor: "kvm-vt" for KVM, "tcg" for QEMU
+ * TCG, else "bare-metal". */
+const char *pvpatch_profile_for(const struct pvpatch_hv_facts *facts);
+
+/* The built-in profiles (pvpatch.mk's PVPATCH_PROFILES, compiled from
+ * hypervisor-features/ into ROMs), or NULL. */
+const struct pvpatch_builtin_profile *pvpatch_builtin_profile(const char *name);
+
+/* --- the command line ------------------------------------------------------- */
+/*
+ *   pvpatch=off                 leave every site native
+ *   pvpatch.debug               print every site's bytes before and after
+ *   pvpatch.profile=NAME        use this built-in profile
+ *   pvpatch.op=OP:MODE[,...]    every site of OP in MODE (native nop inline call)
+ *   pvpatch.site=WHERE:MODE     one site; WHERE is 0xADDR or FUNC+0xOFF
+ * Other words are the kernel's; a malformed pvpatch option is reported
+ * through print and ignored.
+ */
+#define PVPATCH_CMDLINE_MAX_SITES 16
+#define PVPATCH_NAME_MAX 32
+
+struct pvpatch_cmdline {
+	bool off, debug;
+	char profile[PVPATCH_NAME_MAX];		/* "" when not given */
+	int8_t op_mode[PVPATCH_MAX_OP + 1];	/* -1: not given */
+	struct pvpatch_override site[PVPATCH_CMDLINE_MAX_SITES];
+	char site_func[PVPATCH_CMDLINE_MAX_SITES][PVPATCH_NAME_MAX];
+	unsigned int n_sites;
+	unsigned int n_bad;			/* pvpatch options ignored */
+};
+
+void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
+			   void (*print)(const char *line));
+
+/* --- CALL backends ---------------------------------------------------------- */
+/*
+ * A kernel registers its backends where it defines them:
+ *
+ *	PVPATCH_BACKEND_IN("mmu") static unsigned long my_read_cr3(void) { ... }
+ *	PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_CR3, my_read_cr3);
+ *
+ * PVPATCH_BACKEND_IN(cls) makes a register-preserving backend (it keeps
+ * every register but its result; no SSE in it) in the family section of op
+ * class cls, so that pvpatch_boot() frees the families no site calls;
+ * PVPATCH_REGISTER_C_BACKEND() registers a plain C function instead (sites
+ * then call it through a register-saving thunk).  The records live in
+ * section .pvpatch.backends; tools/pvrom check reads them from the ELF.
+ */
+#define PVPATCH_BACKEND_IN(cls) \
+	PVPATCH_BACKEND __attribute__((section(".pvbackend." cls), noinline, used))
+#define PVPATCH_BACKEND_RECORD(op_nr, fn, fl)						\
+	static const struct pvpatch_backend_rec __pvpatch_backend_##fn			\
+	__attribute__((used, section(PVPATCH_BACKEND_SECTION), aligned(8))) =		\
+		{ .fn = (uint64_t)(uintptr_t)(fn), .op = (op_nr), .flags = (fl) }
+#define PVPATCH_REGISTER_BACKEND(op_nr, fn) \
+	PVPATCH_BACKEND_RECORD(op_nr, fn, PVPATCH_BACKEND_F_PRESERVES)
+#define PVPATCH_REGISTER_C_BACKEND(op_nr, fn) PVPATCH_BACKEND_RECORD(op_nr, fn, 0)
+
+/* --- the negotiation -------------------------------------------------------- */
+
+/* Everything negotiation produces; the policy points into it, so the kernel
+ * keeps it (static) as long as the policy may be applied again. */
+struct pvpatch_negotiation {
+	struct pvpatch_hv_facts facts;
+	struct pvpatch_cmdline cmd;
+	const void *backend[PVPATCH_MAX_OP + 1];	/* registered backends */
+	uint8_t preserves[PVPATCH_MAX_OP + 1];
+	struct pvpatch_policy policy;
+	struct pvpatch_rom_store store;
+	struct pvpatch_override overrides[PVPATCH_ROM_MAX_OVERRIDES + PVPATCH_CMDLINE_MAX_SITES];
+	char source[48];	/* "off", "rom:NAME", "built-in:NAME", "unknown-profile:NAME" */
+	const char *rom_refused;	/* why the fw_cfg ROM was refused, or NULL */
+	struct pvpatch_report report;
+	size_t backend_bytes_freed;
+};
+
+/* Registered backends from records [recs, recs + n): an op registered twice
+ * keeps its first backend and the second is reported as a warning. */
+void pvpatch_backends_collect(struct pvpatch_negotiation *neg,
+			      const struct pvpatch_backend_rec *recs, size_t n,
+			      void (*print)(const char *line));
+
+/*
+ * Choose neg->policy from neg->facts, neg->cmd, neg->backend and the ROM
+ * (rom_len < 0: none; a refused ROM is reported and ignored): off, else the
+ * ROM, else the built-in profile (cmdline, then profile, then
+ * pvpatch_profile_for()); then the command line's op and site overrides.
+ * The same code runs at boot, in tools/pvrom check and in the fuzzers.
+ */
+void pvpatch_negotiate(struct pvpatch_negotiation *neg, const void *rom, long rom_len,
+		       const char *profile, void (*print)(const char *line));
+
+/*
+ * The boot call: observe, read the ROM, negotiate, pvpatch_apply(), free
+ * the unused backend families (int3 through pv->poke) and print the report.
+ * pv's record and buffer fields come from the linker fragments unless the
+ * kernel filled them (pvpatch_linked_init()); pv->print defaults to
+ * env->print.  Returns 0, or -1 when the site table is unusable (nothing
+ * is written then).
+ */
+int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
+		 struct pvpatch_negotiation *neg);
+
+/* --- what the linker fragments define (pvpatch.mk: PVPATCH_LDS_*) ----------- */
+
+extern const struct pvpatch_site __pvpatch_sites_start[], __pvpatch_sites_end[];
+extern const struct pvpatch_backend_rec __pvpatch_backends_start[], __pvpatch_backends_end[];
+extern struct pvpatch_site_state __pvpatch_state_start[];
+extern uint8_t __pvpatch_saved_start[], __pvpatch_saved_end[];
+extern uint8_t __pvpatch_thunks_start[], __pvpatch_thunks_end[];
+
+/* The backend families of the linker fragment, one per op class. */
+extern const struct pvpatch_backend_family pvpatch_linked_families[];
+extern const unsigned int pvpatch_nr_linked_families;
+
+/*
+ * Fill pv's sites, state, saved and thunks fields from the linker fragments'
+ * symbols (pvpatch_boot() does it when pv->sites is NULL); the kernel sets
+ * text_start and text_end: every site and backend lies between them.
+ */
+void pvpatch_linked_init(struct pvpatch *pv);
+
+/* Mode names: "NATIVE" "NOP" "INLINE" "CALL"; pvpatch_mode_parse() takes
+ * them in any case, -1 when unknown. */
+const char *pvpatch_mode_name(unsigned int mode);
+int pvpatch_mode_parse(const char *s, size_t len);
+
+#endif
