@@ -46,21 +46,36 @@ def _field(fields, name):
     return next(f for f in fields if f.name == name)
 
 
+def _struct(prefix: str, what: str, tag: str, fields, size: int) -> list[str]:
+    """A packed little-endian structure, asserted against its generated offsets."""
+    L = [f"struct {tag} {{"]
+    for f in fields:
+        ctype = "char" if f.kind == "char" else _CTYPE[(f.size, False)]
+        arr = f"[{f.count}]" if f.count > 1 else ""
+        L.append(f"\t{ctype} {f.name}{arr};\t/* {f.doc} */")
+    L.append("};")
+    for f in fields:
+        L.append(f"_Static_assert(offsetof(struct {tag}, {f.name}) == "
+                 f"{prefix}_OFF_{f.name.upper()}, \"{what} layout\");")
+    L += [f"_Static_assert(sizeof(struct {tag}) == {prefix}_SIZE, \"{what} size\");", ""]
+    return L
+
+
 def _rom_structs() -> list[str]:
     L = ["/* The feature ROM's structures (PVPATCH_ROM_*; a ROM need not be aligned). */"]
     for name, tag, fields, size in layout.ROM_STRUCTS:
-        L.append(f"struct {tag} {{")
-        for f in fields:
-            ctype = "char" if f.kind == "char" else _CTYPE[(f.size, False)]
-            arr = f"[{f.count}]" if f.count > 1 else ""
-            L.append(f"\t{ctype} {f.name}{arr};\t/* {f.doc} */")
-        L.append("};")
-        for f in fields:
-            L.append(f"_Static_assert(offsetof(struct {tag}, {f.name}) == "
-                     f"PVPATCH_ROM_{name.upper()}_OFF_{f.name.upper()}, \"ROM {name} layout\");")
-        L += [f"_Static_assert(sizeof(struct {tag}) == PVPATCH_ROM_{name.upper()}_SIZE, "
-              f"\"ROM {name} size\");", ""]
+        L += _struct(f"PVPATCH_ROM_{name.upper()}", f"ROM {name}", tag, fields, size)
     return L
+
+
+def _backend_macros() -> list[str]:
+    L = [f"#define PVPATCH_BACKEND_SECTION \"{layout.BACKEND_SECTION}\"",
+         f"#define PVPATCH_BACKEND_REC_SIZE {layout.BACKEND_REC_SIZE}"]
+    for f, off in layout.rom_offsets(layout.BACKEND_REC).items():
+        L.append(f"#define PVPATCH_BACKEND_REC_OFF_{f.upper()} {off}")
+    for name, val, doc in layout.BACKEND_FLAGS:
+        L.append(f"#define PVPATCH_BACKEND_F_{name} {val:#04x}\t/* {doc} */")
+    return L + [""]
 
 
 def generate(spec: Spec) -> str:
@@ -104,7 +119,8 @@ def generate(spec: Spec) -> str:
           f"#define PVPATCH_MAX_OP {max(op.abi for op in spec.ops)}",
           ""]
     L += _rom_macros()
-    L += ["",
+    L += [""] + _backend_macros()
+    L += [
           "#ifndef __ASSEMBLER__",
           "#include <stddef.h>",
           "#include <stdint.h>",
@@ -156,6 +172,9 @@ def generate(spec: Spec) -> str:
           "extern const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1];",
           ""]
     L += _rom_structs()
+    L += ["/* One per registered CALL backend, in section " + layout.BACKEND_SECTION + ". */"]
+    L += _struct("PVPATCH_BACKEND_REC", "backend record", "pvpatch_backend_rec",
+                 layout.BACKEND_REC, layout.BACKEND_REC_SIZE)
     L += [
           "#endif /* __ASSEMBLER__ */",
           "",

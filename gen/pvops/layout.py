@@ -219,6 +219,22 @@ def rom_offsets(fields: tuple[RomField, ...]) -> dict[str, int]:
 for _name, _tag, _fields, _size in ROM_STRUCTS:
     assert sum(f.total for f in _fields) == _size, f"ROM {_name} must be {_size} bytes"
 
+# Backend registration records, in section BACKEND_SECTION: what a kernel's
+# PVPATCH_REGISTER_BACKEND() emits (asm/pvpatch-boot.h), what pvpatch_boot()
+# collects and what tools/pvrom check reads from a linked ELF.
+BACKEND_SECTION = ".pvpatch.backends"
+BACKEND_REC: tuple[RomField, ...] = (
+    RomField("fn", 8, "the backend's address"),
+    RomField("op", 2, "ABI op number"),
+    RomField("flags", 1, "PVPATCH_BACKEND_F_* bits"),
+    RomField("reserved", 1, "0", 5),
+)
+BACKEND_REC_SIZE = 16
+BACKEND_FLAGS = (
+    ("PRESERVES", 0x01, "keeps every register but its result (PVPATCH_BACKEND)"),
+)
+assert sum(f.total for f in BACKEND_REC) == BACKEND_REC_SIZE
+
 # Conditions of an entry, in the order of their numbers.
 ROM_CONDS = (
     ("ALWAYS", "always"),

@@ -37,6 +37,15 @@ def _rom() -> list[str]:
               f"{N}_LAYOUT = "
               + repr(tuple((f.name, offs[f.name], "<" + _rom_fmt(f), f.count)
                            for f in fields))]
+    offs = layout.rom_offsets(layout.BACKEND_REC)
+    L += ["# Backend registration records (asm/pvpatch-boot.h).",
+          f"BACKEND_SECTION = {layout.BACKEND_SECTION!r}",
+          f"BACKEND_REC_SIZE = {layout.BACKEND_REC_SIZE}",
+          f"BACKEND_REC_FORMAT = {'<' + ''.join(_rom_fmt(f) for f in layout.BACKEND_REC)!r}",
+          f"BACKEND_REC_FIELDS = {tuple(f.name for f in layout.BACKEND_REC)!r}",
+          f"BACKEND_REC_OFFSETS = {offs!r}"]
+    for name, val, _ in layout.BACKEND_FLAGS:
+        L.append(f"BACKEND_F_{name} = {val:#04x}")
     L.append(f"ROM_CONDS = {tuple(n for n, _ in layout.ROM_CONDS)!r}")
     for i, (n, _) in enumerate(layout.ROM_CONDS):
         L.append(f"ROM_COND_{n} = {i}")

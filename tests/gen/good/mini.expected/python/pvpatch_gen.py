@@ -44,6 +44,13 @@ ROM_OVERRIDE_FORMAT = '<32sIB3B'
 ROM_OVERRIDE_FIELDS = ('func', 'offset', 'mode', 'reserved')
 ROM_OVERRIDE_OFFSETS = {'func': 0, 'offset': 32, 'mode': 36, 'reserved': 37}
 ROM_OVERRIDE_LAYOUT = (('func', 0, '<32s', 32), ('offset', 32, '<I', 1), ('mode', 36, '<B', 1), ('reserved', 37, '<3B', 3))
+# Backend registration records (asm/pvpatch-boot.h).
+BACKEND_SECTION = '.pvpatch.backends'
+BACKEND_REC_SIZE = 16
+BACKEND_REC_FORMAT = '<QHB5B'
+BACKEND_REC_FIELDS = ('fn', 'op', 'flags', 'reserved')
+BACKEND_REC_OFFSETS = {'fn': 0, 'op': 8, 'flags': 10, 'reserved': 11}
+BACKEND_F_PRESERVES = 0x01
 ROM_CONDS = ('ALWAYS', 'KVM_BIT', 'VMPORT', 'VMPORT_GETHZ')
 ROM_COND_ALWAYS = 0
 ROM_COND_KVM_BIT = 1

@@ -124,6 +124,14 @@
 #define PVPATCH_ROM_COND_VMPORT_GETHZ 3	/* the VMware backdoor answers GETHZ */
 #define PVPATCH_ROM_NR_CONDS 4
 
+#define PVPATCH_BACKEND_SECTION ".pvpatch.backends"
+#define PVPATCH_BACKEND_REC_SIZE 16
+#define PVPATCH_BACKEND_REC_OFF_FN 0
+#define PVPATCH_BACKEND_REC_OFF_OP 8
+#define PVPATCH_BACKEND_REC_OFF_FLAGS 10
+#define PVPATCH_BACKEND_REC_OFF_RESERVED 11
+#define PVPATCH_BACKEND_F_PRESERVES 0x01	/* keeps every register but its result (PVPATCH_BACKEND) */
+
 #ifndef __ASSEMBLER__
 #include <stddef.h>
 #include <stdint.h>
@@ -261,6 +269,19 @@ _Static_assert(offsetof(struct pvpatch_rom_override, offset) == PVPATCH_ROM_OVER
 _Static_assert(offsetof(struct pvpatch_rom_override, mode) == PVPATCH_ROM_OVERRIDE_OFF_MODE, "ROM override layout");
 _Static_assert(offsetof(struct pvpatch_rom_override, reserved) == PVPATCH_ROM_OVERRIDE_OFF_RESERVED, "ROM override layout");
 _Static_assert(sizeof(struct pvpatch_rom_override) == PVPATCH_ROM_OVERRIDE_SIZE, "ROM override size");
+
+/* One per registered CALL backend, in section .pvpatch.backends. */
+struct pvpatch_backend_rec {
+	uint64_t fn;	/* the backend's address */
+	uint16_t op;	/* ABI op number */
+	uint8_t flags;	/* PVPATCH_BACKEND_F_* bits */
+	uint8_t reserved[5];	/* 0 */
+};
+_Static_assert(offsetof(struct pvpatch_backend_rec, fn) == PVPATCH_BACKEND_REC_OFF_FN, "backend record layout");
+_Static_assert(offsetof(struct pvpatch_backend_rec, op) == PVPATCH_BACKEND_REC_OFF_OP, "backend record layout");
+_Static_assert(offsetof(struct pvpatch_backend_rec, flags) == PVPATCH_BACKEND_REC_OFF_FLAGS, "backend record layout");
+_Static_assert(offsetof(struct pvpatch_backend_rec, reserved) == PVPATCH_BACKEND_REC_OFF_RESERVED, "backend record layout");
+_Static_assert(sizeof(struct pvpatch_backend_rec) == PVPATCH_BACKEND_REC_SIZE, "backend record size");
 
 #endif /* __ASSEMBLER__ */
 
