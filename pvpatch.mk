@@ -28,7 +28,10 @@ PVPATCH_NATIVE_CFLAGS = -mno-red-zone -I$(PVPATCH_DIR)/include -I$(PVPATCH_GEN)/
 
 PVPATCH_RUNTIME_SRCS := $(addprefix $(PVPATCH_DIR)/arch/x86/alternatives/, \
 	patch.c emit.c call.c template.c encode.c poke.c report.c insn.c rom.c) \
+	$(filter-out %/boot.c,$(wildcard $(PVPATCH_DIR)/arch/x86/negotiate/*.c)) \
 	$(PVPATCH_GEN)/src/pvops-table.c
+# The boot call: needs the linker fragments' symbols (kernels only).
+PVPATCH_BOOT_SRCS := $(PVPATCH_DIR)/arch/x86/negotiate/boot.c
 PVPATCH_RUNTIME_CFLAGS = $(PVPATCH_CFLAGS) -I$(PVPATCH_DIR)/arch/x86/alternatives
 
 PVPATCH_GEN_SRCS := $(wildcard $(PVPATCH_DIR)/gen/pvgen $(PVPATCH_DIR)/gen/pvops/*.py)

@@ -10,14 +10,14 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pie -fno-stack-protector \
 	-mno-red-zone -mno-sse -mno-mmx -mno-80387 -fno-asynchronous-unwind-tables \
 	-fno-omit-frame-pointer $(CWARN)
 
-GUEST_C := main console lib idt apic native hv fwcfg cmdline pvsetup backends \
+GUEST_C := main console lib idt apic native cmdline pvsetup backends linked-tmp \
 	tests workload bench
-GUEST_S := boot isr thunks retpoline workload
+GUEST_S := boot isr retpoline workload
 GUEST_OBJS := $(patsubst %,$(GUEST_B)/%.o,$(GUEST_C)) \
 	$(patsubst %,$(GUEST_B)/%-s.o,$(GUEST_S)) \
 	$(GUEST_B)/bench-ops-pv.o $(GUEST_B)/bench-ops-native.o \
 	$(GUEST_B)/bench-pvops-ind.o $(GUEST_B)/bench-pvops-ret.o $(GUEST_B)/pvprofiles.o \
-	$(patsubst %.c,$(GUEST_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
+	$(patsubst %.c,$(GUEST_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS) $(PVPATCH_BOOT_SRCS)))
 
 # The built-in profiles: ROMs generated from the same profile files the
 # hypervisor's ROMs are built from (vmware-backdoor-v2 is a ROM only: the

@@ -14,7 +14,7 @@ from pvlib import boot  # noqa: E402
 
 ELF = os.path.join(BUILD, "tests", "guest", "guest.elf")
 ELF32 = os.path.join(BUILD, "tests", "guest", "guest32.elf")
-BAD_OVERRIDE = "pvpatch.site=neg_read_cr3+0:nop pvpatch.test_bad_override"
+BAD_OVERRIDE = "pvpatch.site=neg_read_cr3+0:nop guest.expect_bad_override"
 KVM_OK, KVM_WHY = boot.kvm_usable()
 needs_kvm = pytest.mark.skipif(not KVM_OK, reason=f"KVM unusable: {KVM_WHY}")
 
