@@ -935,7 +935,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm = pre[6];
 	cut = pre[7];
 	mis = cfg >> 5;
-	facts = (struct pvpatch_hv_facts){ (uint32_t)le(pre + 2, 4), vm & 1, vm >> 1 & 1 };
+	facts = (struct pvpatch_hv_facts){ .kvm_features = (uint32_t)le(pre + 2, 4),
+					   .vmport = vm & 1, .vmport_gethz = vm >> 1 & 1 };
 	if (vm & 0x80)
 		fp = NULL;
 	be = cfg & 1 ? NULL : cfg & 2 ? be_mixed : be_real;
