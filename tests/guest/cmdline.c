@@ -3,6 +3,8 @@
  * library's, parsed by pvpatch_boot()):
  *   bench=N                     run the benchmarks with N iterations
  *   guest.expect_bad_override   (tests) a pvpatch.site= override must be refused
+ *   guest.dump_sites            print every site's mode and bytes after patching
+ *                               (tests compare them with tools/pvrom check)
  */
 #include "console.h"
 #include "guest.h"
@@ -35,5 +37,7 @@ void cmdline_parse(const char *s)
 		else if (len == strlen("guest.expect_bad_override") &&
 			 !strncmp(w, "guest.expect_bad_override", len))
 			cmd.expect_bad_override = true;
+		else if (len == strlen("guest.dump_sites") && !strncmp(w, "guest.dump_sites", len))
+			cmd.dump_sites = true;
 	}
 }

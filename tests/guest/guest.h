@@ -45,6 +45,7 @@ void pv_eoi_enable(void);
 struct cmdline {
 	unsigned int bench;		/* bench=N: iterations (0: no benchmarks) */
 	bool expect_bad_override;	/* a test forces a bad override */
+	bool dump_sites;		/* guest.dump_sites */
 };
 extern struct cmdline cmd;
 void cmdline_parse(const char *s);

@@ -122,6 +122,23 @@ static void report_json(unsigned long cost)
 	}
 }
 
+/* Every valid site as patched, for the test comparing it with pvrom check. */
+static void dump_sites(void)
+{
+	for (unsigned int i = 0; i < (unsigned int)(pv.sites_end - pv.sites); i++) {
+		const struct pvpatch_site *s = &pv.sites[i];
+		const uint8_t *p = pvpatch_site_addr(s);
+
+		if (pv.state[i].reason)
+			continue;
+		kprintf("# pvpatch-site: {\"site\": %lu, \"mode\": \"%s\", \"bytes\": \"",
+			(unsigned long)(uintptr_t)p, pvpatch_mode_name(pv.state[i].mode));
+		for (unsigned int b = 0; b < s->site_len; b++)
+			kprintf("%02x", p[b]);
+		kprintf("\"}\n");
+	}
+}
+
 static uint8_t port_inb(uint16_t port)
 {
 	return inb(port);
@@ -147,6 +164,8 @@ void pvsetup(void)
 	if (pvpatch_boot(&pv, &env, &neg))
 		panic("pvpatch_boot refused the site table");
 	report_json((unsigned long)neg.apply_time);
+	if (cmd.dump_sites)
+		dump_sites();
 }
 
 const char *hv_name(void)
