@@ -117,13 +117,13 @@ void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
  */
 #define PVPATCH_BACKEND_IN(cls) \
 	PVPATCH_BACKEND __attribute__((section(".pvbackend." cls), noinline, used))
-#define PVPATCH_BACKEND_RECORD(op_nr, fn, fl)						\
-	static const struct pvpatch_backend_rec __pvpatch_backend_##fn			\
+#define PVPATCH_BACKEND_RECORD(op_nr, func, fl)						\
+	static const struct pvpatch_backend_rec __pvpatch_backend_##func		\
 	__attribute__((used, section(PVPATCH_BACKEND_SECTION), aligned(8))) =		\
-		{ .fn = (uint64_t)(uintptr_t)(fn), .op = (op_nr), .flags = (fl) }
-#define PVPATCH_REGISTER_BACKEND(op_nr, fn) \
-	PVPATCH_BACKEND_RECORD(op_nr, fn, PVPATCH_BACKEND_F_PRESERVES)
-#define PVPATCH_REGISTER_C_BACKEND(op_nr, fn) PVPATCH_BACKEND_RECORD(op_nr, fn, 0)
+		{ .fn = (uint64_t)(uintptr_t)(func), .op = (op_nr), .flags = (fl) }
+#define PVPATCH_REGISTER_BACKEND(op_nr, func) \
+	PVPATCH_BACKEND_RECORD(op_nr, func, PVPATCH_BACKEND_F_PRESERVES)
+#define PVPATCH_REGISTER_C_BACKEND(op_nr, func) PVPATCH_BACKEND_RECORD(op_nr, func, 0)
 
 /* --- the negotiation -------------------------------------------------------- */
 
