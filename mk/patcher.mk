@@ -18,7 +18,7 @@ PATCHER_HOBJS := $(patsubst %.c,$(PATCHER_B)/h/%.o,$(notdir $(PVPATCH_RUNTIME_SR
 
 UNIT_BINS += $(PATCHER_TEST)
 
-vpath %.c arch/x86/alternatives $(PVPATCH_GEN)/src tests/unit/patcher
+vpath %.c arch/x86/alternatives arch/x86/negotiate $(PVPATCH_GEN)/src tests/unit/patcher
 
 $(PATCHER_B)/k/%.o: %.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
