@@ -13,6 +13,7 @@ endif
 PVPATCH_DIR := .
 B := build
 PVPATCH_BUILD := $(B)
+PVPATCH_WARN = $(CWARN)
 include pvpatch.mk
 PYTHON := $(PVPATCH_PYTHON)
 
