@@ -49,8 +49,9 @@ FUZZ_ROM_SEEDS_DIR := tests/fuzz/corpus-rom
 FUZZ_ROM_SEEDS := $(wildcard $(FUZZ_ROM_SEEDS_DIR)/*)
 # The bounded run: about 30 s on this 2-core machine (under load).
 FUZZ_ROM_SMOKE_RUNS ?= 60000
+# With the built-in profiles: negotiation falls back to them.
 FUZZ_ROM_OBJS := $(foreach s,$(PVPATCH_RUNTIME_SRCS),$(FUZZ_B)/obj/$(notdir $(s:.c=.o))) \
-	$(FUZZ_B)/obj/fuzz-rom.o
+	$(FUZZ_B)/obj/pvprofiles.o $(FUZZ_B)/obj/fuzz-rom.o
 
 FUZZ_BINS += $(FUZZ_BIN) $(FUZZ_ROM_BIN)
 
@@ -64,7 +65,7 @@ $(FUZZ_B)/obj/$(notdir $(1:.c=.o)): $(1) $(PVPATCH_GEN_STAMP) mk/fuzz.mk
 	$(Q)mkdir -p $$(dir $$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MD -MP -c $$< -o $$@
 endef
-$(foreach s,$(FUZZ_SRCS) tests/fuzz/fuzz-rom.c,$(eval $(call FUZZ_CC_RULE,$(s))))
+$(foreach s,$(FUZZ_SRCS) tests/fuzz/fuzz-rom.c $(PVPATCH_GEN)/src/pvprofiles.c,$(eval $(call FUZZ_CC_RULE,$(s))))
 
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(call quiet,LD,$@)

@@ -52,6 +52,9 @@ struct pvpatch_env {
 	/* The built-in profile when neither the ROM nor the command line
 	 * chooses (NULL: pvpatch_profile_for() the hypervisor found). */
 	const char *profile;
+	/* A cycle or time counter (NULL: none): pvpatch_boot() times
+	 * pvpatch_apply() with it, into neg->apply_time. */
+	uint64_t (*clock)(void);
 };
 
 #define PVPATCH_ROM_BUF_SIZE 16384
@@ -71,8 +74,15 @@ long pvpatch_fwcfg_read(const struct pvpatch_env *env, const char *name, void *b
  * TCG, else "bare-metal". */
 const char *pvpatch_profile_for(const struct pvpatch_hv_facts *facts);
 
-/* The built-in profiles (pvpatch.mk's PVPATCH_PROFILES, compiled from
- * hypervisor-features/ into ROMs), or NULL. */
+/* The built-in profiles: pvpatch.mk's PVPATCH_PROFILES, compiled from
+ * hypervisor-features/ into ROMs (tools/pvrom cfile). */
+struct pvpatch_builtin_profile {
+	const char *name;		/* the ROM's hypervisor name */
+	const unsigned char *rom;	/* the ROM blob */
+	unsigned int len;		/* its bytes */
+};
+
+/* The built-in profile of this name, or NULL. */
 const struct pvpatch_builtin_profile *pvpatch_builtin_profile(const char *name);
 
 /* --- the command line ------------------------------------------------------- */
@@ -117,7 +127,7 @@ void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
  */
 #define PVPATCH_BACKEND_IN(cls) \
 	PVPATCH_BACKEND __attribute__((section(".pvbackend." cls), noinline, used))
-#define PVPATCH_BACKEND_RECORD(op_nr, func, fl)						\
+#define PVPATCH_BACKEND_RECORD(op_nr, func, fl)					\
 	static const struct pvpatch_backend_rec __pvpatch_backend_##func		\
 	__attribute__((used, section(PVPATCH_BACKEND_SECTION), aligned(8))) =		\
 		{ .fn = (uint64_t)(uintptr_t)(func), .op = (op_nr), .flags = (fl) }
@@ -140,6 +150,7 @@ struct pvpatch_negotiation {
 	char source[48];	/* "off", "rom:NAME", "built-in:NAME", "unknown-profile:NAME" */
 	const char *rom_refused;	/* why the fw_cfg ROM was refused, or NULL */
 	struct pvpatch_report report;
+	uint64_t apply_time;	/* env->clock ticks pvpatch_apply() took */
 	size_t backend_bytes_freed;
 };
 

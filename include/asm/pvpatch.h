@@ -162,6 +162,11 @@ struct pvpatch_hv_facts {
 	uint32_t kvm_features;	/* CPUID 0x40000001 EAX under KVM, else 0 */
 	uint8_t vmport;		/* the VMware backdoor answers */
 	uint8_t vmport_gethz;	/* ... and answers GETHZ */
+	/* What else pvpatch_observe() found (asm/pvpatch-boot.h). */
+	uint8_t hypervisor;	/* CPUID 1 ECX bit 31: running under a hypervisor */
+	char signature[13];	/* CPUID 0x40000000 EBX ECX EDX ("" without one) */
+	uint32_t max_leaf;	/* CPUID 0x40000000 EAX */
+	uint64_t vmport_tsc_hz;	/* TSC Hz the backdoor's GETHZ gave, or 0 */
 };
 
 #define PVPATCH_ROM_MAX_OVERRIDES 16

@@ -42,6 +42,11 @@
  * left changed, the result written.  Optionally the same policy again
  * (writes nothing) and a revert (every site native again, byte for byte).
  *
+ * The same ROM then goes through the library's negotiation
+ * (fuzz-negotiation.h): read back through the fw_cfg reader from a fake
+ * device, handed to pvpatch_negotiate() under one of a few command lines,
+ * whose verdict must be the parser's; and parsed as a command line itself.
+ *
  * Any failure prints what went wrong and aborts, which libFuzzer reports as
  * a crash with the input saved.  FUZZ_ROM_VERBOSE=1 prints the verdict and
  * each site's mode and rejects; FUZZ_ROM_STATS=1 prints at exit how many
@@ -899,6 +904,8 @@ NOCOV static void run_text(uint8_t cfg, uint8_t vm, uint8_t regs_seed, uint8_t c
 	}
 }
 
+#include "fuzz-negotiation.h"
+
 /* --- the run ------------------------------------------------------------------ */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -935,7 +942,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm = pre[6];
 	cut = pre[7];
 	mis = cfg >> 5;
-	facts = (struct pvpatch_hv_facts){ (uint32_t)le(pre + 2, 4), vm & 1, vm >> 1 & 1 };
+	facts = (struct pvpatch_hv_facts){ .kvm_features = (uint32_t)le(pre + 2, 4),
+					   .vmport = vm & 1, .vmport_gethz = vm >> 1 & 1 };
 	if (vm & 0x80)
 		fp = NULL;
 	be = cfg & 1 ? NULL : cfg & 2 ? be_mixed : be_real;
@@ -992,6 +1000,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_policy(rom, &m, be);
 		run_text(cfg, vm, pre[8], pre[9]);
 	}
+	check_negotiation(rom, len, fp, be, ret, why, &pol, pre[8]);
 	free(orig);
 	free(buf);
 	return 0;

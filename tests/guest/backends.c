@@ -1,14 +1,14 @@
 /*
  * CALL backends: one C function per op with the signature of its pv_<op>(),
  * doing the operation natively (the paravirt profile routes every site
- * here).  They are register-preserving (PVPATCH_BACKEND), so CALL sites
+ * here) and registered for their op.  They are register-preserving (PVPATCH_BACKEND), so CALL sites
  * save nothing around them.  Each family (op class) lives in its own
  * section so that the families no site calls can be freed after patching.
  */
 #include "guest.h"
 #include "io.h"
 
-#define BACKEND(cls) PVPATCH_BACKEND __attribute__((section(".pvbackend." cls), noinline, used))
+#define BACKEND(cls) PVPATCH_BACKEND_IN(cls)
 
 BACKEND("irq") static void be_irq_disable(void) { asm volatile("cli" ::: "memory"); }
 BACKEND("irq") static void be_irq_enable(void) { asm volatile("sti" ::: "memory"); }
@@ -94,7 +94,7 @@ void pv_eoi_enable(void)
 {
 	uint64_t v = (uintptr_t)&pv_eoi.word | 1;
 
-	if (hv.kind != HV_KVM || !(hv.kvm_features & (1u << KVM_FEATURE_PV_EOI)))
+	if (!(neg.facts.kvm_features & (1u << KVM_FEATURE_PV_EOI)))
 		return;
 	asm volatile("wrmsr" : : "c"(MSR_KVM_PV_EOI_EN), "a"((uint32_t)v),
 		     "d"((uint32_t)(v >> 32)) : "memory");
@@ -140,39 +140,39 @@ BACKEND("mem") static unsigned long be_mem_size(void) { return native_mem_size()
 BACKEND("desc") static void be_load_idt(void *d) { asm volatile("lidt (%0)" : : "r"(d) : "memory"); }
 BACKEND("desc") static void be_load_gdt(void *d) { asm volatile("lgdt (%0)" : : "r"(d) : "memory"); }
 
-const void *const backend_table[PVPATCH_MAX_OP + 1] = {
-	[PVPATCH_OP_IRQ_DISABLE] = (const void *)be_irq_disable,
-	[PVPATCH_OP_IRQ_ENABLE] = (const void *)be_irq_enable,
-	[PVPATCH_OP_SAVE_FL] = (const void *)be_save_fl,
-	[PVPATCH_OP_RESTORE_FL] = (const void *)be_restore_fl,
-	[PVPATCH_OP_SAFE_HALT] = (const void *)be_safe_halt,
-	[PVPATCH_OP_HALT] = (const void *)be_halt,
-	[PVPATCH_OP_CPUID] = (const void *)be_cpuid,
-	[PVPATCH_OP_READ_CR0] = (const void *)be_read_cr0,
-	[PVPATCH_OP_WRITE_CR0] = (const void *)be_write_cr0,
-	[PVPATCH_OP_READ_CR2] = (const void *)be_read_cr2,
-	[PVPATCH_OP_READ_CR3] = (const void *)be_read_cr3,
-	[PVPATCH_OP_WRITE_CR3] = (const void *)be_write_cr3,
-	[PVPATCH_OP_READ_CR4] = (const void *)be_read_cr4,
-	[PVPATCH_OP_WRITE_CR4] = (const void *)be_write_cr4,
-	[PVPATCH_OP_WBINVD] = (const void *)be_wbinvd,
-	[PVPATCH_OP_RDMSR] = (const void *)be_rdmsr,
-	[PVPATCH_OP_WRMSR] = (const void *)be_wrmsr,
-	[PVPATCH_OP_READ_TSC] = (const void *)be_read_tsc,
-	[PVPATCH_OP_IO_DELAY] = (const void *)be_io_delay,
-	[PVPATCH_OP_FLUSH_TLB_ONE] = (const void *)be_flush_tlb_one,
-	[PVPATCH_OP_FLUSH_TLB_LOCAL] = (const void *)be_flush_tlb_local,
-	[PVPATCH_OP_SET_PTE] = (const void *)be_set_pte,
-	[PVPATCH_OP_APIC_EOI] = (const void *)be_apic_eoi,
-	[PVPATCH_OP_SEND_IPI] = (const void *)be_send_ipi,
-	[PVPATCH_OP_SCHED_YIELD] = (const void *)be_sched_yield,
-	[PVPATCH_OP_KICK_CPU] = (const void *)be_kick_cpu,
-	[PVPATCH_OP_CALIBRATE_TSC] = (const void *)be_calibrate_tsc,
-	[PVPATCH_OP_GET_WALLCLOCK] = (const void *)be_get_wallclock,
-	[PVPATCH_OP_MEM_SIZE] = (const void *)be_mem_size,
-	[PVPATCH_OP_READ_CR8] = (const void *)be_read_cr8,
-	[PVPATCH_OP_WRITE_CR8] = (const void *)be_write_cr8,
-	[PVPATCH_OP_LOAD_IDT] = (const void *)be_load_idt,
-	[PVPATCH_OP_LOAD_GDT] = (const void *)be_load_gdt,
-	[PVPATCH_OP_CLTS] = (const void *)be_clts,
-};
+/* Registered with pvpatch (section .pvpatch.backends): pvpatch_boot()
+ * collects them, tools/pvrom check reads them from the ELF. */
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_IRQ_DISABLE, be_irq_disable);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_IRQ_ENABLE, be_irq_enable);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_SAVE_FL, be_save_fl);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_RESTORE_FL, be_restore_fl);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_SAFE_HALT, be_safe_halt);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_HALT, be_halt);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_CPUID, be_cpuid);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_CR0, be_read_cr0);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_CR0, be_write_cr0);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_CR2, be_read_cr2);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_CR3, be_read_cr3);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_CR3, be_write_cr3);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_CR4, be_read_cr4);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_CR4, be_write_cr4);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WBINVD, be_wbinvd);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_RDMSR, be_rdmsr);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRMSR, be_wrmsr);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_TSC, be_read_tsc);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_IO_DELAY, be_io_delay);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_FLUSH_TLB_ONE, be_flush_tlb_one);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_FLUSH_TLB_LOCAL, be_flush_tlb_local);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_SET_PTE, be_set_pte);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_APIC_EOI, be_apic_eoi);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_SEND_IPI, be_send_ipi);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_SCHED_YIELD, be_sched_yield);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_KICK_CPU, be_kick_cpu);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_CALIBRATE_TSC, be_calibrate_tsc);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_GET_WALLCLOCK, be_get_wallclock);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_MEM_SIZE, be_mem_size);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_CR8, be_read_cr8);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_CR8, be_write_cr8);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_LOAD_IDT, be_load_idt);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_LOAD_GDT, be_load_gdt);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_CLTS, be_clts);

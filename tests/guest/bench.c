@@ -111,7 +111,7 @@ void bench_run(unsigned int iterations)
 		for (int v = 0; v < 4; v++)
 			measure(be->fn[v], bench_pv_empty, n, &med[v], &min[v]);
 		kprintf("# pvpatch-bench: {\"op\": \"%s\", \"mode\": \"%s\", \"unit\": \"tsc\"",
-			be->name, mode_name(mode));
+			be->name, pvpatch_mode_name(mode));
 		for (int v = 0; v < 4; v++)
 			kprintf(", \"%s\": %ld", variant[v], med[v]);
 		for (int v = 0; v < 4; v++)

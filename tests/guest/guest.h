@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <asm/pvpatch.h>
-#include <asm/pvprofiles.h>
+#include <asm/pvpatch-boot.h>
 
 /* --- boot information (multiboot) -------------------------------------- */
 struct boot_info {
@@ -15,21 +15,9 @@ struct boot_info {
 };
 extern struct boot_info boot;
 
-/* --- the hypervisor, as negotiated at boot (hv.c) ---------------------- */
-enum hv_kind { HV_NONE, HV_TCG, HV_KVM, HV_OTHER };
-
-struct hv_info {
-	enum hv_kind kind;
-	char signature[13];
-	uint32_t max_leaf;
-	uint32_t kvm_features;	/* CPUID 0x40000001 EAX */
-	bool vmport;		/* the VMware backdoor answered GETVERSION */
-	bool vmport_gethz;	/* ... and GETHZ */
-	uint64_t vmport_tsc_hz;
-};
-extern struct hv_info hv;
-void hv_detect(void);
-const char *hv_name(void);
+/* --- the hypervisor, as negotiated at boot (pvsetup.c) ---------------- */
+extern struct pvpatch_negotiation neg;
+const char *hv_name(void);	/* "none", "tcg", "kvm" or "other" */
 
 /* KVM CPUID 0x40000001 EAX bits (Linux's kvm_para.h). */
 #define KVM_FEATURE_NOP_IO_DELAY	1
@@ -53,44 +41,22 @@ struct pv_eoi_stats {
 extern struct pv_eoi_stats pv_eoi;
 void pv_eoi_enable(void);
 
-/* --- command line (cmdline.c) ------------------------------------------ */
-#define MAX_OVERRIDES 16
+/* --- the guest's own command-line words (cmdline.c) -------------------- */
 struct cmdline {
-	bool off;			/* pvpatch=off */
-	bool debug;			/* pvpatch.debug */
-	const char *profile;		/* pvpatch.profile=NAME */
-	int op_mode[PVPATCH_MAX_OP + 1];	/* pvpatch.op=NAME:MODE,... (-1: none) */
-	struct pvpatch_override site[MAX_OVERRIDES];	/* pvpatch.site=ADDR|FUNC+OFF:MODE */
-	char site_func[MAX_OVERRIDES][48];
-	unsigned int n_sites;
 	unsigned int bench;		/* bench=N: iterations (0: no benchmarks) */
 	bool expect_bad_override;	/* a test forces a bad override */
+	bool dump_sites;		/* guest.dump_sites */
 };
 extern struct cmdline cmd;
 void cmdline_parse(const char *s);
-int mode_from_name(const char *s, size_t len);
-const char *mode_name(unsigned int m);
-int op_from_name(const char *s, size_t len);
-
-/* --- fw_cfg (fwcfg.c) --------------------------------------------------- */
-bool fwcfg_present(void);
-/* Read file NAME into buf; returns its size (maybe > size: truncated), or -1. */
-long fwcfg_read_file(const char *name, void *buf, size_t size);
 
 /* --- patching (pvsetup.c) ------------------------------------------------ */
 extern struct pvpatch pv;
-extern struct pvpatch_policy policy;
-extern struct pvpatch_report report;
-extern const char *policy_source;	/* "built-in:kvm", "rom", "off" ... */
 void pvsetup(void);
 void site_describe(uint64_t rip, char *buf, size_t size);
 const struct pvpatch_site *site_find(const void *fn, unsigned int op);
 unsigned int sites_of_op(unsigned int op, unsigned int mode);
 
-/* --- profiles and backends (pvsetup.c, backends.c; the built-in profiles
- * are ROMs generated from hypervisor-features/) --------------------------- */
-const char *profile_choose(void);
-extern const void *const backend_table[PVPATCH_MAX_OP + 1];
 /* A site of op runs a KVM hypercall (vmcall hangs under this machine's KVM). */
 bool op_is_kvm_hypercall(unsigned int op);
 

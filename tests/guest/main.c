@@ -78,12 +78,11 @@ void kmain(void)
 	idt_init();
 	apic_init();
 	pit_irq_init();
-	hv_detect();
+	pvsetup();
 	pv_eoi_enable();
 	kprintf("pvpatch guest: hypervisor %s '%s', KVM features 0x%x, vmport %d gethz %d, "
-		"PV EOI %s\n", hv_name(), hv.signature, hv.kvm_features, hv.vmport,
-		hv.vmport_gethz, pv_eoi.enabled ? "on" : "off");
-	pvsetup();
+		"PV EOI %s\n", hv_name(), neg.facts.signature, neg.facts.kvm_features,
+		neg.facts.vmport, neg.facts.vmport_gethz, pv_eoi.enabled ? "on" : "off");
 	ktap_run();
 	workload_run();
 	if (cmd.bench)

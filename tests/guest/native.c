@@ -42,7 +42,7 @@ static uint64_t estimate(unsigned int short_ms, unsigned int long_ms)
 
 uint64_t tsc_hz_pit(void)
 {
-	bool exact = hv.kind == HV_TCG;
+	bool exact = !strcmp(neg.facts.signature, "TCGTCGTCGTCG");
 	int n = exact ? 1 : 5;
 	uint64_t e[5];
 

@@ -1,43 +1,24 @@
 /*
- * Negotiation and patching: choose the policy -- the feature ROM the
- * hypervisor publishes through fw_cfg when it is sound, else the built-in
- * profile (the same ROM format, generated from hypervisor-features/) for the
- * detected hypervisor or the one named on the command line -- apply command
- * line overrides, patch, free the backend families no site calls, report.
+ * Patching, as any adopter does it: the kernel's hooks (port I/O, CPUID is
+ * the instruction, the console, symbol lookup for func+offset overrides)
+ * and one pvpatch_boot() call, which negotiates with the hypervisor,
+ * patches and frees the unused backends.  What follows it is the test
+ * guest's own: the machine-readable report tools/pvboot parses and the
+ * site lookups the tests use.
  */
 #include <asm/pvops-gen.h>
 #include "console.h"
 #include "guest.h"
 #include "io.h"
 
-extern const struct pvpatch_site __pvpatch_sites_start[], __pvpatch_sites_end[];
 extern char __text_start[], __text_end[];
-extern uint8_t pv_thunk_area[], pv_thunk_area_end[];
 
-#define FAMILY(cls) \
-	extern uint8_t __pvbackend_##cls##_start[], __pvbackend_##cls##_end[];
-#define FAMILIES(X) X(irq) X(cpu) X(mmu) X(msr) X(time) X(io) X(apic) X(sched) X(mem) X(desc)
-FAMILIES(FAMILY)
-#define FAMILY_ENTRY(cls) { #cls, __pvbackend_##cls##_start, __pvbackend_##cls##_end },
-static const struct pvpatch_backend_family families[] = { FAMILIES(FAMILY_ENTRY) };
-
-#define ROM_MAX 65536
-static uint8_t rom_buf[ROM_MAX];
-static struct pvpatch_rom_store rom_store;
-static size_t backend_bytes_freed;
+static uint8_t rom_buf[65536];
 
 extern const struct ksym __ksyms_start[], __ksyms_end[];
 
-#define MAX_SITES 4096
-
-static struct pvpatch_site_state site_state[MAX_SITES];
-static uint8_t saved_bytes[MAX_SITES * 8];
-
-struct pvpatch pv;
-struct pvpatch_policy policy;
-struct pvpatch_report report;
-const char *policy_source = "none";
-static const char *rom_refused;
+struct pvpatch pv = { .text_start = (uintptr_t)__text_start, .text_end = (uintptr_t)__text_end };
+struct pvpatch_negotiation neg;
 
 static void print_line(const char *s)
 {
@@ -76,7 +57,7 @@ void site_describe(uint64_t rip, char *buf, size_t size)
 
 		if (rip >= a && rip < a + s->site_len && info && info->name) {
 			ksnprintf(buf, size, " in site 0x%lx (op %s, mode %s)", (unsigned long)a,
-				  info->name, mode_name(site_state[i].mode));
+				  info->name, pvpatch_mode_name(pv.state[i].mode));
 			return;
 		}
 	}
@@ -98,12 +79,13 @@ const struct pvpatch_site *site_find(const void *fn, unsigned int op)
 
 unsigned int sites_of_op(unsigned int op, unsigned int mode)
 {
-	return report.op_mode[op][mode];
+	return neg.report.op_mode[op][mode];
 }
 
 static void report_json(unsigned long cost)
 {
-	unsigned int sites = report.sites ? report.sites : 1;
+	const struct pvpatch_report *r = &neg.report;
+	unsigned int sites = r->sites ? r->sites : 1;
 
 	kprintf("# pvpatch-report: {\"source\": \"%s\", \"hypervisor\": \"%s\", "
 		"\"signature\": \"%s\", \"kvm_features\": %u, \"vmport\": %d, "
@@ -112,22 +94,22 @@ static void report_json(unsigned long cost)
 		"\"thunk_bytes\": %u, \"backend_bytes_freed\": %lu, \"rom_refused\": \"%s\", "
 		"\"patch_tsc\": %lu, \"patch_tsc_per_site\": %lu, "
 		"\"modes\": {\"NATIVE\": %u, \"NOP\": %u, \"INLINE\": %u, \"CALL\": %u}}\n",
-		policy_source, hv_name(), hv.signature, hv.kvm_features, hv.vmport,
-		hv.vmport_gethz, report.sites, report.invalid, report.written,
-		report.bytes_changed, report.fallbacks, report.n_rejects, report.thunk_bytes,
-		(unsigned long)backend_bytes_freed, rom_refused ? rom_refused : "", cost, cost / sites, report.mode[0], report.mode[1], report.mode[2],
-		report.mode[3]);
+		neg.source, hv_name(), neg.facts.signature, neg.facts.kvm_features,
+		neg.facts.vmport, neg.facts.vmport_gethz, r->sites, r->invalid, r->written,
+		r->bytes_changed, r->fallbacks, r->n_rejects, r->thunk_bytes,
+		(unsigned long)neg.backend_bytes_freed, neg.rom_refused ? neg.rom_refused : "",
+		cost, cost / sites, r->mode[0], r->mode[1], r->mode[2], r->mode[3]);
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
-		const unsigned int *m = report.op_mode[op];
+		const unsigned int *m = r->op_mode[op];
 
 		if (!pvpatch_op_table[op].name || !(m[0] | m[1] | m[2] | m[3]))
 			continue;
 		kprintf("# pvpatch-op: {\"op\": \"%s\", \"NATIVE\": %u, \"NOP\": %u, "
 			"\"INLINE\": %u, \"CALL\": %u, \"bytes\": %u}\n",
-			pvpatch_op_table[op].name, m[0], m[1], m[2], m[3], report.op_bytes[op]);
+			pvpatch_op_table[op].name, m[0], m[1], m[2], m[3], r->op_bytes[op]);
 	}
-	for (unsigned int k = 0; k < report.n_rejects && k < PVPATCH_MAX_REJECTS; k++) {
-		const struct pvpatch_reject *j = &report.rejects[k];
+	for (unsigned int k = 0; k < r->n_rejects && k < PVPATCH_MAX_REJECTS; k++) {
+		const struct pvpatch_reject *j = &r->rejects[k];
 		uintptr_t off = 0;
 		const char *fn = ksym_of(j->site, &off);
 
@@ -136,128 +118,69 @@ static void report_json(unsigned long cost)
 			(unsigned long)j->site, fn ? fn : "?", (unsigned long)off,
 			j->op <= PVPATCH_MAX_OP && pvpatch_op_table[j->op].name ?
 				pvpatch_op_table[j->op].name : "-",
-			mode_name(j->wanted), mode_name(j->got), pvpatch_reason_str(j->reason));
+			pvpatch_mode_name(j->wanted), pvpatch_mode_name(j->got), pvpatch_reason_str(j->reason));
 	}
 }
 
-static void apply_cmdline(void)
+/* Every valid site as patched, for the test comparing it with pvrom check. */
+static void dump_sites(void)
 {
-	static struct pvpatch_override overrides[MAX_OVERRIDES * 2];
+	for (unsigned int i = 0; i < (unsigned int)(pv.sites_end - pv.sites); i++) {
+		const struct pvpatch_site *s = &pv.sites[i];
+		const uint8_t *p = pvpatch_site_addr(s);
 
-	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
-		if (cmd.op_mode[op] >= 0)
-			policy.op[op].mode = (uint8_t)cmd.op_mode[op];
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < policy.n_overrides && n < MAX_OVERRIDES * 2; i++)
-		overrides[n++] = policy.overrides[i];
-	for (unsigned int i = 0; i < cmd.n_sites && n < MAX_OVERRIDES * 2; i++)
-		overrides[n++] = cmd.site[i];
-	policy.overrides = overrides;
-	policy.n_overrides = n;
-}
-
-static bool builtin_policy(const char *name)
-{
-	const struct pvpatch_hv_facts facts = { hv.kvm_features, hv.vmport, hv.vmport_gethz };
-	const char *why;
-
-	for (unsigned int i = 0; i < pvpatch_nr_builtin_profiles; i++) {
-		const struct pvpatch_builtin_profile *b = &pvpatch_builtin_profiles[i];
-
-		if (strcmp(b->name, name))
+		if (pv.state[i].reason)
 			continue;
-		if (pvpatch_rom_policy(b->rom, b->len, &facts, backend_table, &policy,
-				       &rom_store, &why))
-			panic("built-in profile %s refused: %s", name, why);
-		return true;
+		kprintf("# pvpatch-site: {\"site\": %lu, \"mode\": \"%s\", \"bytes\": \"",
+			(unsigned long)(uintptr_t)p, pvpatch_mode_name(pv.state[i].mode));
+		for (unsigned int b = 0; b < s->site_len; b++)
+			kprintf("%02x", p[b]);
+		kprintf("\"}\n");
 	}
-	return false;
 }
 
-/* The hypervisor's ROM, if fw_cfg has one and it is sound. */
-static bool rom_policy(void)
+static uint8_t port_inb(uint16_t port)
 {
-	const struct pvpatch_hv_facts facts = { hv.kvm_features, hv.vmport, hv.vmport_gethz };
-	long len = fwcfg_read_file(PVPATCH_ROM_FWCFG_NAME, rom_buf, sizeof(rom_buf));
+	return inb(port);
+}
 
-	if (len < 0)
-		return false;
-	if ((size_t)len > sizeof(rom_buf)) {
-		rom_refused = "larger than the kernel accepts";
-	} else if (pvpatch_rom_policy(rom_buf, (size_t)len, &facts, backend_table, &policy,
-				      &rom_store, &rom_refused)) {
-	} else {
-		return true;
-	}
-	kprintf("pvpatch: ROM refused: %s; using the built-in profile\n", rom_refused);
-	return false;
+static void port_outw(uint16_t port, uint16_t v)
+{
+	outw(port, v);
 }
 
 void pvsetup(void)
 {
-	static char source[48];
-	const char *profile = profile_choose();
-	uint64_t t0, t1;
-
-	pv = (struct pvpatch){
-		.sites = __pvpatch_sites_start, .sites_end = __pvpatch_sites_end,
-		.text_start = (uintptr_t)__text_start, .text_end = (uintptr_t)__text_end,
-		.state = site_state, .saved = saved_bytes, .saved_size = sizeof(saved_bytes),
-		.thunks = pv_thunk_area, .thunks_size = (size_t)(pv_thunk_area_end - pv_thunk_area),
-		.lookup = lookup, .print = print_line,
-		.flags = cmd.debug ? PVPATCH_F_DEBUG : 0,
+	const struct pvpatch_env env = {
+		.cmdline = boot.cmdline, .print = print_line,
+		.inb = port_inb, .outw = port_outw,
+		/* QEMU's -machine pc always has vmport: probing it is harmless. */
+		.probe_vmport = true,
+		.rom_buf = rom_buf, .rom_size = sizeof(rom_buf),
+		.clock = rdtsc_raw,
 	};
-	if ((size_t)(__pvpatch_sites_end - __pvpatch_sites_start) > MAX_SITES)
-		panic("more than %d pvpatch sites", MAX_SITES);
-	memset(&policy, 0, sizeof(policy));
-	if (cmd.off) {
-		policy_source = "off";
-	} else if (rom_policy()) {
-		ksnprintf(source, sizeof(source), "rom:%s", rom_store.hypervisor);
-		policy_source = source;
-		kprintf("pvpatch: using the hypervisor's ROM '%s' (%u entries, %u for unknown ops)\n",
-			rom_store.hypervisor, rom_store.entries_used, rom_store.entries_ignored);
-	} else if (builtin_policy(profile)) {
-		ksnprintf(source, sizeof(source), "built-in:%s", profile);
-		policy_source = source;
-	} else {
-		kprintf("pvpatch: unknown profile '%s', all native\n", profile);
-		policy_source = "unknown-profile";
-	}
-	if (!cmd.off)
-		apply_cmdline();
-	/* The guest's backends are PVPATCH_BACKEND: they keep every register. */
-	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
-		policy.op[op].preserves = 1;
-	t0 = rdtsc_raw();
-	if (pvpatch_apply(&pv, &policy, &report))
-		panic("pvpatch_apply refused the site table");
-	t1 = rdtsc_raw();
-	backend_bytes_freed = pvpatch_free_backends(&pv, families,
-						    sizeof(families) / sizeof(families[0]), 0xcc);
-	pvpatch_report_print(&pv, &report);
-	kprintf("pvpatch: %lu bytes of unused backends freed\n", (unsigned long)backend_bytes_freed);
-	report_json((unsigned long)(t1 - t0));
+
+	pv.lookup = lookup;
+	if (pvpatch_boot(&pv, &env, &neg))
+		panic("pvpatch_boot refused the site table");
+	report_json((unsigned long)neg.apply_time);
+	if (cmd.dump_sites)
+		dump_sites();
 }
 
-/* The profile for the hypervisor found, unless the command line names one. */
-const char *profile_choose(void)
+const char *hv_name(void)
 {
-	if (cmd.profile)
-		return cmd.profile;
-	switch (hv.kind) {
-	case HV_KVM:
-		return "kvm-vt";
-	case HV_TCG:
+	if (!neg.facts.hypervisor)
+		return "none";
+	if (!strcmp(neg.facts.signature, "TCGTCGTCGTCG"))
 		return "tcg";
-	default:
-		return "bare-metal";
-	}
+	if (!strcmp(neg.facts.signature, "KVMKVMKVM"))
+		return "kvm";
+	return "other";
 }
 
 bool op_is_kvm_hypercall(unsigned int op)
 {
-	return policy.op[op].mode == PVPATCH_MODE_INLINE &&
-	       pvpatch_template_uses(policy.op[op].tmpl, PVT_VMCALL);
+	return neg.policy.op[op].mode == PVPATCH_MODE_INLINE &&
+	       pvpatch_template_uses(neg.policy.op[op].tmpl, PVT_VMCALL);
 }

@@ -14,7 +14,7 @@ from pvlib import boot  # noqa: E402
 
 ELF = os.path.join(BUILD, "tests", "guest", "guest.elf")
 ELF32 = os.path.join(BUILD, "tests", "guest", "guest32.elf")
-BAD_OVERRIDE = "pvpatch.site=neg_read_cr3+0:nop pvpatch.test_bad_override"
+BAD_OVERRIDE = "pvpatch.site=neg_read_cr3+0:nop guest.expect_bad_override"
 KVM_OK, KVM_WHY = boot.kvm_usable()
 needs_kvm = pytest.mark.skipif(not KVM_OK, reason=f"KVM unusable: {KVM_WHY}")
 
@@ -101,14 +101,33 @@ def roms(tmp_path_factory):
     return d
 
 
+def assert_check_is_boot(r, rom="-"):
+    """tools/pvrom check, given what this TCG boot observed (QEMU's backdoor
+    answers, GETHZ does not) and its command line, predicts it site by site:
+    the policy's source, every site's mode and every byte written."""
+    p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvrom"), "check", rom, ELF,
+                        "--signature", "TCGTCGTCGTCG", "--vmport", "--cmdline", r.cmdline,
+                        "--json"], capture_output=True, text=True)
+    assert p.returncode in (0, 1), p.stderr
+    sim = json.loads(p.stdout)
+    booted = [json.loads(ln.split(":", 1)[1]) for ln in r.output.splitlines()
+              if ln.startswith("# pvpatch-site:")]
+    assert booted and sim["source"] == r.report["source"]
+    predicted = {s["site"]: (s["mode"], s["bytes"]) for s in sim["site_list"]
+                 if s["mode"] != "INVALID"}
+    assert {s["site"]: (s["mode"], s["bytes"]) for s in booted} == predicted
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_rom_matches_builtin(roms, profile):
     """A profile delivered as a ROM through fw_cfg gives the same decisions
-    as the same profile built in."""
-    built_in = run("tcg", f"pvpatch.profile={profile}")
-    rom = run("tcg", rom=str(roms / f"{profile}.rom"))
+    as the same profile built in, and pvrom check predicts both boots."""
+    built_in = run("tcg", f"pvpatch.profile={profile} guest.dump_sites")
+    rom = run("tcg", "guest.dump_sites", rom=str(roms / f"{profile}.rom"))
     assert rom.report["source"].startswith("rom:")
     assert rom.ops == built_in.ops and rom.report["modes"] == built_in.report["modes"]
+    assert_check_is_boot(built_in)
+    assert_check_is_boot(rom, str(roms / f"{profile}.rom"))
 
 
 def newer_hypervisor(accel, roms):
@@ -153,10 +172,12 @@ def bad_rom_names():
 @pytest.mark.parametrize("name", bad_rom_names())
 def test_malformed_rom_boots(bad_roms, name):
     """Every malformed ROM: the guest boots, says what it refused, leaves
-    those sites alone, and every in-guest test passes."""
+    those sites alone, every in-guest test passes, and pvrom check predicted
+    it site by site."""
     d, manifest = bad_roms
     m = manifest[name]
-    r = run("tcg", rom=str(d / m["file"]))
+    r = run("tcg", "guest.dump_sites", rom=str(d / m["file"]))
+    assert_check_is_boot(r, str(d / m["file"]))
     if m["kind"] == "structural":
         assert r.report["source"] == "built-in:tcg", m
         assert r.report["rom_refused"], m

@@ -70,7 +70,7 @@ static bool is_kvm_hypercall(const void *fn, unsigned int op, char *why, size_t 
 			     uint32_t nr, enum result *res)
 {
 	const struct pvpatch_site *s = site_find(fn, op);
-	const struct pvpatch_template *t = policy.op[op].tmpl;
+	const struct pvpatch_template *t = neg.policy.op[op].tmpl;
 	const uint8_t *p;
 	bool vmcall = false, nr_ok = false;
 
@@ -455,7 +455,7 @@ static NOINLINE enum result t_calibrate_tsc(char *why, size_t size)
 		pit = tsc_hz_pit();
 		diff = hz > pit ? hz - pit : pit - hz;
 		kprintf("# calibrate_tsc %s: %lu Hz, PIT calibration %lu Hz\n",
-			mode_name(mode_at(t_calibrate_tsc, PVPATCH_OP_CALIBRATE_TSC)), hz, pit);
+			pvpatch_mode_name(mode_at(t_calibrate_tsc, PVPATCH_OP_CALIBRATE_TSC)), hz, pit);
 		if (hz > 0 && diff * 100 <= pit)
 			break;
 	}
@@ -478,7 +478,7 @@ static NOINLINE enum result t_mem_size(char *why, size_t size)
 	unsigned long m = pv_mem_size();
 
 	kprintf("# mem_size %s: %lu bytes, boot information %lu bytes\n",
-		mode_name(mode_at(t_mem_size, PVPATCH_OP_MEM_SIZE)), m, boot.mem_bytes);
+		pvpatch_mode_name(mode_at(t_mem_size, PVPATCH_OP_MEM_SIZE)), m, boot.mem_bytes);
 	CHECK(m == boot.mem_bytes, "mem_size %lu, boot information %lu", m, boot.mem_bytes);
 	return PASS;
 }
@@ -489,9 +489,9 @@ static NOINLINE enum result t_report(char *why, size_t size)
 	unsigned int total = 0;
 
 	for (unsigned int m = 0; m < PVPATCH_NR_MODES; m++)
-		total += report.mode[m];
-	CHECK(report.invalid == 0, "%u site records refused", report.invalid);
-	CHECK(total == report.sites, "modes add up to %u of %u sites", total, report.sites);
+		total += neg.report.mode[m];
+	CHECK(neg.report.invalid == 0, "%u site records refused", neg.report.invalid);
+	CHECK(total == neg.report.sites, "modes add up to %u of %u sites", total, neg.report.sites);
 	return PASS;
 }
 
@@ -509,12 +509,12 @@ static NOINLINE enum result t_bad_override(char *why, size_t size)
 	bool rejected = false;
 
 	if (!cmd.expect_bad_override) {
-		WHY("SKIP no bad override requested (pvpatch.test_bad_override)");
+		WHY("SKIP no bad override requested (guest.expect_bad_override)");
 		return SKIP;
 	}
-	for (unsigned int k = 0; k < report.n_rejects && k < PVPATCH_MAX_REJECTS; k++)
-		if (report.rejects[k].site == (uintptr_t)pvpatch_site_addr(s) ||
-		    report.rejects[k].reason == PVPATCH_E_OVERRIDE)
+	for (unsigned int k = 0; k < neg.report.n_rejects && k < PVPATCH_MAX_REJECTS; k++)
+		if (neg.report.rejects[k].site == (uintptr_t)pvpatch_site_addr(s) ||
+		    neg.report.rejects[k].reason == PVPATCH_E_OVERRIDE)
 			rejected = true;
 	CHECK(rejected, "the bad override was not reported");
 	CHECK(pv.state[s - pv.sites].mode == PVPATCH_MODE_NATIVE, "the site is not native");

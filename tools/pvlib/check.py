@@ -1,7 +1,8 @@
 """pvrom check: what a ROM would do to a guest, decided offline by the
-guest's own C parser and patcher (build/tools/pvrom-sim), not a Python copy
-of their logic.  The guest's text and site records are handed to it at their
-original distances, with the guest's backend table and function symbols."""
+kernel's own negotiation and patcher (build/tools/pvrom-sim), not a Python
+copy of their logic.  The guest's text (its thunk area included) and site
+records are handed to it at their original distances, with the backends the
+guest registered (section .pvpatch.backends) and its function symbols."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def sim_path() -> str:
 
 
 def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
-    """Write the files pvrom-sim reads; returns its first six arguments."""
+    """Write the files pvrom-sim reads; returns its first eight arguments."""
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -49,14 +50,10 @@ def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
             for s in execs:
                 text[s["sh_addr"] - lo:s["sh_addr"] - lo + s["sh_size"]] = s.data()
             syms = {s.name: s for s in symtab.iter_symbols() if s.name}
-            table = syms.get("backend_table")
-            backends = b""
-            if table is not None:
-                for s in elf.iter_sections():
-                    a = s["sh_addr"]
-                    if s["sh_type"] == "SHT_PROGBITS" and a <= table["st_value"] < a + s["sh_size"]:
-                        off = table["st_value"] - a
-                        backends = s.data()[off:off + table["st_size"]]
+            backends_sec = elf.get_section_by_name(gen.BACKEND_SECTION)
+            backends = backends_sec.data() if backends_sec is not None else b""
+            t0, t1 = syms.get("__pvpatch_thunks_start"), syms.get("__pvpatch_thunks_end")
+            thunks = (t0["st_value"], t1["st_value"] - t0["st_value"]) if t0 and t1 else (0, 0)
             funcs = "".join(f"{n} {s['st_value']:x}\n" for n, s in syms.items()
                             if s["st_info"]["type"] == "STT_FUNC")
             sites_data, sites_addr = sites.data(), sites["sh_addr"]
@@ -70,23 +67,25 @@ def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
         with open(os.path.join(tmp, name), "wb") as out:
             out.write(data)
     return [os.path.join(tmp, "text"), hex(lo), os.path.join(tmp, "sites"), hex(sites_addr),
-            os.path.join(tmp, "backends"), os.path.join(tmp, "symbols")]
+            os.path.join(tmp, "backends"), os.path.join(tmp, "symbols"),
+            hex(thunks[0]), hex(thunks[1])]
 
 
 def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool,
-          gethz: bool) -> dict:
-    if not os.path.exists(rom):
+          gethz: bool, signature: str = "", cmdline: str = "") -> dict:
+    if rom != "-" and not os.path.exists(rom):
         raise UsageError(f"{rom}: no such ROM")
     with tempfile.TemporaryDirectory() as tmp:
         args = _guest_image(gen, guest, tmp)
         p = subprocess.run([sim_path(), *args, rom, hex(kvm_features), str(int(vmport)),
-                            str(int(gethz))], capture_output=True, text=True)
+                            str(int(gethz)), signature, cmdline], capture_output=True, text=True)
     if p.returncode:
         raise UsageError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else
                          f"pvrom-sim exited {p.returncode}")
     lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
     verdict, summary = lines[0], lines[-1]
     per_op: dict[str, dict[str, int]] = {}
+    sites = []
     rejects = []
     for x in lines[1:-1]:
         if "site" in x:
@@ -94,13 +93,16 @@ def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool
             mode = gen.MODES[x["mode"]] if not x["invalid"] else "INVALID"
             per_op.setdefault(op, {}).setdefault(mode, 0)
             per_op[op][mode] += 1
+            sites.append({"site": x["site"], "op": op, "mode": mode, "bytes": x["bytes"]})
         elif "reject" in x:
             x["op"] = gen.OPS.get(x["op"], {}).get("name", str(x["op"]))
             x["wanted"] = gen.MODES[x["wanted"]]
             x["got"] = gen.MODES[x["got"]]
             rejects.append(x)
     return {"guest": guest, "rom": rom, "verdict": verdict,
-            "facts": {"kvm_features": kvm_features, "vmport": vmport, "gethz": gethz},
+            "facts": {"kvm_features": kvm_features, "vmport": vmport, "gethz": gethz,
+                      "signature": signature},
+            "cmdline": cmdline, "source": verdict["source"],
             "sites": summary["sites"], "invalid": summary["invalid"],
             "modes": dict(zip(gen.MODES, summary["modes"])), "fallbacks": summary["fallbacks"],
-            "per_op": dict(sorted(per_op.items())), "rejects": rejects}
+            "per_op": dict(sorted(per_op.items())), "rejects": rejects, "site_list": sites}

@@ -1,16 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * pvrom-sim: what `pvrom check` runs -- the kernel's own ROM parser and
- * patcher, built for the host, applied to a copy of a guest's text and
- * site records laid out at their original distances, so that every
- * decision is the one the guest would make at boot.
+ * pvrom-sim: what `pvrom check` runs -- the kernel's own negotiation and
+ * patcher (arch/x86/negotiate, arch/x86/alternatives), built for the host,
+ * applied to a copy of a guest's text (thunk area included) and site
+ * records laid out at their original distances, with the backends the
+ * guest registered, so that every decision and every byte written is the
+ * one the guest would make at boot for the same facts and command line.
  *
- *   pvrom-sim TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS ROM \
- *             KVM_FEATURES VMPORT GETHZ
+ *   pvrom-sim TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS THUNKS_ADDR \
+ *             THUNKS_SIZE ROM KVM_FEATURES VMPORT GETHZ SIGNATURE CMDLINE
  *
- * TEXT, SITES: raw section bytes; BACKENDS: little-endian u64 guest
- * addresses indexed by op; SYMBOLS: "name address" lines (for func+offset
- * overrides); ROM: the ROM, or "-" for the all-native policy.  Prints one
- * JSON object per line: the ROM verdict, every site, then the report.
+ * TEXT, SITES, BACKENDS: raw section bytes (BACKENDS: the .pvpatch.backends
+ * records); SYMBOLS: "name address" lines (func+offset overrides); ROM: the
+ * fw_cfg ROM, or "-" for none.  Prints one JSON object per line: the
+ * negotiation, every site (mode and bytes), the rejections, the report.
  * Exit status 0, or 2 on unusable input.
  */
 #include <errno.h>
@@ -20,27 +23,27 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <asm/pvpatch.h>
-
-#define THUNKS (64 * 1024)
+#include <asm/pvpatch-boot.h>
 
 static uint8_t *base;
-static uint64_t lo;
+static uint64_t lo, span;
+
+static void die(const char *what, const char *why)
+{
+	fprintf(stderr, "pvrom-sim: %s: %s\n", what, why);
+	exit(2);
+}
 
 static void *host(uint64_t guest)
 {
+	if (guest < lo || guest - lo >= span)
+		die("layout", "an address outside the text and records");
 	return base + (guest - lo);
 }
 
 static uint64_t guest(const void *h)
 {
 	return lo + (uint64_t)((const uint8_t *)h - base);
-}
-
-static void die(const char *what, const char *why)
-{
-	fprintf(stderr, "pvrom-sim: %s: %s\n", what, why);
-	exit(2);
 }
 
 static uint8_t *slurp(const char *path, size_t *len)
@@ -72,7 +75,7 @@ static uint8_t *slurp(const char *path, size_t *len)
 static struct {
 	char name[64];
 	uint64_t addr;
-} syms[4096];
+} syms[8192];
 static unsigned int nsyms;
 
 static uintptr_t lookup(const char *func)
@@ -83,77 +86,96 @@ static uintptr_t lookup(const char *func)
 	return 0;
 }
 
+/* Text is plain memory here: a copy, not the kernel's default poke. */
+static void poke(void *addr, const void *src, size_t len, void *arg)
+{
+	(void)arg;
+	memcpy(addr, src, len);
+}
+
 static void print_hook(const char *s)
 {
 	(void)s;
 }
 
+static uint64_t num(const char *s, const char *what)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 0);
+
+	if (!*s || *end)
+		die(what, "not a number");
+	return v;
+}
+
 int main(int argc, char **argv)
 {
-	static struct pvpatch_policy pol;
-	static struct pvpatch_rom_store store;
-	static struct pvpatch_report rep;
-	const void *backends[PVPATCH_MAX_OP + 1] = { 0 };
+	static struct pvpatch_negotiation neg;
 	size_t tlen, slen, blen, rlen = 0, symlen;
-	uint64_t taddr, saddr, hi, span;
-	struct pvpatch_hv_facts facts;
+	uint64_t taddr, saddr, hi, thunks, thunks_size;
+	struct pvpatch_backend_rec *recs;
+	uint8_t *text, *sites, *rom = NULL, *saved;
 	struct pvpatch_site_state *state;
-	uint8_t *text, *sites, *bk, *rom = NULL, *saved;
-	const char *why = NULL;
 	struct pvpatch pv;
 	char *symtext;
 	unsigned int n;
 
-	if (argc != 11)
-		die("usage", "pvrom-sim TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS ROM "
-			     "KVM_FEATURES VMPORT GETHZ");
+	if (argc != 15)
+		die("usage", "pvrom-sim TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS "
+			     "THUNKS_ADDR THUNKS_SIZE ROM KVM_FEATURES VMPORT GETHZ SIGNATURE CMDLINE");
 	text = slurp(argv[1], &tlen);
-	taddr = strtoull(argv[2], NULL, 0);
+	taddr = num(argv[2], "TEXT_ADDR");
 	sites = slurp(argv[3], &slen);
-	saddr = strtoull(argv[4], NULL, 0);
-	bk = slurp(argv[5], &blen);
+	saddr = num(argv[4], "SITES_ADDR");
+	recs = (struct pvpatch_backend_rec *)slurp(argv[5], &blen);
 	symtext = (char *)slurp(argv[6], &symlen);
-	if (strcmp(argv[7], "-"))
-		rom = slurp(argv[7], &rlen);
-	facts.kvm_features = (uint32_t)strtoul(argv[8], NULL, 0);
-	facts.vmport = (uint8_t)atoi(argv[9]);
-	facts.vmport_gethz = (uint8_t)atoi(argv[10]);
+	thunks = num(argv[7], "THUNKS_ADDR");
+	thunks_size = num(argv[8], "THUNKS_SIZE");
+	if (strcmp(argv[9], "-"))
+		rom = slurp(argv[9], &rlen);
+	neg.facts.kvm_features = (uint32_t)num(argv[10], "KVM_FEATURES");
+	neg.facts.vmport = (uint8_t)num(argv[11], "VMPORT");
+	neg.facts.vmport_gethz = (uint8_t)num(argv[12], "GETHZ");
+	snprintf(neg.facts.signature, sizeof(neg.facts.signature), "%s", argv[13]);
+	neg.facts.hypervisor = argv[13][0] != 0;
 	if (slen % PVPATCH_SITE_SIZE)
 		die(argv[3], "not a whole number of records");
+	if (blen % sizeof(*recs))
+		die(argv[5], "not a whole number of backend records");
 
-	/* Text and records at their distance in the guest, then the thunks. */
+	/* Text (with the thunk area) and records at their distance in the guest. */
 	lo = taddr < saddr ? taddr : saddr;
 	hi = taddr + tlen > saddr + slen ? taddr + tlen : saddr + slen;
 	span = hi - lo;
 	if (span > (1u << 30))
 		die("layout", "text and records are too far apart");
-	base = mmap(NULL, span + THUNKS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (thunks_size && (thunks < taddr || thunks + thunks_size > taddr + tlen))
+		die("layout", "the thunk area is not inside the text");
+	base = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED)
 		die("mmap", strerror(errno));
 	memcpy(host(taddr), text, tlen);
 	memcpy(host(saddr), sites, slen);
-	for (unsigned int op = 0; op <= PVPATCH_MAX_OP && (op + 1) * 8 <= blen; op++) {
-		uint64_t a;
-
-		memcpy(&a, bk + op * 8, 8);
-		if (a >= taddr && a < taddr + tlen)
-			backends[op] = host(a);
-	}
-	for (char *line = strtok(symtext, "\n"); line && symlen && nsyms < 4096;
+	for (size_t i = 0; i < blen / sizeof(*recs); i++)
+		if (recs[i].fn >= taddr && recs[i].fn < taddr + tlen)
+			recs[i].fn = (uint64_t)(uintptr_t)host(recs[i].fn);
+		else
+			recs[i].fn = 0;
+	for (char *line = strtok(symtext, "\n"); line && symlen && nsyms < 8192;
 	     line = strtok(NULL, "\n")) {
 		if (sscanf(line, "%63s %" SCNx64, syms[nsyms].name, &syms[nsyms].addr) == 2)
 			nsyms++;
 	}
 
-	if (rom && pvpatch_rom_policy(rom, rlen, &facts, backends, &pol, &store, &why)) {
-		printf("{\"rom\": \"refused\", \"why\": \"%s\"}\n", why);
-		for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
-			pol.op[op].backend = backends[op];
-	} else {
-		printf("{\"rom\": \"%s\", \"hypervisor\": \"%s\", \"entries\": %u, \"ignored\": %u}\n",
-		       rom ? "used" : "none", rom ? store.hypervisor : "", store.entries_used,
-		       store.entries_ignored);
-	}
+	/* What pvpatch_boot() does, the observation and fw_cfg aside. */
+	pvpatch_cmdline_parse(argv[14], &neg.cmd, print_hook);
+	pvpatch_backends_collect(&neg, recs, blen / sizeof(*recs), print_hook);
+	pvpatch_negotiate(&neg, rom, rom ? (long)rlen : -1, NULL, print_hook);
+	printf("{\"source\": \"%s\", \"rom\": \"%s\", \"why\": \"%s\", \"hypervisor\": \"%s\", "
+	       "\"entries\": %u, \"ignored\": %u}\n", neg.source,
+	       !rom ? "none" : neg.rom_refused ? "refused" : "used",
+	       neg.rom_refused ? neg.rom_refused : "", neg.store.hypervisor,
+	       neg.store.entries_used, neg.store.entries_ignored);
 
 	n = (unsigned int)(slen / PVPATCH_SITE_SIZE);
 	state = calloc(n ? n : 1, sizeof(*state));
@@ -162,27 +184,32 @@ int main(int argc, char **argv)
 		.sites = host(saddr), .sites_end = (const struct pvpatch_site *)host(saddr) + n,
 		.text_start = (uintptr_t)host(taddr), .text_end = (uintptr_t)host(taddr) + tlen,
 		.state = state, .saved = saved, .saved_size = (size_t)n * PVPATCH_MAX_SITE,
-		.thunks = base + span + (16 - span % 16) % 16, .thunks_size = THUNKS - 16,
-		.lookup = lookup, .print = print_hook,
+		.thunks = thunks_size ? host(thunks) : NULL, .thunks_size = thunks_size,
+		.poke = poke, .lookup = lookup, .print = print_hook,
 	};
-	if (!state || !saved || pvpatch_apply(&pv, &pol, &rep))
+	if (!state || !saved || pvpatch_apply(&pv, &neg.policy, &neg.report))
 		die("patcher", "the site table is unusable");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pvpatch_site *s = &pv.sites[i];
+		const uint8_t *p = pvpatch_site_addr(s);
 
-		printf("{\"site\": %" PRIu64 ", \"op\": %u, \"mode\": %u, \"invalid\": \"%s\"}\n",
-		       guest(pvpatch_site_addr(s)), s->op, state[i].mode,
+		printf("{\"site\": %" PRIu64 ", \"op\": %u, \"mode\": %u, \"invalid\": \"%s\", "
+		       "\"bytes\": \"", guest(p), s->op, state[i].mode,
 		       state[i].reason ? pvpatch_reason_str(state[i].reason) : "");
+		for (unsigned int b = 0; !state[i].reason && b < s->site_len; b++)
+			printf("%02x", p[b]);
+		printf("\"}\n");
 	}
-	for (unsigned int k = 0; k < rep.n_rejects && k < PVPATCH_MAX_REJECTS; k++) {
-		const struct pvpatch_reject *j = &rep.rejects[k];
+	for (unsigned int k = 0; k < neg.report.n_rejects && k < PVPATCH_MAX_REJECTS; k++) {
+		const struct pvpatch_reject *j = &neg.report.rejects[k];
 
 		printf("{\"reject\": %" PRIu64 ", \"op\": %u, \"wanted\": %u, \"got\": %u, "
 		       "\"reason\": \"%s\"}\n", j->site ? guest((void *)j->site) : 0, j->op,
 		       j->wanted, j->got, pvpatch_reason_str(j->reason));
 	}
 	printf("{\"sites\": %u, \"invalid\": %u, \"fallbacks\": %u, \"rejected\": %u, "
-	       "\"modes\": [%u, %u, %u, %u]}\n", rep.sites, rep.invalid, rep.fallbacks,
-	       rep.n_rejects, rep.mode[0], rep.mode[1], rep.mode[2], rep.mode[3]);
+	       "\"modes\": [%u, %u, %u, %u]}\n", neg.report.sites, neg.report.invalid,
+	       neg.report.fallbacks, neg.report.n_rejects, neg.report.mode[0], neg.report.mode[1],
+	       neg.report.mode[2], neg.report.mode[3]);
 	return 0;
 }

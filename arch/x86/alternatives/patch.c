@@ -18,6 +18,7 @@
  *      only if they differ from what is there, in one write.
  */
 #include "internal.h"
+#include "util.h"
 #include "insn.h"
 
 #define NO_OVERRIDE 0xff
@@ -39,15 +40,6 @@ static const struct pvpatch_op_info *op_info(unsigned int op)
 static uintptr_t rec_addr(const struct pvpatch_site *r)
 {
 	return (uintptr_t)&r->site + (uintptr_t)(intptr_t)r->site;
-}
-
-static int strcmp_(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	return (unsigned char)*a - (unsigned char)*b;
 }
 
 static unsigned int nr_sites(const struct pvpatch *pv)
@@ -473,7 +465,7 @@ size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_fa
 			const struct pvpatch_op_info *info = op_info(pv->sites[i].op);
 
 			used = !pv->state[i].reason && pv->state[i].mode == PVPATCH_MODE_CALL &&
-			       info && !strcmp_(info->cls, fam[f].cls);
+			       info && !pv_strcmp(info->cls, fam[f].cls);
 		}
 		if (used || fam[f].end <= fam[f].start)
 			continue;

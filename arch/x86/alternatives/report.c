@@ -3,7 +3,9 @@
  * The patcher's report and debug dump, printed through the kernel's
  * print hook one line at a time (no printf in a freestanding patcher).
  */
+#include <asm/pvpatch-boot.h>
 #include "internal.h"
+#include "util.h"
 
 static const char *const reasons[PVPATCH_NR_REASONS] = {
 	[PVPATCH_OK] = "ok",
@@ -39,44 +41,12 @@ const char *pvpatch_reason_str(enum pvpatch_reason r)
 	return (unsigned int)r < PVPATCH_NR_REASONS ? reasons[r] : "?";
 }
 
-struct line {
-	char buf[200];
-	unsigned int n;
-};
-
-static void put_s(struct line *l, const char *s)
+static void emit(const struct pvpatch *pv, struct pv_line *l)
 {
-	while (*s && l->n < sizeof(l->buf) - 1)
-		l->buf[l->n++] = *s++;
+	line_print(pv->print, l);
 }
 
-static void put_u(struct line *l, unsigned long v)
-{
-	char tmp[24];
-	int i = 0;
-
-	do
-		tmp[i++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	while (i && l->n < sizeof(l->buf) - 1)
-		l->buf[l->n++] = tmp[--i];
-}
-
-static void put_x(struct line *l, unsigned long v, int digits)
-{
-	for (int i = digits - 1; i >= 0 && l->n < sizeof(l->buf) - 1; i--)
-		l->buf[l->n++] = "0123456789abcdef"[(v >> (4 * i)) & 0xf];
-}
-
-static void emit(const struct pvpatch *pv, struct line *l)
-{
-	l->buf[l->n] = 0;
-	if (pv->print)
-		pv->print(l->buf);
-	l->n = 0;
-}
-
-static const char *mode_str(unsigned int m)
+const char *pvpatch_mode_name(unsigned int m)
 {
 	return m < PVPATCH_NR_MODES ? modes[m] : "?";
 }
@@ -84,14 +54,14 @@ static const char *mode_str(unsigned int m)
 void debug_site(const struct pvpatch *pv, const struct site *s, const uint8_t *old,
 		const uint8_t *new, unsigned int mode)
 {
-	struct line l = { .n = 0 };
+	struct pv_line l = { .n = 0 };
 
 	put_s(&l, "pvpatch: ");
 	put_x(&l, (uintptr_t)s->addr, 16);
 	put_s(&l, " ");
 	put_s(&l, s->info->name);
 	put_s(&l, " ");
-	put_s(&l, mode_str(mode));
+	put_s(&l, pvpatch_mode_name(mode));
 	put_s(&l, " old");
 	for (unsigned int i = 0; i < s->len; i++) {
 		put_s(&l, " ");
@@ -110,7 +80,7 @@ void debug_site(const struct pvpatch *pv, const struct site *s, const uint8_t *o
 
 void pvpatch_report_print(const struct pvpatch *pv, const struct pvpatch_report *rep)
 {
-	struct line l = { .n = 0 };
+	struct pv_line l = { .n = 0 };
 
 	put_s(&l, "pvpatch: ");
 	put_u(&l, rep->sites);
@@ -155,9 +125,9 @@ void pvpatch_report_print(const struct pvpatch *pv, const struct pvpatch_report 
 		put_s(&l, " op ");
 		put_u(&l, j->op);
 		put_s(&l, " wanted ");
-		put_s(&l, mode_str(j->wanted));
+		put_s(&l, pvpatch_mode_name(j->wanted));
 		put_s(&l, " got ");
-		put_s(&l, mode_str(j->got));
+		put_s(&l, pvpatch_mode_name(j->got));
 		put_s(&l, ": ");
 		put_s(&l, pvpatch_reason_str(j->reason));
 		emit(pv, &l);

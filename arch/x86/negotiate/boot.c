@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/*
+ * The boot call (asm/pvpatch-boot.h): everything between a kernel's early
+ * setup and its first patched site, for a kernel linked with pvpatch's
+ * linker fragments.  Runs once, on the boot CPU, interrupts off.
+ */
+#include <asm/pvpatch-boot.h>
+#include "../alternatives/util.h"
+
+void pvpatch_linked_init(struct pvpatch *pv)
+{
+	size_t n = (size_t)(__pvpatch_sites_end - __pvpatch_sites_start);
+
+	pv->sites = __pvpatch_sites_start;
+	pv->sites_end = __pvpatch_sites_end;
+	pv->state = n ? __pvpatch_state_start : NULL;
+	pv->saved = __pvpatch_saved_start;
+	pv->saved_size = (size_t)(__pvpatch_saved_end - __pvpatch_saved_start);
+	pv->thunks = __pvpatch_thunks_start;
+	pv->thunks_size = (size_t)(__pvpatch_thunks_end - __pvpatch_thunks_start);
+}
+
+static void summary(const struct pvpatch_env *env, const struct pvpatch_negotiation *neg)
+{
+	const struct pvpatch_hv_facts *f = &neg->facts;
+	struct pv_line l = { .n = 0 };
+
+	put_s(&l, "pvpatch: hypervisor '");
+	put_s(&l, f->signature);
+	put_s(&l, "' KVM features 0x");
+	put_x(&l, f->kvm_features, 8);
+	put_s(&l, f->vmport ? (f->vmport_gethz ? ", backdoor with GETHZ" : ", backdoor") : "");
+	put_s(&l, "; policy ");
+	put_s(&l, neg->source);
+	if (!pv_strcmp(neg->source, "off")) {
+		line_print(env->print, &l);
+		return;
+	}
+	put_s(&l, "; ");
+	put_u(&l, neg->backend_bytes_freed);
+	put_s(&l, " bytes of unused backends freed");
+	line_print(env->print, &l);
+}
+
+int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
+		 struct pvpatch_negotiation *neg)
+{
+	const char *too_big = NULL;
+	long len = -1;
+	uint64_t t0;
+
+	if (!pv->sites)
+		pvpatch_linked_init(pv);
+	if (!pv->print)
+		pv->print = env->print;
+	pvpatch_cmdline_parse(env->cmdline, &neg->cmd, env->print);
+	if (neg->cmd.debug)
+		pv->flags |= PVPATCH_F_DEBUG;
+	pvpatch_observe(env, &neg->facts);
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
+		neg->backend[op] = NULL;
+		neg->preserves[op] = 0;
+	}
+	pvpatch_backends_collect(neg, __pvpatch_backends_start,
+				 (size_t)(__pvpatch_backends_end - __pvpatch_backends_start),
+				 env->print);
+	if (!neg->cmd.off && env->rom_buf)
+		len = pvpatch_fwcfg_read(env, PVPATCH_ROM_FWCFG_NAME, env->rom_buf, env->rom_size);
+	if (len >= 0 && (size_t)len > env->rom_size) {
+		too_big = "larger than the kernel's ROM buffer";
+		len = -1;
+	}
+	pvpatch_negotiate(neg, env->rom_buf, len, env->profile, env->print);
+	if (too_big) {
+		struct pv_line l = { .n = 0 };
+
+		neg->rom_refused = too_big;
+		put_s(&l, "pvpatch: ROM refused: ");
+		put_s(&l, too_big);
+		line_print(env->print, &l);
+	}
+	t0 = env->clock ? env->clock() : 0;
+	if (pvpatch_apply(pv, &neg->policy, &neg->report))
+		return -1;
+	neg->apply_time = env->clock ? env->clock() - t0 : 0;
+	neg->backend_bytes_freed = pvpatch_free_backends(pv, pvpatch_linked_families,
+							 pvpatch_nr_linked_families, 0xcc);
+	pvpatch_report_print(pv, &neg->report);
+	summary(env, neg);
+	return 0;
+}
