@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """examples/minimal: the second adopter kernel, booted under TCG with two
 CPUs (MTTCG), proving docs/porting.md complete: built only through
 pvpatch.mk, the linker fragments and the public headers (`make examples`)."""
