@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # pvpatch make fragment: include it from a kernel's Makefile (docs/porting.md).
 #
 #   PVPATCH_DIR   := path/to/pvpatch          (required)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: the linker-script fragments a kernel INCLUDEs, and pvpatch-linked.c.
 
   lds/pvpatch-text.lds  inside the kernel's .text output section: one backend

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """pvpatch.mk as a kernel includes it: a tiny includer Makefile in a temporary
 directory, nothing from the framework's own build.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """How tools/pvsites and tools/pvrom find the generated description
 (tools/pvlib/gen.py): --gen DIR, else $PVPATCH_GEN, else the directory the
 ELF records in .pvpatch.gen, else a build directory up the tree from the
