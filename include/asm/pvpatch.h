@@ -116,7 +116,20 @@ struct pvpatch_site_state {
 };
 
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
-#define PVPATCH_THUNK_INDEX 512	/* power of two */
+#define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
+
+/* Private: what the patcher knows of one generated thunk.  It is kept here,
+ * in the kernel's (non-executable) struct pvpatch, so the thunk area holds
+ * nothing but code. */
+struct pvpatch_thunk_slot {
+	uintptr_t backend;
+	uint32_t regs;		/* ret | arg0 << 4 | ... of the sites it serves */
+	uint32_t code;		/* offset of its code in pv->thunks + 1; 0: slot free */
+	uint16_t free;		/* registers those sites may lose */
+	uint16_t op;		/* ABI op number */
+	uint8_t preserves;	/* the backend keeps every register but its result */
+	uint8_t len;		/* bytes of code */
+};
 
 struct pvpatch {
 	/* Filled by the kernel before the first pvpatch_apply(). */
@@ -126,7 +139,19 @@ struct pvpatch {
 	uint8_t *saved;				/* original native bytes */
 	size_t saved_size;			/* PVPATCH_MAX_SITE per site is always enough */
 	uint8_t *thunks;			/* executable, for CALL thunks; may be NULL */
-	size_t thunks_size;
+	size_t thunks_size;			/* only code is written there, int3 between */
+	/*
+	 * How a generated thunk returns (set before the first pvpatch_apply(),
+	 * not changed after).  NULL: `ret; int3`, the int3 stopping
+	 * straight-line speculation past the ret (what -mharden-sls=all and
+	 * Linux's RET do).  A kernel with return-thunk mitigations (retbleed,
+	 * SRSO) puts its return thunk here, Linux's __x86_return_thunk: thunks
+	 * then end with `jmp rel32` to it, as -mfunction-return=thunk-extern
+	 * compiles a return.  It must lie within rel32 of the thunk area, else
+	 * the sites needing a thunk fall back (PVPATCH_E_CALL_RANGE).  No other
+	 * code the patcher writes returns.
+	 */
+	const void *return_thunk;
 	/* Every write to text goes through poke (NULL: a byte copy). */
 	void (*poke)(void *addr, const void *src, size_t len, void *arg);
 	void *poke_arg;
@@ -136,8 +161,8 @@ struct pvpatch {
 	unsigned int flags;			/* PVPATCH_F_* */
 	/* Private. */
 	int ready;
-	size_t thunks_used;
-	uint32_t thunk_index[PVPATCH_THUNK_INDEX];	/* hash of thunks: offset + 1 */
+	size_t thunks_used;			/* code and int3 padding written */
+	struct pvpatch_thunk_slot thunk_index[PVPATCH_THUNK_INDEX];	/* open addressing */
 };
 
 /*

@@ -549,7 +549,7 @@ NOCOV static void build_text(void)
 {
 	memset(&A, 0xa5, sizeof(A));
 	memset(A.text, 0xcc, sizeof(A.text));
-	memset(A.thunks, 0xcc, sizeof(A.thunks));
+	memset(A.thunks, 0xa5, sizeof(A.thunks));	/* the patcher writes its own int3 */
 	for (unsigned int i = 0; i < NSITES; i++) {
 		unsigned int op = i < PVPATCH_MAX_OP ? i + 1 : extra_ops[i - PVPATCH_MAX_OP];
 		const struct pvpatch_op_info *info = op_info(op);
@@ -744,7 +744,7 @@ NOCOV static void check_site_bytes(unsigned int i, unsigned int mode)
 		CHECK(!memcmp(p, want, len), "NOP site %u (op %u) is not padding", i, site_op[i]);
 	}
 	check_site_code(i, site_op[i], mode, p, len, 0, backend, (uintptr_t)R.pv.thunks,
-			(uintptr_t)R.pv.thunks + R.pv.thunks_used);
+			(uintptr_t)R.pv.thunks + R.pv.thunks_used, R.pv.return_thunk);
 	if (mode == PVPATCH_MODE_INLINE)
 		check_inline_effects(i);
 }
@@ -767,6 +767,7 @@ NOCOV static void check_apply(const struct pvpatch_policy *p, const struct pvpat
 	CHECK(used <= R.pv.thunks_size + 15, "thunks_used %u > %zu", used, R.pv.thunks_size);
 	CHECK(!memcmp(A.thunks + used, S0.thunks + used, THUNK_SIZE - used),
 	      "thunk bytes past the used area changed");
+	check_thunk_area(A.thunks, used, R.pv.return_thunk);
 
 	/* What each site was asked for: its op's mode, or the last override. */
 	for (unsigned int i = 0; i < NSITES; i++)
@@ -869,7 +870,7 @@ NOCOV static void run_text(uint8_t cfg, uint8_t vm, uint8_t regs_seed, uint8_t c
 	struct pvpatch_report rep;
 
 	memcpy(A.text, text0, sizeof(A.text));
-	memset(A.thunks, 0xcc, sizeof(A.thunks));
+	memset(A.thunks, 0xa5, sizeof(A.thunks));	/* the patcher writes its own int3 */
 	build_records(regs_seed, clob_sel);
 	memcpy(&S0, &A, sizeof(A));
 	memset(R.state, 0x77, sizeof(R.state));

@@ -225,7 +225,7 @@ static int init(struct pvpatch *pv)
 	}
 	pv->thunks_used = 0;
 	for (unsigned int i = 0; i < PVPATCH_THUNK_INDEX; i++)
-		pv->thunk_index[i] = 0;
+		pv->thunk_index[i].code = 0;
 	pv->ready = 1;
 	return 0;
 }

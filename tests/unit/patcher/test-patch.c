@@ -6,8 +6,9 @@
  * fails the test if it leaves a site or the thunk area.
  *
  * PVPATCH_DUMP=FILE writes the bytes of the sites the tests built, with the
- * instructions they must decode to, for tests/unit/test_patcher.py to
- * cross-check with capstone.
+ * instructions they must decode to, and PVPATCH_THUNK_DUMP=FILE the used
+ * thunk area after test_thunk_area_holds_only_code, for
+ * tests/unit/test_patcher.py to cross-check with capstone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <asm/pvpatch.h>
+#include "insn.h"
 #include "sites.h"
 
 extern const struct pvpatch_site __pvpatch_sites_start[], __pvpatch_sites_end[];
@@ -30,6 +32,8 @@ extern char __executable_start[], etext[];
 #define MAX_SITES	256
 #define THUNK_AREA	((void *)0x30000000ul)	/* within rel32 of a -no-pie text */
 #define THUNK_SIZE	8192
+#define AUX_THUNKS	((void *)0x30100000ul)	/* for a second descriptor */
+#define AUX_THUNK_SIZE	4096
 
 static struct pvpatch pv;
 static struct pvpatch_site_state state[MAX_SITES];
@@ -39,9 +43,10 @@ static size_t text_len;
 static struct pvpatch_policy pol;
 static struct pvpatch_report rep;
 static FILE *dump;
+static const char *thunk_dump;
 
 /* --- the poke hook: every write must stay inside one site or the thunks -- */
-static unsigned int pokes;
+static unsigned int pokes, thunk_pokes;
 
 static int inside_site(uintptr_t a, size_t len, const struct pvpatch_site *s,
 		       const struct pvpatch_site *end)
@@ -68,6 +73,7 @@ static void checked_poke(void *addr, const void *src, size_t len, void *arg)
 		abort();
 	}
 	pokes++;
+	thunk_pokes += p->thunks && a >= (uintptr_t)p->thunks;
 	memcpy(addr, src, len);
 }
 
@@ -208,6 +214,9 @@ static int group_setup(void **st)
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (thunks != THUNK_AREA)
 		return -1;
+	if (mmap(AUX_THUNKS, AUX_THUNK_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != AUX_THUNKS)
+		return -1;
 	text_copy = malloc(text_len);
 	memcpy(text_copy, (void *)start, text_len);
 	if ((size_t)(__pvpatch_sites_end - __pvpatch_sites_start) > MAX_SITES)
@@ -221,6 +230,7 @@ static int group_setup(void **st)
 	};
 	if (d)
 		dump = fopen(d, "w");
+	thunk_dump = getenv("PVPATCH_THUNK_DUMP");
 	return 0;
 }
 
@@ -544,6 +554,338 @@ static void test_call_preserving_inline_saves(void **st)
 		snprintf(expect, sizeof(expect), "call 0x%lx",
 			 (unsigned long)(uintptr_t)pbe_sched_yield);
 	dump_site("call_inline_saves", s, expect);
+}
+
+/* --- thunks: what they end with, what the area holds, reuse ------------- */
+
+/* A return thunk as a kernel's __x86_return_thunk: it counts and returns. */
+volatile unsigned long rethunk_calls;
+__asm__(".text\n"
+	".globl test_return_thunk\n"
+	".type test_return_thunk, @function\n"
+	"test_return_thunk:\n"
+	"	lock incq rethunk_calls(%rip)\n"
+	"	ret\n"
+	"	int3\n"
+	".size test_return_thunk, . - test_return_thunk\n");
+void test_return_thunk(void);
+
+/* Where the call of a patched site goes (0: it calls nothing). */
+static uintptr_t site_call(const struct pvpatch_site *s)
+{
+	const uint8_t *p = site_bytes(s);
+	unsigned int off = 0;
+	struct insn insn;
+
+	while (off < s->site_len) {
+		int l = insn_decode(&insn, p + off, s->site_len - off);
+
+		assert_true(l > 0);
+		if (insn.branch == INSN_BR_CALL)
+			return (uintptr_t)insn_rel_target(&insn, (uintptr_t)p + off);
+		off += (unsigned int)l;
+	}
+	return 0;
+}
+
+/* The code of the thunk at p (room bytes readable): it decodes up to its
+ * return, `ret; int3` or `jmp rel32`, which is at *ret_at; returns the bytes
+ * up to the end of that return (the int3 included). */
+static size_t thunk_code_len(const uint8_t *p, size_t room, size_t *ret_at)
+{
+	size_t off = 0;
+	struct insn insn;
+
+	while (off < room) {
+		int l = insn_decode(&insn, p + off, room - off);
+
+		assert_true(l > 0);
+		if (insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len) {
+			*ret_at = off;
+			assert_true(off + 1 < room);
+			assert_int_equal(p[off + 1], 0xcc);
+			return off + 2;
+		}
+		if (insn.branch == INSN_BR_JMP && l == 5) {
+			*ret_at = off;
+			return off + 5;
+		}
+		/* A thunk branches nowhere but to its backend. */
+		assert_true(insn.branch == INSN_BR_NONE || insn.branch == INSN_BR_CALL);
+		off += (size_t)l;
+	}
+	fail_msg("thunk at %p without a return", (const void *)p);
+	return 0;
+}
+
+/* A second descriptor over the same sites, with its own thunk area (zeroed
+ * first: the patcher must write the int3 padding itself). */
+static struct pvpatch aux;
+static struct pvpatch_site_state aux_state[MAX_SITES];
+static uint8_t aux_saved[MAX_SITES * PVPATCH_MAX_SITE];
+
+static void aux_init(const void *return_thunk)
+{
+	memset(AUX_THUNKS, 0, AUX_THUNK_SIZE);
+	aux = pv;
+	aux.ready = 0;
+	aux.state = aux_state;
+	aux.saved = aux_saved;
+	aux.thunks = AUX_THUNKS;
+	aux.thunks_size = AUX_THUNK_SIZE;
+	aux.poke_arg = &aux;
+	aux.return_thunk = return_thunk;
+}
+
+static void aux_done(void)
+{
+	assert_int_equal(pvpatch_revert(&aux, &rep), 0);
+	assert_text_native();
+}
+
+/* Without a return thunk a thunk ends `ret; int3`, then int3 padding. */
+static void test_thunk_ends_ret_int3(void **st)
+{
+	const struct pvpatch_site *s = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	const uint8_t *t;
+	size_t len, ret_at;
+
+	(void)st;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	patch();
+	t = (const uint8_t *)site_call(s);
+	assert_true(t >= pv.thunks && t < pv.thunks + pv.thunks_used);
+	assert_int_equal((t - pv.thunks) % 16, 0);
+	len = thunk_code_len(t, pv.thunks + pv.thunks_used - t, &ret_at);
+	assert_int_equal(len, ret_at + 2);
+	assert_int_equal(t[ret_at], 0xc3);
+	assert_int_equal(t[ret_at + 1], 0xcc);
+	for (size_t i = len; (uintptr_t)(t + i) % 16; i++)
+		assert_int_equal(t[i], 0xcc);
+	site_write_cr3(0x5000);
+	assert_int_equal(cr3_seen, 0x5000);
+}
+
+/* With a return thunk a thunk ends `jmp return_thunk` and really goes
+ * there: the backend's result comes back through it. */
+static void test_thunk_ends_jmp_return_thunk(void **st)
+{
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	const struct pvpatch_site *r = rec(site_read_cr3, PVPATCH_OP_READ_CR3);
+	const struct pvpatch_site *both[] = { w, r };
+	uint32_t called[4], native[4];
+
+	(void)st;
+	site_cpuid(0, 0, native);
+	aux_init(test_return_thunk);
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_read_cr3 };
+	pol.op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_cpuid };
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	assert_int_equal(rep.fallbacks, 0);
+	for (int k = 0; k < 2; k++) {
+		const uint8_t *t = (const uint8_t *)site_call(both[k]);
+		size_t ret_at, len;
+		uint8_t want[5];
+		int32_t rel;
+
+		assert_true(t >= aux.thunks && t < aux.thunks + aux.thunks_used);
+		len = thunk_code_len(t, aux.thunks + aux.thunks_used - t, &ret_at);
+		assert_int_equal(len, ret_at + 5);
+		want[0] = 0xe9;
+		rel = (int32_t)((intptr_t)test_return_thunk - (intptr_t)(t + len));
+		memcpy(want + 1, &rel, 4);
+		assert_memory_equal(t + ret_at, want, 5);
+		for (size_t i = len; (uintptr_t)(t + i) % 16; i++)
+			assert_int_equal(t[i], 0xcc);
+	}
+	rethunk_calls = 0;
+	site_write_cr3(0x6000);
+	assert_int_equal(cr3_seen, 0x6000);
+	assert_int_equal(rethunk_calls, 1);
+	assert_int_equal(site_read_cr3(), 0xabc000);
+	assert_int_equal(rethunk_calls, 2);
+	assert_int_equal(site_write_cr3_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+	assert_int_equal(rethunk_calls, 3);
+	site_cpuid(0, 0, called);
+	assert_memory_equal(called, native, sizeof(native));
+	assert_int_equal(rethunk_calls, 4);
+	aux_done();
+}
+
+/* A return thunk beyond rel32 of the thunk area: sites that need a thunk
+ * fall back with the range reason and nothing is written to the area;
+ * direct calls (which do not return through the patcher's code) still work. */
+static void test_return_thunk_out_of_range(void **st)
+{
+	static const uint8_t zero[AUX_THUNK_SIZE];
+
+	(void)st;
+	aux_init((const void *)((uintptr_t)AUX_THUNKS + (3ul << 31)));
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pol.op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_mem_size };
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	assert_int_equal(rejects_with(PVPATCH_E_CALL_RANGE), count_op(PVPATCH_OP_WRITE_CR3));
+	assert_int_equal(rep.op_mode[PVPATCH_OP_WRITE_CR3][PVPATCH_MODE_NATIVE],
+			 count_op(PVPATCH_OP_WRITE_CR3));
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_CALL],
+			 count_op(PVPATCH_OP_MEM_SIZE));
+	assert_int_equal(aux.thunks_used, 0);
+	assert_memory_equal(AUX_THUNKS, zero, AUX_THUNK_SIZE);
+	assert_int_equal(site_mem_size(), 0x777000);
+	aux_done();
+}
+
+/* Every CALL op of this program with a thunk-needing site, as a policy. */
+static void call_everything(bool preserving)
+{
+	memset(&pol, 0, sizeof(pol));
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_write_cr3 : (void *)be_write_cr3,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_read_cr3 : (void *)be_read_cr3,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_cpuid : (void *)be_cpuid,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_RDMSR] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_rdmsr : (void *)be_rdmsr,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_sched_yield, .preserves = 1 };
+	if (!preserving) {
+		pol.op[PVPATCH_OP_SEND_IPI] = (struct pvpatch_op_policy){
+			.mode = PVPATCH_MODE_CALL, .backend = be_send_ipi };
+		pol.op[PVPATCH_OP_SET_PTE] = (struct pvpatch_op_policy){
+			.mode = PVPATCH_MODE_CALL, .backend = be_set_pte };
+	}
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+}
+
+/*
+ * The thunk area holds nothing but code: from its start, thunk after thunk
+ * at multiples of 16, each decoding up to its return, then int3 up to the
+ * next; nothing past the used area written (it was zeroed).  Every site the
+ * last apply sent through a thunk calls one of them; returns how many do.
+ */
+static unsigned int check_thunk_area(void)
+{
+	uintptr_t starts[256];
+	unsigned int n = 0, thunked = 0;
+	size_t off = 0, used = pv.thunks_used;
+
+	assert_true(used > 0 && used <= pv.thunks_size);
+	while (off < used) {
+		size_t ret_at;
+
+		assert_int_equal(off % 16, 0);
+		assert_true(n < 256);
+		starts[n++] = (uintptr_t)pv.thunks + off;
+		off += thunk_code_len(pv.thunks + off, used - off, &ret_at);
+		assert_true(off <= used);
+		for (; off < used && off % 16; off++)
+			assert_int_equal(pv.thunks[off], 0xcc);
+	}
+	for (size_t i = used; i < pv.thunks_size; i++)
+		assert_int_equal(pv.thunks[i], 0);
+	for (const struct pvpatch_site *s = __pvpatch_sites_start; s < __pvpatch_sites_end; s++) {
+		uintptr_t t = site_call(s);
+		unsigned int k = 0;
+
+		if (t < (uintptr_t)pv.thunks || t >= (uintptr_t)pv.thunks + pv.thunks_size)
+			continue;
+		while (k < n && starts[k] != t)
+			k++;
+		assert_true(k < n);
+		thunked++;
+	}
+	return thunked;
+}
+
+static void test_thunk_area_holds_only_code(void **st)
+{
+	size_t used;
+
+	(void)st;
+	call_everything(false);
+	assert_true(check_thunk_area() >= 6);
+	call_everything(true);
+	assert_true(check_thunk_area() >= 3);
+	used = pv.thunks_used;
+	if (thunk_dump) {
+		FILE *f = fopen(thunk_dump, "w");
+
+		assert_non_null(f);
+		fprintf(f, "%lx ", (unsigned long)(uintptr_t)pv.thunks);
+		for (size_t i = 0; i < used; i++)
+			fprintf(f, "%02x", pv.thunks[i]);
+		fprintf(f, "\n");
+		fclose(f);
+	}
+}
+
+/* What a thunk is generated for, computed from a site's record. */
+static uint64_t thunk_key(const struct pvpatch_site *s)
+{
+	const struct pvpatch_op_info *info = &pvpatch_op_table[s->op];
+	uint64_t k = (uint64_t)s->op << 48 | (uint64_t)s->clobbers << 32;
+
+	if (info->nouts)
+		k |= pvpatch_site_reg(s, PVPATCH_SLOT_RET);
+	for (unsigned int a = 0; a < info->nargs; a++)
+		k |= (uint64_t)pvpatch_site_reg(s, PVPATCH_SLOT_ARG0 + a) << (4 * (a + 1));
+	return k;
+}
+
+/* One thunk per key: sites with the same key share it, different keys get
+ * different thunks, and patching again (after a revert) reuses them all
+ * without writing to the thunk area. */
+static void test_thunk_reuse(void **st)
+{
+	static uintptr_t first[MAX_SITES];
+	const struct pvpatch_site *s0 = __pvpatch_sites_start;
+	unsigned int n = (unsigned int)(__pvpatch_sites_end - s0), thunked = 0, shared = 0;
+	size_t used;
+
+	(void)st;
+	call_everything(false);
+	used = pv.thunks_used;
+	for (unsigned int i = 0; i < n; i++) {
+		first[i] = site_call(&s0[i]);
+		if (first[i] < (uintptr_t)pv.thunks || first[i] >= (uintptr_t)pv.thunks + used) {
+			first[i] = 0;
+			continue;
+		}
+		thunked++;
+		for (unsigned int j = 0; j < i; j++) {
+			if (!first[j])
+				continue;
+			if (thunk_key(&s0[i]) == thunk_key(&s0[j])) {
+				assert_int_equal(first[i], first[j]);
+				shared++;
+			} else {
+				assert_int_not_equal(first[i], first[j]);
+			}
+		}
+	}
+	assert_true(thunked >= 6);
+	print_message("%u thunked sites, %u sharing a thunk\n", thunked, shared);
+	assert_int_equal(pvpatch_revert(&pv, &rep), 0);
+	thunk_pokes = 0;
+	call_everything(false);
+	assert_int_equal(thunk_pokes, 0);
+	assert_int_equal(pv.thunks_used, used);
+	for (unsigned int i = 0; i < n; i++)
+		if (first[i])
+			assert_int_equal(site_call(&s0[i]), first[i]);
 }
 
 /* --- NOP ----------------------------------------------------------------- */
@@ -986,6 +1328,11 @@ int main(void)
 		cmocka_unit_test_setup(test_call_preserving_backend, setup),
 		cmocka_unit_test_setup(test_call_preserving_multiple_outputs, setup),
 		cmocka_unit_test_setup(test_call_preserving_inline_saves, setup),
+		cmocka_unit_test_setup(test_thunk_ends_ret_int3, setup),
+		cmocka_unit_test_setup(test_thunk_ends_jmp_return_thunk, setup),
+		cmocka_unit_test_setup(test_return_thunk_out_of_range, setup),
+		cmocka_unit_test_setup(test_thunk_area_holds_only_code, setup),
+		cmocka_unit_test_setup(test_thunk_reuse, setup),
 		cmocka_unit_test_setup(test_nop, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
