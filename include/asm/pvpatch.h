@@ -8,8 +8,10 @@
  * hypervisor.  Calling it again with another policy re-patches; with an
  * all-NATIVE policy (pvpatch_revert()) every site is native again.
  *
- * Early patching must run single-threaded with interrupts off: the default
- * text poke is a plain copy.
+ * Early patching runs single-threaded: the default text poke (pv->poke
+ * NULL) turns interrupts off around each write and serialises the CPU after
+ * it, as Linux's text_poke_early() does, but it does not stop other CPUs or
+ * NMIs and needs writable text.  A kernel that patches later passes its own.
  */
 #ifndef PVPATCH_H
 #define PVPATCH_H
@@ -152,7 +154,13 @@ struct pvpatch {
 	 * code the patcher writes returns.
 	 */
 	const void *return_thunk;
-	/* Every write to text goes through poke (NULL: a byte copy). */
+	/*
+	 * Every write to text, sites and thunks alike, goes through poke.  NULL:
+	 * the default, for early boot on one CPU with writable text: interrupts
+	 * off (saved and restored), the copy, then the CPU serialised with an
+	 * IRET to itself (Linux's sync_core()) before interrupts come back.  It
+	 * executes cli/sti, so it needs ring 0 (or IOPL 3).
+	 */
 	void (*poke)(void *addr, const void *src, size_t len, void *arg);
 	void *poke_arg;
 	/* Resolves func of a func+offset override (NULL: such overrides fail). */

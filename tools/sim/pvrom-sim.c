@@ -83,6 +83,13 @@ static uintptr_t lookup(const char *func)
 	return 0;
 }
 
+/* A plain copy: the default poke executes cli/sti, which user mode may not. */
+static void poke_copy(void *addr, const void *src, size_t len, void *arg)
+{
+	(void)arg;
+	memcpy(addr, src, len);
+}
+
 static void print_hook(const char *s)
 {
 	(void)s;
@@ -163,7 +170,7 @@ int main(int argc, char **argv)
 		.text_start = (uintptr_t)host(taddr), .text_end = (uintptr_t)host(taddr) + tlen,
 		.state = state, .saved = saved, .saved_size = (size_t)n * PVPATCH_MAX_SITE,
 		.thunks = base + span + (16 - span % 16) % 16, .thunks_size = THUNKS - 16,
-		.lookup = lookup, .print = print_hook,
+		.poke = poke_copy, .lookup = lookup, .print = print_hook,
 	};
 	if (!state || !saved || pvpatch_apply(&pv, &pol, &rep))
 		die("patcher", "the site table is unusable");

@@ -10,7 +10,9 @@
  * thunk area after test_thunk_area_holds_only_code, for
  * tests/unit/test_patcher.py to cross-check with capstone.
  */
+#define _GNU_SOURCE	/* REG_RIP, REG_RSP (ucontext) */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include <cmocka.h>
 #include <cpuid.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <asm/pvpatch.h>
@@ -888,6 +891,271 @@ static void test_thunk_reuse(void **st)
 			assert_int_equal(site_call(&s0[i]), first[i]);
 }
 
+/* --- the default poke: cli, copy, serialise, sti, for real ---------------
+ *
+ * In user mode cli and sti raise #GP (SIGSEGV): a handler recognises them
+ * (0xfa, 0xfb), records the event with how many destination bytes were
+ * already written, and steps over them.  The IRET to self is legal at any
+ * privilege level and really runs.  With the trap flag set, every
+ * instruction of the poke traps (SIGTRAP): that shows when the first byte
+ * changes and that the iretq comes after the last, and lets the test clear
+ * IF in the flags the poke's pushfq saved, as a kernel with interrupts off
+ * would have them: then no sti may follow.
+ */
+void text_poke(struct pvpatch *pv, void *addr, const void *src, size_t len);	/* poke.c */
+
+enum { EV_CLI = 1, EV_STI, EV_IRET, EV_WRITE };
+#define PK_MAX_EV 16
+
+static volatile struct { int what, written; } pk_ev[PK_MAX_EV];
+static volatile sig_atomic_t pk_n_ev, pk_armed, pk_wrote, pk_fake_if, pk_faked, pk_cli, pk_sti;
+static volatile uintptr_t pk_last_rip;		/* the instruction that just ran */
+static volatile int pk_prev_written, pk_n_stores, pk_store[64];	/* bytes per store */
+static uint8_t *volatile pk_dst;
+static const uint8_t *volatile pk_new;
+static volatile size_t pk_len;
+static struct sigaction pk_old_segv, pk_old_trap;
+
+static int pk_written(void)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < pk_len; i++)
+		n += pk_dst[i] == pk_new[i];
+	return n;
+}
+
+static void pk_record(int what)
+{
+	if (pk_n_ev < PK_MAX_EV) {
+		pk_ev[pk_n_ev].what = what;
+		pk_ev[pk_n_ev].written = pk_dst ? pk_written() : 0;
+	}
+	pk_n_ev++;
+}
+
+static void pk_segv(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	const uint8_t *rip = (const uint8_t *)g[REG_RIP];
+
+	(void)sig;
+	(void)si;
+	if (!pk_armed || (*rip != 0xfa && *rip != 0xfb)) {
+		/* A real fault: let it happen again under the old handler. */
+		sigaction(SIGSEGV, &pk_old_segv, NULL);
+		return;
+	}
+	if (*rip == 0xfa)
+		pk_cli++;
+	else
+		pk_sti++;
+	pk_record(*rip == 0xfa ? EV_CLI : EV_STI);
+	g[REG_RIP] += 1;
+	pk_last_rip = (uintptr_t)rip + 1;
+}
+
+static void pk_trap(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	const uint8_t *rip = (const uint8_t *)g[REG_RIP];
+	const uint8_t *last = (const uint8_t *)pk_last_rip;
+
+	(void)sig;
+	(void)si;
+	if (!pk_armed)
+		return;
+	/* The first pushfq of the poke saved RFLAGS: make IF look clear. */
+	if (pk_fake_if && !pk_faked && last && *last == 0x9c) {
+		*(uint64_t *)g[REG_RSP] &= ~(uint64_t)0x200;
+		pk_faked = 1;
+	}
+	if (pk_dst) {
+		int w = pk_written();
+
+		if (!pk_wrote && w > 0) {
+			pk_wrote = 1;
+			pk_record(EV_WRITE);
+		}
+		if (w != pk_prev_written && pk_n_stores < 64)
+			pk_store[pk_n_stores++] = w - pk_prev_written;
+		pk_prev_written = w;
+	}
+	if (rip[0] == 0x48 && rip[1] == 0xcf)
+		pk_record(EV_IRET);
+	pk_last_rip = (uintptr_t)rip;
+}
+
+static void pk_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = pk_segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGSEGV, &sa, &pk_old_segv), 0);
+	sa.sa_sigaction = pk_trap;
+	assert_int_equal(sigaction(SIGTRAP, &sa, &pk_old_trap), 0);
+}
+
+static void pk_uninstall(void)
+{
+	sigaction(SIGSEGV, &pk_old_segv, NULL);
+	sigaction(SIGTRAP, &pk_old_trap, NULL);
+}
+
+static void pk_arm(uint8_t *dst, const uint8_t *new, size_t len, bool fake_if_clear)
+{
+	pk_dst = dst;
+	pk_new = new;
+	pk_len = len;
+	pk_n_ev = pk_wrote = pk_faked = pk_cli = pk_sti = 0;
+	pk_prev_written = pk_n_stores = 0;
+	pk_last_rip = 0;
+	pk_fake_if = fake_if_clear;
+	pk_armed = 1;
+}
+
+static inline void tf_on(void)
+{
+	__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq" : : : "cc", "memory");
+}
+
+static inline void tf_off(void)
+{
+	__asm__ volatile("pushfq; andq $~0x100, (%%rsp); popfq" : : : "cc", "memory");
+}
+
+/* One poke of len bytes at dst + off with the default; the events it made. */
+static void default_poke_once(unsigned int off, unsigned int len, bool step, bool fake_if_clear)
+{
+	static uint8_t buf[64] __attribute__((aligned(64))), src[48], before[64];
+	struct pvpatch dp = { .poke = NULL };
+	const uint8_t *s = src + (off * 7 + len) % 8;	/* sources at any alignment too */
+
+	for (unsigned int i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(0x11 + 3 * i);
+	for (unsigned int i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)~(0x11 + 3 * (i - (s - src) + off));	/* differs from every byte */
+	memcpy(before, buf, sizeof(buf));
+	pk_arm(buf + off, s, len, fake_if_clear);
+	if (step) {
+		tf_on();
+		text_poke(&dp, buf + off, s, len);
+		pk_armed = 0;
+		tf_off();
+	} else {
+		text_poke(&dp, buf + off, s, len);
+		pk_armed = 0;
+	}
+	/* Exactly the bytes asked for, and nothing around them. */
+	assert_memory_equal(buf + off, s, len);
+	assert_memory_equal(buf, before, off);
+	assert_memory_equal(buf + off + len, before + off + len, sizeof(buf) - off - len);
+	assert_true(pk_n_ev <= PK_MAX_EV);
+}
+
+static void test_default_poke_order_and_bytes(void **st)
+{
+	(void)st;
+	pk_install();
+	for (unsigned int off = 0; off < 16; off++) {
+		for (unsigned int len = 1; len <= 32; len++) {
+			/* cli before any byte changes, sti after the last. */
+			default_poke_once(off, len, false, false);
+			assert_int_equal(pk_n_ev, 2);
+			assert_int_equal(pk_ev[0].what, EV_CLI);
+			assert_int_equal(pk_ev[0].written, 0);
+			assert_int_equal(pk_ev[1].what, EV_STI);
+			assert_int_equal(pk_ev[1].written, len);
+
+			/* Single-stepped: cli, the first write, iretq after the last
+			 * write, sti; and the stores: bytes up to an 8-byte
+			 * boundary, aligned 8-byte words, the remaining bytes. */
+			default_poke_once(off, len, true, false);
+			{
+				unsigned int head = (8 - off % 8) % 8, k = 0;
+
+				if (head > len)
+					head = len;
+				for (unsigned int i = 0; i < head; i++)
+					assert_int_equal(pk_store[k++], 1);
+				for (unsigned int i = 0; i < (len - head) / 8; i++)
+					assert_int_equal(pk_store[k++], 8);
+				for (unsigned int i = 0; i < (len - head) % 8; i++)
+					assert_int_equal(pk_store[k++], 1);
+				assert_int_equal(pk_n_stores, k);
+			}
+			assert_int_equal(pk_n_ev, 4);
+			assert_int_equal(pk_ev[0].what, EV_CLI);
+			assert_int_equal(pk_ev[0].written, 0);
+			assert_int_equal(pk_ev[1].what, EV_WRITE);
+			assert_int_equal(pk_ev[2].what, EV_IRET);
+			assert_int_equal(pk_ev[2].written, len);
+			assert_int_equal(pk_ev[3].what, EV_STI);
+			assert_int_equal(pk_ev[3].written, len);
+		}
+	}
+	pk_uninstall();
+}
+
+/* Interrupts were off when the poke began: it must not turn them on. */
+static void test_default_poke_keeps_interrupts_off(void **st)
+{
+	(void)st;
+	pk_install();
+	for (unsigned int off = 0; off < 16; off += 5) {
+		for (unsigned int len = 1; len <= 32; len += 7) {
+			default_poke_once(off, len, true, true);
+			assert_true(pk_faked);
+			assert_int_equal(pk_n_ev, 3);
+			assert_int_equal(pk_ev[0].what, EV_CLI);
+			assert_int_equal(pk_ev[0].written, 0);
+			assert_int_equal(pk_ev[1].what, EV_WRITE);
+			assert_int_equal(pk_ev[2].what, EV_IRET);
+			assert_int_equal(pk_ev[2].written, len);
+			assert_int_equal(pk_sti, 0);
+		}
+	}
+	pk_uninstall();
+}
+
+/* The patcher with the default poke, end to end: every site write and
+ * every thunk write between one cli and one sti, the sites working after. */
+static void test_default_poke_patches(void **st)
+{
+	const struct pvpatch_site *s = rec(site_io_delay, PVPATCH_OP_IO_DELAY);
+	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+
+	(void)st;
+	aux_init(NULL);
+	aux.poke = NULL;
+	aux.poke_arg = NULL;
+	pol.op[PVPATCH_OP_IO_DELAY].mode = PVPATCH_MODE_NOP;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pk_install();
+	pk_arm(NULL, NULL, 0, false);
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	pk_armed = 0;
+	assert_int_equal(rep.fallbacks, 0);
+	assert_true(rep.written >= 2 && aux.thunks_used > 0);
+	/* One cli and one sti per write: the sites written and the thunk(s). */
+	assert_true(pk_cli > (sig_atomic_t)rep.written);
+	assert_int_equal(pk_cli, pk_sti);
+	assert_memory_equal(site_bytes(s), nop5, 5);
+	site_io_delay();
+	site_write_cr3(0x8000);
+	assert_int_equal(cr3_seen, 0x8000);
+	pk_arm(NULL, NULL, 0, false);
+	aux_done();
+	pk_armed = 0;
+	assert_int_equal(pk_cli, rep.written);
+	assert_int_equal(pk_sti, rep.written);
+	pk_uninstall();
+}
+
 /* --- NOP ----------------------------------------------------------------- */
 static void test_nop(void **st)
 {
@@ -1333,6 +1601,9 @@ int main(void)
 		cmocka_unit_test_setup(test_return_thunk_out_of_range, setup),
 		cmocka_unit_test_setup(test_thunk_area_holds_only_code, setup),
 		cmocka_unit_test_setup(test_thunk_reuse, setup),
+		cmocka_unit_test_setup(test_default_poke_order_and_bytes, setup),
+		cmocka_unit_test_setup(test_default_poke_keeps_interrupts_off, setup),
+		cmocka_unit_test_setup(test_default_poke_patches, setup),
 		cmocka_unit_test_setup(test_nop, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
