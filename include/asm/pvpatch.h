@@ -77,6 +77,7 @@ enum pvpatch_reason {
 	PVPATCH_E_CALL_RANGE,	/* call target beyond rel32 */
 	PVPATCH_E_THUNK_SPACE,	/* thunk area full */
 	PVPATCH_E_OVERRIDE,	/* override names no valid site */
+	PVPATCH_E_FREED,	/* CALL backend in a family pvpatch_free_backends() freed */
 	PVPATCH_NR_REASONS
 };
 
@@ -119,6 +120,7 @@ struct pvpatch_site_state {
 
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
 #define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
+#define PVPATCH_MAX_FREED 16	/* backend families pvpatch_free_backends() can free */
 
 /* Private: what the patcher knows of one generated thunk.  It is kept here,
  * in the kernel's (non-executable) struct pvpatch, so the thunk area holds
@@ -131,6 +133,11 @@ struct pvpatch_thunk_slot {
 	uint16_t op;		/* ABI op number */
 	uint8_t preserves;	/* the backend keeps every register but its result */
 	uint8_t len;		/* bytes of code */
+};
+
+/* Private: a backend family pvpatch_free_backends() overwrote, [start, end). */
+struct pvpatch_freed {
+	uintptr_t start, end;
 };
 
 struct pvpatch {
@@ -171,6 +178,9 @@ struct pvpatch {
 	int ready;
 	size_t thunks_used;			/* code and int3 padding written */
 	struct pvpatch_thunk_slot thunk_index[PVPATCH_THUNK_INDEX];	/* open addressing */
+	const void *call_backend[PVPATCH_MAX_OP + 1];	/* CALL sites' backend, last apply */
+	unsigned int n_freed;
+	struct pvpatch_freed freed[PVPATCH_MAX_FREED];	/* never called again */
 };
 
 /*
@@ -231,7 +241,12 @@ struct pvpatch_backend_family {
 /*
  * After the last pvpatch_apply(): overwrite (through the text poke) the
  * families no site calls with fill (int3), so their memory can be
- * released; returns the bytes freed.  Re-patching to CALL later needs them.
+ * released; returns the bytes freed by this call.  A family is kept when a
+ * CALL site has an op of its class or calls (directly or through a thunk) a
+ * backend inside it.  The patcher remembers what it freed (up to
+ * PVPATCH_MAX_FREED families; beyond that a family is not freed): a later
+ * pvpatch_apply() asking CALL to a backend in a freed family refuses it for
+ * those sites (PVPATCH_E_FREED) and they fall back.
  */
 size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_family *fam,
 			     unsigned int n, uint8_t fill);

@@ -643,7 +643,7 @@ NOCOV static void check_acceptance(void)
 
 NOCOV static bool is_choice_reason(unsigned int r)
 {
-	return r >= PVPATCH_E_MODE && r < PVPATCH_E_OVERRIDE;
+	return (r >= PVPATCH_E_MODE && r < PVPATCH_E_OVERRIDE) || r == PVPATCH_E_FREED;
 }
 
 /* A site after a call: its bytes as its mode says, its code as check_site_code() wants. */

@@ -15,7 +15,8 @@
  *   5. resolve per-site overrides to sites;
  *   6. per site: build the complete new bytes in a buffer for the wanted mode,
  *      falling back INLINE -> CALL -> NATIVE (NOP -> NATIVE), and poke them
- *      only if they differ from what is there, in one write.
+ *      only if they differ from what is there, in one write.  A CALL to a
+ *      backend in a family pvpatch_free_backends() overwrote is refused.
  */
 #include "internal.h"
 #include "insn.h"
@@ -226,6 +227,9 @@ static int init(struct pvpatch *pv)
 	pv->thunks_used = 0;
 	for (unsigned int i = 0; i < PVPATCH_THUNK_INDEX; i++)
 		pv->thunk_index[i].code = 0;
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
+		pv->call_backend[op] = NULL;
+	pv->n_freed = 0;
 	pv->ready = 1;
 	return 0;
 }
@@ -313,6 +317,18 @@ static void apply_overrides(struct pvpatch *pv, const struct pvpatch_policy *pol
 	}
 }
 
+/* Whether a backend lies in a family pvpatch_free_backends() overwrote:
+ * calling it would run int3 (or whatever reuses that memory). */
+static bool backend_freed(const struct pvpatch *pv, const void *backend)
+{
+	uintptr_t a = (uintptr_t)backend;
+
+	for (unsigned int k = 0; k < pv->n_freed && k < PVPATCH_MAX_FREED; k++)
+		if (a >= pv->freed[k].start && a < pv->freed[k].end)
+			return true;
+	return false;
+}
+
 /* Build site bytes for one mode; the caller tries the fallbacks. */
 static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 		 const struct pvpatch_op_policy *opol, uint8_t *out)
@@ -327,6 +343,8 @@ static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 	case PVPATCH_MODE_INLINE:
 		return opol ? emit_inline(s, opol, out) : PVPATCH_E_NO_TEMPLATE;
 	case PVPATCH_MODE_CALL:
+		if (opol && opol->backend && backend_freed(pv, opol->backend))
+			return PVPATCH_E_FREED;
 		return emit_call(pv, s, opol ? opol->backend : NULL, opol && opol->preserves, out);
 	}
 	return PVPATCH_E_MODE;
@@ -449,6 +467,10 @@ static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
 		}
 		pv->state[i].override = NO_OVERRIDE;
 	}
+	/* Every site now in CALL mode calls its op's backend of this policy
+	 * (directly or through a thunk): what pvpatch_free_backends() keeps. */
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
+		pv->call_backend[op] = pol ? pol->op[op].backend : NULL;
 	rep->thunk_bytes = (unsigned int)pv->thunks_used;
 	return 0;
 }
@@ -459,24 +481,50 @@ int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
 	return apply(pv, policy, report);
 }
 
+static bool family_freed(const struct pvpatch *pv, uintptr_t start, uintptr_t end)
+{
+	for (unsigned int k = 0; k < pv->n_freed && k < PVPATCH_MAX_FREED; k++)
+		if (start >= pv->freed[k].start && end <= pv->freed[k].end)
+			return true;
+	return false;
+}
+
+/*
+ * A family stays while a CALL site may reach it: a site of an op of its
+ * class (the kernel's layout: one section per class), or one whose backend
+ * lies inside it whatever the class.  Each freed family is remembered
+ * before it is overwritten, so apply() never calls into it again; when
+ * there is no room to remember one, it is not freed.
+ */
 size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_family *fam,
 			     unsigned int n, uint8_t fill)
 {
+	bool call_op[PVPATCH_MAX_OP + 1] = { false };
 	size_t freed = 0;
 
-	if (!pv || !pv->ready)
+	if (!pv || !pv->ready || !fam)
 		return 0;
+	for (unsigned int i = 0; i < nr_sites(pv); i++)
+		if (!pv->state[i].reason && pv->state[i].mode == PVPATCH_MODE_CALL)
+			call_op[pv->sites[i].op] = true;	/* valid: op <= PVPATCH_MAX_OP */
 	for (unsigned int f = 0; f < n; f++) {
+		uintptr_t start = (uintptr_t)fam[f].start, end = (uintptr_t)fam[f].end;
 		bool used = false;
 
-		for (unsigned int i = 0; i < nr_sites(pv) && !used; i++) {
-			const struct pvpatch_op_info *info = op_info(pv->sites[i].op);
-
-			used = !pv->state[i].reason && pv->state[i].mode == PVPATCH_MODE_CALL &&
-			       info && !strcmp_(info->cls, fam[f].cls);
-		}
-		if (used || fam[f].end <= fam[f].start)
+		if (end <= start || family_freed(pv, start, end))
 			continue;
+		for (unsigned int op = 0; op <= PVPATCH_MAX_OP && !used; op++) {
+			const struct pvpatch_op_info *info = op_info(op);
+			uintptr_t be = (uintptr_t)pv->call_backend[op];
+
+			used = call_op[op] && info &&
+			       ((fam[f].cls && !strcmp_(info->cls, fam[f].cls)) || (be >= start && be < end));
+		}
+		if (used || pv->n_freed >= PVPATCH_MAX_FREED)
+			continue;
+		pv->freed[pv->n_freed].start = start;
+		pv->freed[pv->n_freed].end = end;
+		pv->n_freed++;
 		for (uint8_t *p = fam[f].start; p < fam[f].end;) {
 			uint8_t buf[64];
 			size_t len = (size_t)(fam[f].end - p) < sizeof(buf) ? (size_t)(fam[f].end - p)
@@ -487,7 +535,7 @@ size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_fa
 			text_poke(pv, p, buf, len);
 			p += len;
 		}
-		freed += (size_t)(fam[f].end - fam[f].start);
+		freed += end - start;
 	}
 	return freed;
 }

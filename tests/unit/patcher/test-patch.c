@@ -37,6 +37,8 @@ extern char __executable_start[], etext[];
 #define THUNK_SIZE	8192
 #define AUX_THUNKS	((void *)0x30100000ul)	/* for a second descriptor */
 #define AUX_THUNK_SIZE	4096
+#define FAMILY_AREA	((uint8_t *)0x30200000ul)	/* backends to free */
+#define FAMILY_SIZE	4096
 
 static struct pvpatch pv;
 static struct pvpatch_site_state state[MAX_SITES];
@@ -69,7 +71,8 @@ static void checked_poke(void *addr, const void *src, size_t len, void *arg)
 	uintptr_t a = (uintptr_t)addr;
 	int ok = inside_site(a, len, p->sites, p->sites_end) ||
 		 (p->thunks && a >= (uintptr_t)p->thunks &&
-		  a + len <= (uintptr_t)p->thunks + p->thunks_size);
+		  a + len <= (uintptr_t)p->thunks + p->thunks_size) ||
+		 (a >= (uintptr_t)FAMILY_AREA && a + len <= (uintptr_t)FAMILY_AREA + FAMILY_SIZE);
 
 	if (!ok) {
 		fprintf(stderr, "poke outside sites: %p + %zu\n", addr, len);
@@ -219,6 +222,9 @@ static int group_setup(void **st)
 		return -1;
 	if (mmap(AUX_THUNKS, AUX_THUNK_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != AUX_THUNKS)
+		return -1;
+	if (mmap(FAMILY_AREA, FAMILY_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != FAMILY_AREA)
 		return -1;
 	text_copy = malloc(text_len);
 	memcpy(text_copy, (void *)start, text_len);
@@ -1156,6 +1162,82 @@ static void test_default_poke_patches(void **st)
 	pk_uninstall();
 }
 
+/* --- freeing backend families -------------------------------------------- */
+
+/*
+ * Backends the test can free: code copied into FAMILY_AREA (the poke hook
+ * allows writes there).  A mem_size backend (`mov $0x1234, %eax; ret`) at
+ * +0, a write_cr3 one (`ret`) at +128 that write_cr3 sites reach through a
+ * thunk.  Families: [+0, +64) and [+128, +192), with classes of ops this
+ * test never sends to CALL, so only the address can keep them; and a "mem"
+ * family at +2048 holding no backend, which only its class can keep.
+ */
+static void test_free_backends_keeps_used_refuses_freed(void **st)
+{
+	static const uint8_t be_code[] = { 0xb8, 0x34, 0x12, 0x00, 0x00, 0xc3 };
+	uint8_t *be_mem = FAMILY_AREA, *be_cr3 = FAMILY_AREA + 128, *mem_fam = FAMILY_AREA + 2048;
+	const struct pvpatch_backend_family direct = { "sched", be_mem, be_mem + 64 };
+	const struct pvpatch_backend_family thunked = { "desc", be_cr3, be_cr3 + 64 };
+	const struct pvpatch_backend_family by_class = { "mem", mem_fam, mem_fam + 64 };
+	const struct pvpatch_backend_family all[] = { direct, thunked, by_class };
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	unsigned int n_mem = count_op(PVPATCH_OP_MEM_SIZE), n_cr3 = count_op(PVPATCH_OP_WRITE_CR3);
+	uint8_t int3s[64];
+
+	(void)st;
+	memset(int3s, 0xcc, sizeof(int3s));
+	memset(FAMILY_AREA, 0x90, FAMILY_SIZE);
+	memcpy(be_mem, be_code, sizeof(be_code));
+	be_cr3[0] = 0xc3;
+	pol.op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_mem };
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_cr3 };
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	assert_int_equal(site_mem_size(), 0x1234);	/* runs the copied backend */
+	site_write_cr3(0x1000);				/* through a thunk to +128 */
+	assert_true(site_call(w) >= (uintptr_t)pv.thunks);
+
+	/* Used by CALL sites: by address (directly, through a thunk), by class. */
+	assert_int_equal(pvpatch_free_backends(&pv, all, 3, 0xcc), 0);
+	assert_memory_equal(be_mem, be_code, sizeof(be_code));
+	assert_int_equal(be_cr3[0], 0xc3);
+	assert_int_equal(mem_fam[0], 0x90);
+
+	/* No CALL site left: all three freed, once. */
+	assert_int_equal(pvpatch_revert(&pv, &rep), 0);
+	assert_int_equal(pvpatch_free_backends(&pv, all, 3, 0xcc), 3 * 64);
+	assert_memory_equal(be_mem, int3s, 64);
+	assert_memory_equal(be_cr3, int3s, 64);
+	assert_memory_equal(mem_fam, int3s, 64);
+	assert_int_equal(be_mem[64], 0x90);
+	assert_int_equal(pvpatch_free_backends(&pv, all, 3, 0xcc), 0);
+
+	/* CALL into a freed family again: refused, the sites stay native. */
+	pol.op[PVPATCH_OP_MEM_SIZE].backend = be_mem + 63;
+	patch();
+	assert_int_equal(rejects_with(PVPATCH_E_FREED), n_mem + n_cr3);
+	assert_int_equal(rep.fallbacks, n_mem + n_cr3);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_NATIVE], n_mem);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_WRITE_CR3][PVPATCH_MODE_NATIVE], n_cr3);
+	assert_int_equal(rep.rejects[0].reason, PVPATCH_E_FREED);
+	assert_int_equal(rep.rejects[0].wanted, PVPATCH_MODE_CALL);
+	assert_int_equal(rep.rejects[0].got, PVPATCH_MODE_NATIVE);
+	assert_string_equal(pvpatch_reason_str(PVPATCH_E_FREED), "backend freed");
+	assert_int_equal(rep.written, 0);
+	assert_text_native();
+	/* Nothing of the freed ranges runs (int3 would kill the test). */
+	assert_int_equal(site_mem_size(), native_mem_size());
+	assert_memory_equal(be_mem, int3s, 64);
+	/* Just past a freed range is not freed. */
+	pol.op[PVPATCH_OP_MEM_SIZE].backend = be_mem + 64;	/* nop ...; (never run) */
+	pol.op[PVPATCH_OP_WRITE_CR3].mode = PVPATCH_MODE_NATIVE;
+	patch();
+	assert_int_equal(rejects_with(PVPATCH_E_FREED), 0);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_CALL], n_mem);
+}
+
 /* --- NOP ----------------------------------------------------------------- */
 static void test_nop(void **st)
 {
@@ -1604,6 +1686,7 @@ int main(void)
 		cmocka_unit_test_setup(test_default_poke_order_and_bytes, setup),
 		cmocka_unit_test_setup(test_default_poke_keeps_interrupts_off, setup),
 		cmocka_unit_test_setup(test_default_poke_patches, setup),
+		cmocka_unit_test_setup(test_free_backends_keeps_used_refuses_freed, setup),
 		cmocka_unit_test_setup(test_nop, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
