@@ -207,7 +207,7 @@ struct pvpatch_hv_facts {
 #define PVPATCH_ROM_MAX_OVERRIDES 16
 
 /* What a policy built from a ROM points into; the kernel provides it and
- * keeps it as long as the policy.  A refused ROM may have written to it. */
+ * keeps it as long as the policy.  A refused ROM leaves it unchanged. */
 struct pvpatch_rom_store {
 	struct pvpatch_template tmpl[PVPATCH_MAX_OP + 1];
 	struct pvpatch_override ov[PVPATCH_ROM_MAX_OVERRIDES];
@@ -221,7 +221,8 @@ struct pvpatch_rom_store {
  * Build *policy from a ROM (len bytes): the entries whose condition holds
  * for facts, CALL going to backends[op].  Returns 0, or -1 with *why when
  * the ROM is not sound (bad magic, unknown version, checksum, a length or
- * offset out of bounds, ...): *policy is then unchanged.
+ * offset out of bounds, ...): *policy and *store are then unchanged (the
+ * whole ROM is checked before either is written).
  */
 int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_hv_facts *facts,
 		       const void *const *backends, struct pvpatch_policy *policy,

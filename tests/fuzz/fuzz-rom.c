@@ -14,8 +14,8 @@
  * end of the data poisoned too: the parser must read nothing outside
  * total_len.  It checks:
  *
- *  - refused: *why is a non-empty string and the output policy is byte for
- *    byte the pattern it was filled with;
+ *  - refused: *why is a non-empty string and the output policy and the
+ *    store are byte for byte the patterns they were filled with;
  *  - accepted: every op's mode < PVPATCH_NR_MODES; tmpl NULL or the op's
  *    own template in the store, n_insns <= PVT_MAX_INSNS; n_overrides <=
  *    PVPATCH_ROM_MAX_OVERRIDES, the overrides in the store, their function
@@ -388,6 +388,7 @@ NOCOV static void model(const uint8_t *rom, size_t len, const struct pvpatch_hv_
 static struct pvpatch_rom_store store;
 static struct pvpatch_policy pol;
 static uint8_t pattern[sizeof(struct pvpatch_policy)];
+static uint8_t store_pattern[sizeof(struct pvpatch_rom_store)];
 
 /* A NUL-padded name field as the store must hold it: at most size-1 chars. */
 NOCOV static void check_name(const char *got, const uint8_t *field, size_t size, const char *what)
@@ -970,6 +971,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&pol, 0xa5, sizeof(pol));
 	memcpy(pattern, &pol, sizeof(pol));
 	memset(&store, 0x5a, sizeof(store));
+	memcpy(store_pattern, &store, sizeof(store));
 	if (total >= PVPATCH_ROM_HEADER_SIZE && total < len)
 		ASAN_POISON_MEMORY_REGION(rom + total, len - total);
 	ret = pvpatch_rom_policy(rom, len, fp, be, &pol, &store, &why);
@@ -985,6 +987,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret) {
 		CHECK(why && why != (const char *)1 && why[0], "refused without a reason");
 		CHECK(!memcmp(&pol, pattern, sizeof(pol)), "refused (%s), yet the policy changed", why);
+		CHECK(!memcmp(&store, store_pattern, sizeof(store)), "refused (%s), yet the store changed",
+		      why);
 		CHECK(m.refused, "refused (%s), but the model accepts it", why);
 		count(why);
 	} else {

@@ -1238,6 +1238,162 @@ static void test_free_backends_keeps_used_refuses_freed(void **st)
 	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_CALL], n_mem);
 }
 
+/* --- the ROM parser: a refused ROM writes nothing ------------------------ */
+
+/* A ROM: a header, an entry with a two-instruction template for mem_size,
+ * an entry without one for io_delay, two overrides. */
+struct test_rom {
+	struct pvpatch_rom_header h;
+	struct pvpatch_rom_entry e0;
+	struct pvpatch_rom_insn i0[2];
+	struct pvpatch_rom_entry e1;
+	struct pvpatch_rom_override ov[2];
+};
+
+static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
+{
+	uint32_t crc = ~0u;
+
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void rom_seal(struct test_rom *r)
+{
+	r->h.checksum = 0;
+	r->h.checksum = crc32_bitwise((const uint8_t *)r, sizeof(*r));
+}
+
+static void rom_build(struct test_rom *r, const char *hv, uint64_t param)
+{
+	memset(r, 0, sizeof(*r));
+	r->h.magic = PVPATCH_ROM_MAGIC;
+	r->h.version = PVPATCH_ROM_VERSION;
+	r->h.header_len = sizeof(r->h);
+	r->h.total_len = sizeof(*r);
+	strcpy(r->h.hypervisor, hv);
+	r->h.n_entries = 2;
+	r->h.entries_off = offsetof(struct test_rom, e0);
+	r->h.n_overrides = 2;
+	r->h.overrides_off = offsetof(struct test_rom, ov);
+	r->e0 = (struct pvpatch_rom_entry){
+		.entry_len = sizeof(r->e0) + sizeof(r->i0), .op = PVPATCH_OP_MEM_SIZE,
+		.mode = PVPATCH_MODE_INLINE, .cond = PVPATCH_ROM_COND_ALWAYS, .n_insns = 2,
+		.params = { param } };
+	r->i0[0] = (struct pvpatch_rom_insn){ .op = PVT_MOVI, .dst = PVT_RET, .src = PVT_IMM(0),
+					      .width = 8 };
+	r->i0[1] = (struct pvpatch_rom_insn){ .op = PVT_PAUSE, .dst = PVT_NONE, .src = PVT_NONE,
+					      .width = 4 };
+	r->e1 = (struct pvpatch_rom_entry){
+		.entry_len = sizeof(r->e1), .op = PVPATCH_OP_IO_DELAY, .mode = PVPATCH_MODE_NOP,
+		.cond = PVPATCH_ROM_COND_ALWAYS };
+	strcpy(r->ov[0].func, "site_io_delay");
+	r->ov[0].mode = PVPATCH_MODE_NATIVE;
+	strcpy(r->ov[1].func, "site_save_fl");
+	r->ov[1].offset = 4;
+	r->ov[1].mode = PVPATCH_MODE_NATIVE;
+	rom_seal(r);
+}
+
+/*
+ * A sound ROM, then corrupt ones (each checksummed, so the parser reads on
+ * into the entries and overrides, and differing from the first in
+ * everything it would write) with the same policy and store: each is
+ * refused and both stay byte for byte what the sound one made of them.
+ */
+static void test_rom_refused_writes_nothing(void **st)
+{
+	static struct test_rom good, bad;
+	static struct pvpatch_rom_store store, store_before;
+	static struct pvpatch_policy rpol, rpol_before, other;
+	static struct pvpatch_rom_store other_store;
+	const struct pvpatch_hv_facts facts = { 0, 0, 0 };
+	const void *backends[PVPATCH_MAX_OP + 1] = { [PVPATCH_OP_MEM_SIZE] = be_mem_size };
+	const char *why = NULL;
+
+	(void)st;
+	rom_build(&good, "good-hv", 0x1000);
+	assert_int_equal(pvpatch_rom_policy(&good, sizeof(good), &facts, backends, &rpol, &store,
+					    &why), 0);
+	assert_null(why);
+	assert_int_equal(rpol.op[PVPATCH_OP_MEM_SIZE].mode, PVPATCH_MODE_INLINE);
+	assert_ptr_equal(rpol.op[PVPATCH_OP_MEM_SIZE].tmpl, &store.tmpl[PVPATCH_OP_MEM_SIZE]);
+	assert_int_equal(rpol.op[PVPATCH_OP_MEM_SIZE].params[0], 0x1000);
+	assert_ptr_equal(rpol.op[PVPATCH_OP_MEM_SIZE].backend, be_mem_size);
+	assert_int_equal(rpol.op[PVPATCH_OP_IO_DELAY].mode, PVPATCH_MODE_NOP);
+	assert_int_equal(rpol.n_overrides, 2);
+	assert_ptr_equal(rpol.overrides, store.ov);
+	assert_string_equal(store.hypervisor, "good-hv");
+	assert_int_equal(store.entries_used, 2);
+	memcpy(&rpol_before, &rpol, sizeof(rpol));
+	memcpy(&store_before, &store, sizeof(store));
+
+	for (int k = 0; k < 6; k++) {
+		const char *want;
+
+		rom_build(&bad, "bad-hv", 0x2000);
+		bad.i0[0].op = PVT_MOV;
+		strcpy(bad.ov[0].func, "other_function");
+		switch (k) {
+		case 0:		/* the second entry: after the first was read */
+			bad.e1.mode = PVPATCH_NR_MODES;
+			want = "unknown mode";
+			break;
+		case 1:
+			bad.e1.cond = 99;
+			want = "unknown condition";
+			break;
+		case 2:		/* the last override: after the entries and the first */
+			bad.ov[1].mode = 0x77;
+			want = "override with an unknown mode";
+			break;
+		case 3:
+			bad.h.overrides_off = sizeof(bad) - sizeof(bad.ov[0]);
+			want = "overrides outside the ROM";
+			break;
+		case 4:
+			bad.e1.entry_len = 0xffff;
+			want = "entry length out of bounds";
+			break;
+		default:	/* the checksum: nothing read past the header */
+			bad.e0.params[0] = 0x3000;
+			want = "checksum mismatch";
+			break;
+		}
+		if (k < 5)
+			rom_seal(&bad);
+		why = NULL;
+		print_message("corrupt ROM %d: %s\n", k, want);
+		assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &facts, backends, &rpol,
+						    &store, &why), -1);
+		assert_non_null(why);
+		assert_string_equal(why, want);
+		assert_memory_equal(&rpol, &rpol_before, sizeof(rpol));
+		assert_memory_equal(&store, &store_before, sizeof(store));
+	}
+
+	/* A second sound ROM into another policy and store: the first policy
+	 * (and what it points to) is untouched. */
+	rom_build(&bad, "second", 0x5000);
+	assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &facts, backends, &other,
+					    &other_store, &why), 0);
+	assert_int_equal(other.op[PVPATCH_OP_MEM_SIZE].params[0], 0x5000);
+	assert_ptr_equal(other.op[PVPATCH_OP_MEM_SIZE].tmpl, &other_store.tmpl[PVPATCH_OP_MEM_SIZE]);
+	assert_memory_equal(&rpol, &rpol_before, sizeof(rpol));
+	assert_memory_equal(&store, &store_before, sizeof(store));
+	/* The policy built works: mem_size from the ROM's template. */
+	memcpy(&pol, &rpol, sizeof(pol));
+	pol.n_overrides = 0;
+	patch();
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_INLINE],
+			 count_op(PVPATCH_OP_MEM_SIZE));
+	assert_int_equal(site_mem_size(), 0x1000);
+}
+
 /* --- NOP ----------------------------------------------------------------- */
 static void test_nop(void **st)
 {
@@ -1687,6 +1843,7 @@ int main(void)
 		cmocka_unit_test_setup(test_default_poke_keeps_interrupts_off, setup),
 		cmocka_unit_test_setup(test_default_poke_patches, setup),
 		cmocka_unit_test_setup(test_free_backends_keeps_used_refuses_freed, setup),
+		cmocka_unit_test_setup(test_rom_refused_writes_nothing, setup),
 		cmocka_unit_test_setup(test_nop, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
