@@ -186,8 +186,9 @@ struct pvpatch {
 /*
  * Patch every valid site as the policy says (falling back INLINE -> CALL ->
  * NATIVE when a choice cannot be honoured).  The first call checks every
- * record and keeps the original bytes.  Returns 0, or -1 when the kernel's
- * struct pvpatch itself is unusable (nothing is written then).
+ * record and keeps the original bytes.  report may be NULL.  Returns 0, or
+ * -1 when the kernel's struct pvpatch itself is unusable (nothing is
+ * written then).
  */
 int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
 		  struct pvpatch_report *report);

@@ -276,9 +276,12 @@ static int find_site(const struct pvpatch *pv, uintptr_t addr)
 	return -1;
 }
 
+/* rep may be NULL (the caller wants no report) everywhere below. */
 static void reject(struct pvpatch_report *rep, uintptr_t site, unsigned int op,
 		   unsigned int wanted, unsigned int got, int reason)
 {
+	if (!rep)
+		return;
 	rep->reasons[reason]++;
 	if (rep->n_rejects < PVPATCH_MAX_REJECTS) {
 		struct pvpatch_reject *j = &rep->rejects[rep->n_rejects];
@@ -410,8 +413,10 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 	/* Native and staying so (most sites of most boots): nothing to do. */
 	if (!first && wanted == PVPATCH_MODE_NATIVE && pv->state[i].mode == PVPATCH_MODE_NATIVE &&
 	    native_is_canonical(pv, i) && !(pv->flags & PVPATCH_F_DEBUG)) {
-		rep->mode[PVPATCH_MODE_NATIVE]++;
-		rep->op_mode[r->op][PVPATCH_MODE_NATIVE]++;
+		if (rep) {
+			rep->mode[PVPATCH_MODE_NATIVE]++;
+			rep->op_mode[r->op][PVPATCH_MODE_NATIVE]++;
+		}
 		return;
 	}
 	site_view(pv, i, &s);
@@ -426,7 +431,8 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 			return;
 	}
 	if (first) {
-		rep->fallbacks++;
+		if (rep)
+			rep->fallbacks++;
 		reject(rep, (uintptr_t)s.addr, r->op, wanted, mode, first);
 	}
 	changed = bytes_changed(out, s.addr, s.len);
@@ -434,32 +440,36 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 		debug_site(pv, &s, s.addr, out, mode);
 	if (changed) {
 		text_poke(pv, s.addr, out, s.len);
-		rep->written++;
-		rep->bytes_changed += changed;
-		rep->op_bytes[r->op] += changed;
+		if (rep) {
+			rep->written++;
+			rep->bytes_changed += changed;
+			rep->op_bytes[r->op] += changed;
+		}
 	}
 	pv->state[i].mode = (uint8_t)mode;
 	pv->state[i].flags = STATE_CHECKED | STATE_CANONICAL;	/* as NATIVE writes it */
-	rep->mode[mode]++;
-	rep->op_mode[r->op][mode]++;
+	if (rep) {
+		rep->mode[mode]++;
+		rep->op_mode[r->op][mode]++;
+	}
 }
 
 static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
 		 struct pvpatch_report *rep)
 {
-	static struct pvpatch_report scratch;
-
-	if (!rep)
-		rep = &scratch;
-	for (size_t b = 0; b < sizeof(*rep); b++)
+	/* No report wanted: nothing is counted (no static scratch report that
+	 * two descriptors patched at once would share). */
+	for (size_t b = 0; rep && b < sizeof(*rep); b++)
 		((uint8_t *)rep)[b] = 0;
 	if (!pv || (!pv->ready && init(pv)))
 		return -1;
-	rep->sites = nr_sites(pv);
+	if (rep)
+		rep->sites = nr_sites(pv);
 	apply_overrides(pv, pol, rep);
 	for (unsigned int i = 0; i < nr_sites(pv); i++) {
 		if (pv->state[i].reason) {
-			rep->invalid++;
+			if (rep)
+				rep->invalid++;
 			reject(rep, rec_addr(&pv->sites[i]), pv->sites[i].op,
 			       PVPATCH_MODE_NATIVE, PVPATCH_MODE_NATIVE, pv->state[i].reason);
 		} else {
@@ -471,7 +481,8 @@ static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
 	 * (directly or through a thunk): what pvpatch_free_backends() keeps. */
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		pv->call_backend[op] = pol ? pol->op[op].backend : NULL;
-	rep->thunk_bytes = (unsigned int)pv->thunks_used;
+	if (rep)
+		rep->thunk_bytes = (unsigned int)pv->thunks_used;
 	return 0;
 }
 

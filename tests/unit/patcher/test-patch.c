@@ -1409,6 +1409,22 @@ static void test_nop(void **st)
 	dump_site("nop", s, "");
 }
 
+/* No report wanted: the patching is the same. */
+static void test_apply_without_report(void **st)
+{
+	const struct pvpatch_site *s = rec(site_io_delay, PVPATCH_OP_IO_DELAY);
+	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+
+	(void)st;
+	pol.op[PVPATCH_OP_IO_DELAY].mode = PVPATCH_MODE_NOP;
+	pol.op[PVPATCH_OP_SAVE_FL].mode = PVPATCH_MODE_INLINE;	/* no template: falls back */
+	assert_int_equal(pvpatch_apply(&pv, &pol, NULL), 0);
+	assert_memory_equal(site_bytes(s), nop5, 5);
+	site_io_delay();
+	assert_int_equal(pvpatch_revert(&pv, NULL), 0);
+	assert_text_native();
+}
+
 /* --- INLINE -------------------------------------------------------------- */
 static const struct pvpatch_template t_const = {
 	.name = "const", .n_insns = 1,
@@ -1845,6 +1861,7 @@ int main(void)
 		cmocka_unit_test_setup(test_free_backends_keeps_used_refuses_freed, setup),
 		cmocka_unit_test_setup(test_rom_refused_writes_nothing, setup),
 		cmocka_unit_test_setup(test_nop, setup),
+		cmocka_unit_test_setup(test_apply_without_report, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
 		cmocka_unit_test_setup(test_inline_void, setup),
