@@ -31,7 +31,8 @@
  *      (the usual early-boot case) must not turn them on.
  *
  * cli and sti need ring 0 (or IOPL 3): hosted tools and fuzzers pass a poke
- * of their own.  The inline assembly pushes below %rsp, which the runtime's
+ * of their own, and so does a kernel whose interrupt flag is virtualised
+ * (Xen PV) or that patches with other CPUs running.  The inline assembly pushes below %rsp, which the runtime's
  * flags allow (-mno-red-zone, as in every kernel).
  */
 #include "internal.h"
