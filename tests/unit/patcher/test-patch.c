@@ -1311,7 +1311,7 @@ static void test_rom_refused_writes_nothing(void **st)
 	static struct pvpatch_rom_store store, store_before;
 	static struct pvpatch_policy rpol, rpol_before, other;
 	static struct pvpatch_rom_store other_store;
-	const struct pvpatch_hv_facts facts = { 0, 0, 0 };
+	const struct pvpatch_hv_facts facts = { .kvm_features = 0 };	/* nothing found */
 	const void *backends[PVPATCH_MAX_OP + 1] = { [PVPATCH_OP_MEM_SIZE] = be_mem_size };
 	const char *why = NULL;
 
