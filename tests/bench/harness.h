@@ -33,6 +33,9 @@ extern const char *const mode_name[PVPATCH_NR_MODES];
 
 /* The plain backends and templates every op of the benchmark uses. */
 void set_backends(struct pvpatch_policy *pol);
+/* The text poke of every descriptor here: a plain copy (the patcher's default
+ * executes cli/sti, which user mode may not). */
+void bench_poke(void *addr, const void *src, size_t len, void *arg);
 
 /* --- throughput (bench-throughput.c) --- */
 enum { PH_CHECK, PH_FIRST, PH_REAPPLY, PH_REAPPLY_BACK, PH_REVERT, NPHASES };
