@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: asm/pvops-gen.h, one inline function pv_<op>() per op.
 
 Two flavours from one model: the framework build (native code padded to the

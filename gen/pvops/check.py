@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Validator: turns parsed records into the model, or fails at file:line.
 
 Everything a later stage relies on is checked here, so the backends can

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The one definition of the site record, the register numbering and the modes.
 
 Every consumer (C headers, GNU as macros, the Python tools) is generated from

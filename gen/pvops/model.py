@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The semantic model of an op spec, built by check.py from parsed lines."""
 
 from __future__ import annotations

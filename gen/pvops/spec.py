@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Parser: turns the line-oriented op spec into raw, located records.
 
 Only the shape of the text is checked here (an `op` header, then indented

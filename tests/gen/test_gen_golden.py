@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Golden output tests of gen/pvgen, and its rewrite-only-when-changed rule.
 
 tests/gen/good/<name>.spec is generated (from tests/gen/good, with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * CALL backends: one C function per op with the signature of its pv_<op>(),
  * doing the operation natively (the paravirt profile routes every site

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Boot the test guest in QEMU under every profile: TCG always (seconds,
 exact instruction counts with -icount), KVM where /dev/kvm works."""
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * In-guest tests, in KTAP over the serial port: after patching, every op is
  * called through its own call site and its effect checked with raw

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Call sites from an assembler caller: the pv_<op> macros of
  * asm/pvops-gen.inc, with registers written by hand.  Never executed. */
 #include <asm/pvops-gen.inc>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Many call sites of every op, in functions whose register pressure differs,
  * so that the compiler allocates different registers at different sites.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """tools/pvrom: every shipped profile builds and dumps back to the same
 entries, profile errors name file:line, malformed ROMs are refused in one
 line, the C file of built-in profiles compiles and holds the same bytes, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Check site records against the code they describe, decoded by capstone.
 
 For each record: format version, op number, lengths and flags against the
