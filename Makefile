@@ -13,6 +13,7 @@ endif
 PVPATCH_DIR := .
 B := build
 PVPATCH_BUILD := $(B)
+PVPATCH_WARN = $(CWARN)
 include pvpatch.mk
 PYTHON := $(PVPATCH_PYTHON)
 
@@ -26,8 +27,8 @@ quiet = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
 
 DEPS_STAMP := $(B)/.deps-ok
 
-.PHONY: all deps check demo clean sites units guest tools
-all: sites units guest bench-build tools fuzz-build
+.PHONY: all deps check demo clean sites units guest tools examples
+all: sites units guest bench-build tools fuzz-build examples
 
 # Install (as root) or name the missing Debian packages.
 deps: $(DEPS_STAMP)
@@ -73,6 +74,12 @@ include mk/guest.mk
 include mk/bench.mk
 include mk/tools.mk
 units: $(UNIT_BINS)
+
+# --- examples/minimal: an adopter kernel built only through pvpatch.mk ------
+# Its own make, as any kernel's: nothing of this Makefile leaks into it.
+EXAMPLES_B := $(abspath $(B))/examples
+examples:
+	$(Q)$(MAKE) -C examples/minimal O=$(EXAMPLES_B)/minimal WERROR=$(WERROR)
 
 # --- tests ------------------------------------------------------------------
 check: $(DEPS_STAMP)

@@ -65,7 +65,7 @@ $(FUZZ_B)/obj/$(notdir $(1:.c=.o)): $(1) $(PVPATCH_GEN_STAMP) mk/fuzz.mk
 	$(Q)mkdir -p $$(dir $$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MD -MP -c $$< -o $$@
 endef
-$(foreach s,$(FUZZ_SRCS) tests/fuzz/fuzz-rom.c $(PVPATCH_GEN)/src/pvprofiles.c,$(eval $(call FUZZ_CC_RULE,$(s))))
+$(foreach s,$(FUZZ_SRCS) tests/fuzz/fuzz-rom.c $(PVPATCH_PROFILES_C),$(eval $(call FUZZ_CC_RULE,$(s))))
 
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(call quiet,LD,$@)

@@ -1,6 +1,7 @@
 # The test guest kernel (tests/guest/), built as an adopting kernel builds
-# pvpatch: through pvpatch.mk's variables only.  QEMU's multiboot loader
-# takes 32-bit ELF files, so the 64-bit kernel is also copied as one.
+# pvpatch: through pvpatch.mk's variables, $(PVPATCH_OBJ) and the linker
+# fragments only.  QEMU's multiboot loader takes 32-bit ELF files, so the
+# 64-bit kernel is also copied as one.
 
 GUEST_B := $(B)/tests/guest
 GUEST_ELF := $(GUEST_B)/guest.elf
@@ -10,34 +11,17 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pie -fno-stack-protector \
 	-mno-red-zone -mno-sse -mno-mmx -mno-80387 -fno-asynchronous-unwind-tables \
 	-fno-omit-frame-pointer $(CWARN)
 
-GUEST_C := main console lib idt apic native cmdline pvsetup backends linked-tmp \
+GUEST_C := main console lib idt apic native cmdline pvsetup backends \
 	tests workload bench
 GUEST_S := boot isr retpoline workload
 GUEST_OBJS := $(patsubst %,$(GUEST_B)/%.o,$(GUEST_C)) \
 	$(patsubst %,$(GUEST_B)/%-s.o,$(GUEST_S)) \
 	$(GUEST_B)/bench-ops-pv.o $(GUEST_B)/bench-ops-native.o \
-	$(GUEST_B)/bench-pvops-ind.o $(GUEST_B)/bench-pvops-ret.o $(GUEST_B)/pvprofiles.o \
-	$(patsubst %.c,$(GUEST_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS) $(PVPATCH_BOOT_SRCS)))
+	$(GUEST_B)/bench-pvops-ind.o $(GUEST_B)/bench-pvops-ret.o
 
-# The built-in profiles: ROMs generated from the same profile files the
-# hypervisor's ROMs are built from (vmware-backdoor-v2 is a ROM only: the
-# "hypervisor newer than the kernel").
-BUILTIN_PROFILES := bare-metal tcg kvm-vt kvm-pv vmware-backdoor paravirt
-PVPROFILES_C := $(PVPATCH_GEN)/src/pvprofiles.c
-PVPROFILES_H := $(PVPATCH_GEN)/include/asm/pvprofiles.h
-
-$(PVPROFILES_C) $(PVPROFILES_H) &: $(BUILTIN_PROFILES:%=hypervisor-features/%.profile) \
-		tools/pvrom $(wildcard tools/pvlib/*.py) $(PVPATCH_GEN_STAMP)
-	$(call quiet,PVROM,$(PVPROFILES_C))
-	$(Q)PVPATCH_GEN=$(PVPATCH_GEN) $(PYTHON) tools/pvrom cfile \
-		$(BUILTIN_PROFILES:%=hypervisor-features/%.profile) -o $(PVPROFILES_C) --header $(PVPROFILES_H)
-
-$(GUEST_B)/pvprofiles.o: $(PVPROFILES_C) $(PVPROFILES_H)
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
-
-$(GUEST_OBJS): | $(PVPROFILES_H)
+# The runtime, the built-in profiles ($(PVPATCH_PROFILES)) and the linker
+# fragments come from pvpatch.mk.
+$(GUEST_OBJS): | $(PVPATCH_PROFILES_H)
 
 $(GUEST_B)/%.o: tests/guest/%.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
@@ -66,14 +50,10 @@ $(GUEST_B)/bench-pvops-ret.o: tests/guest/bench-pvops.c
 	$(call quiet,CC,$@)
 	$(Q)$(CC) $(GUEST_CFLAGS) -DBENCH_RETPOLINE -mindirect-branch=thunk-extern -MD -MP -c $< -o $@
 
-$(GUEST_B)/rt/%.o: %.c $(PVPATCH_GEN_STAMP)
-	$(call quiet,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(GUEST_CFLAGS) $(PVPATCH_RUNTIME_CFLAGS) -MD -MP -c $< -o $@
-
-$(GUEST_ELF): $(GUEST_OBJS) tests/guest/kernel.lds
+$(GUEST_ELF): $(GUEST_OBJS) $(PVPATCH_OBJ) tests/guest/kernel.lds $(PVPATCH_LDS)
 	$(call quiet,LD,$@)
-	$(Q)$(LD) -nostdlib -static -T tests/guest/kernel.lds -o $@ $(GUEST_OBJS)
+	$(Q)$(LD) -nostdlib -static $(PVPATCH_LDFLAGS) -T tests/guest/kernel.lds -o $@ \
+		$(GUEST_OBJS) $(PVPATCH_OBJ)
 
 $(GUEST_ELF32): $(GUEST_ELF)
 	$(call quiet,OBJCOPY,$@)

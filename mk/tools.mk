@@ -3,9 +3,9 @@
 
 PVROM_SIM := $(B)/tools/pvrom-sim
 # The runtime and the same built-in profiles the guest links.
-PVROM_SIM_OBJS := $(patsubst %.c,$(B)/tools/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS) $(PVPROFILES_C)))
+PVROM_SIM_OBJS := $(patsubst %.c,$(B)/tools/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS) $(PVPATCH_PROFILES_C)))
 
-$(B)/tools/rt/%.o: %.c $(PVPATCH_GEN_STAMP) | $(PVPROFILES_H)
+$(B)/tools/rt/%.o: %.c $(PVPATCH_GEN_STAMP) | $(PVPATCH_PROFILES_H)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -O2 -g $(CWARN) $(PVPATCH_RUNTIME_CFLAGS) -MD -MP -c $< -o $@

@@ -8,3 +8,7 @@ BUILD = os.path.join(ROOT, "build")
 PYTHON = "/usr/bin/python3"
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+# The tools read the generated description from --gen or $PVPATCH_GEN (or the
+# ELF): the tests run them on this checkout's build.
+os.environ.setdefault("PVPATCH_GEN", os.path.join(BUILD, "gen"))

@@ -87,6 +87,8 @@ def generate(spec: Spec) -> str:
          f"#define PVPATCH_SITE_SECTION \"{layout.SECTION}\"",
          f"#define PVPATCH_SITE_VERSION {layout.SITE_VERSION}",
          f"#define PVPATCH_SITE_SIZE {layout.RECORD_SIZE}",
+         f"#define PVPATCH_SITE_STATE_SIZE {layout.SITE_STATE_SIZE}"
+         "\t/* sizeof(struct pvpatch_site_state) */",
          f"#define PVPATCH_REG_BITS {layout.REG_BITS}",
          f"#define PVPATCH_MAX_ARGS {layout.MAX_ARGS}",
          f"#define PVPATCH_MAX_OUTS {1 + layout.MAX_EXTRA_OUTS}",

@@ -14,6 +14,16 @@ SITE_VERSION = 1
 
 SECTION = ".pvpatch.sites"
 
+# sizeof(struct pvpatch_site_state) (hand-written in asm/pvpatch.h, which
+# asserts it): the linker fragment reserves one per record in .bss.
+SITE_STATE_SIZE = 12
+
+# The linker fragments (gen/pvops/lds.py): CALL thunk area reserved in .text
+# when the kernel's script does not set __pvpatch_thunks_size itself.
+THUNKS_SIZE = 16384
+THUNKS_ALIGN = 16
+BACKEND_FAMILY_ALIGN = 16
+
 
 @dataclass(frozen=True)
 class Field:

@@ -1,4 +1,5 @@
-"""pvgen: op spec -> headers, assembler macros, op table and Python module."""
+"""pvgen: op spec -> headers, assembler macros, op table, Python module and
+linker-script fragments."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import os
 import sys
 
-from . import abi_header, asm_inc, c_header, op_table, python_mod
+from . import abi_header, asm_inc, c_header, lds, op_table, python_mod
 from .check import check
 from .model import Spec, SpecError
 from .output import write_if_changed
@@ -23,6 +24,10 @@ def outputs(spec: Spec) -> dict[str, str]:
         "native/include/asm/pvops-gen.inc": asm_inc.generate(spec, framework=False),
         "src/pvops-table.c": op_table.generate(spec),
         "python/pvpatch_gen.py": python_mod.generate(spec),
+        "lds/pvpatch-text.lds": lds.text(spec),
+        "lds/pvpatch-data.lds": lds.data(spec),
+        "lds/pvpatch-bss.lds": lds.bss(spec),
+        "src/pvpatch-linked.c": lds.linked_c(spec),
     }
 
 

@@ -114,6 +114,9 @@ struct pvpatch_site_state {
 	uint8_t override;	/* mode an override asks for, or 0xff */
 	uint8_t flags;		/* private */
 };
+/* The linker fragment (pvpatch-bss.lds) reserves PVPATCH_SITE_STATE_SIZE per record. */
+_Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
+	       "struct pvpatch_site_state: change gen/pvops/layout.py SITE_STATE_SIZE too");
 
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
 #define PVPATCH_THUNK_INDEX 512	/* power of two */

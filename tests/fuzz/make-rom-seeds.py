@@ -6,7 +6,7 @@ fuzz-rom.c) followed by a feature ROM: the shipped profiles and a few more
 compiled with tools/pvrom, and a few ROMs put together here with struct
 (what a profile cannot say: unknown ops, longer entries, odd offsets,
 trailing bytes, and two the parser must refuse, named refused-*).  Run it
-after `make` (tools/pvrom reads build/gen).
+after `make` (tools/pvrom reads $PVPATCH_GEN, default build/gen).
 
 Usage: tests/fuzz/make-rom-seeds.py [OUTDIR]
 """
@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PVROM = os.path.join(ROOT, "tools", "pvrom")
 PROFILES = os.path.join(ROOT, "hypervisor-features")
+GEN = os.environ.get("PVPATCH_GEN") or os.path.join(ROOT, "build", "gen")
 
 # prefix bits (fuzz-rom.c)
 FIX_CRC, FIX_MAGIC, FIX_VERSION, FIX_TOTAL, FIX_HLEN, FIX_ENTRY_LEN, FIX_MODES = \
@@ -204,7 +205,7 @@ site nowhere+0x10 NOP
 
 
 def pvrom_build(profile_path, out_path):
-    subprocess.run([sys.executable, PVROM, "build", profile_path, "-o", out_path], check=True)
+    subprocess.run([sys.executable, PVROM, "build", "--gen", GEN, profile_path, "-o", out_path], check=True)
     with open(out_path, "rb") as f:
         return f.read()
 

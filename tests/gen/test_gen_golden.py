@@ -24,7 +24,7 @@ import subprocess
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from pvgen_testlib import GOOD, REGEN, run_pvgen, tree
+from pvgen_testlib import GOOD, REGEN, ROOT, run_pvgen, tree
 
 GOLDEN = sorted(p.stem for p in GOOD.glob("*.spec"))
 
@@ -38,6 +38,10 @@ OUTPUTS = {
     "native/include/asm/pvops-gen.inc",
     "src/pvops-table.c",
     "python/pvpatch_gen.py",
+    "lds/pvpatch-text.lds",
+    "lds/pvpatch-data.lds",
+    "lds/pvpatch-bss.lds",
+    "src/pvpatch-linked.c",
 }
 
 
@@ -174,3 +178,73 @@ def test_optional_output_and_pair_fold(tmp_path):
         data = ELFFile(f).get_section_by_name(".pvpatch.sites").data()
     ops = [struct.unpack_from("<H", data, off + 4)[0] for off in range(0, len(data), 16)]
     assert ops == [7, 7, 8]
+
+
+def _symbols(elf):
+    r = subprocess.run(["nm", str(elf)], capture_output=True, text=True, check=True)
+    return {name: int(val, 16) for val, _, name in
+            (line.split() for line in r.stdout.splitlines() if len(line.split()) == 3)}
+
+
+@pytest.mark.parametrize("thunks", [None, 0x1000])
+def test_mini_linker_fragments(tmp_path, thunks):
+    """The three fragments INCLUDEd where a kernel's script puts them: the
+    backend families and the thunk area in .text, the record sections loaded
+    with their bounds, the state and saved buffers in .bss sized from the
+    number of records; pvpatch-linked.c links against them."""
+    out = tmp_path / "gen"
+    assert run_pvgen("mini.spec", out, GOOD).returncode == 0
+    inc = ["-I", str(ROOT / "include"), "-I", str(out / "include")]
+    c = tmp_path / "k.c"
+    c.write_text("#include <asm/pvops-gen.h>\n#include <asm/pvpatch-boot.h>\n"
+                 "PVPATCH_BACKEND_IN(\"io\") void be_io_delay(void) {}\n"
+                 "PVPATCH_REGISTER_BACKEND(PVPATCH_OP_IO_DELAY, be_io_delay);\n"
+                 "unsigned long _start(void) {\n"
+                 "\tpv_io_delay(); pv_io_delay(); pv_tlb_flush();\n"
+                 "\treturn pv_read_base();\n}\n")
+    lds = tmp_path / "k.lds"
+    lds.write_text(
+        "ENTRY(_start)\nSECTIONS {\n\t. = 0x100000;\n"
+        + (f"\t__pvpatch_thunks_size = {thunks:#x};\n" if thunks else "")
+        + "\t.text : { *(.text .text.*)\n\tINCLUDE pvpatch-text.lds\n\t}\n"
+        "\t.rodata : { *(.rodata .rodata.*) }\n"
+        "\tINCLUDE pvpatch-data.lds\n"
+        "\t.data : { *(.data .data.*) }\n"
+        "\t.bss : { *(.bss .bss.*)\n\tINCLUDE pvpatch-bss.lds\n\t}\n"
+        "\t/DISCARD/ : { *(.eh_frame) *(.note.gnu.property) }\n}\n")
+    objs = []
+    for src in (c, out / "src" / "pvpatch-linked.c"):
+        o = tmp_path / (src.stem + ".o")
+        r = subprocess.run(["gcc", "-O2", "-ffreestanding", "-fno-pie", "-mno-red-zone",
+                            "-mgeneral-regs-only", "-Wall", "-Werror", *inc, "-c", str(src),
+                            "-o", str(o)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        objs.append(str(o))
+    elf = tmp_path / "k.elf"
+    r = subprocess.run(["ld", "-nostdlib", "-static", "-L", str(out / "lds"), "-T", str(lds),
+                        "-o", str(elf), *objs], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    sym = _symbols(elf)
+    nrec = (sym["__pvpatch_sites_end"] - sym["__pvpatch_sites_start"]) // 16
+    assert nrec == 4
+    assert sym["__pvpatch_backends_end"] - sym["__pvpatch_backends_start"] == 16
+    assert sym["__pvpatch_state_end"] - sym["__pvpatch_state_start"] == nrec * 12
+    native_max = 8  # the largest native_max of mini.spec
+    assert sym["__pvpatch_saved_end"] - sym["__pvpatch_saved_start"] == nrec * native_max
+    size = thunks or 16384
+    assert sym["__pvpatch_thunks_end"] - sym["__pvpatch_thunks_start"] == size
+    assert sym["__pvpatch_thunks_start"] % 16 == 0
+    assert sym["__pvbackend_io_start"] <= sym["be_io_delay"] < sym["__pvbackend_io_end"]
+    for cls in ("time", "mmu", "mem", "msr"):
+        assert sym[f"__pvbackend_{cls}_end"] == sym[f"__pvbackend_{cls}_start"]
+    # The thunk area lies in .text and is int3.
+    r = subprocess.run(["objcopy", "-O", "binary", "--only-section=.text", str(elf),
+                        str(tmp_path / "text.bin")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "text.bin").read_bytes()
+    lo = sym["__pvpatch_thunks_start"] - 0x100000
+    assert text[lo:lo + size] == b"\xcc" * size
+    r = subprocess.run(["readelf", "-SW", str(elf)], capture_output=True, text=True, check=True)
+    for sec in (".pvpatch.sites", ".pvpatch.backends"):
+        line = next(ln for ln in r.stdout.splitlines() if f" {sec} " in ln)
+        assert "PROGBITS" in line and " A" in line, line

@@ -16,7 +16,8 @@ Kinds, and what the guest must do:
 
 Every ROM except the checksum and length cases carries a correct checksum,
 so each tests exactly the fault it names.  The layout comes from the
-generated module (tools/pvlib/gen.py: build/gen or $PVPATCH_GEN).
+generated module (tools/pvlib/gen.py): $PVPATCH_GEN, default this checkout's
+build/gen.
 """
 
 import json
@@ -187,7 +188,8 @@ def main(argv):
     out = argv[1]
     os.makedirs(out, exist_ok=True)
     manifest = []
-    for name, kind, reason, expect, blob in cases(genmod.load()):
+    for name, kind, reason, expect, blob in cases(genmod.load(os.environ.get("PVPATCH_GEN")
+                                                        or os.path.join(ROOT, "build", "gen"))):
         path = os.path.join(out, name + ".rom")
         with open(path, "wb") as f:
             f.write(blob)

@@ -413,7 +413,12 @@ def test_usage_errors(tmp_path):
     assert p.returncode == 2 and p.stderr.count("\n") == 1
     env = dict(os.environ, PVPATCH_GEN=str(tmp_path / "nowhere"))
     p = subprocess.run([PYTHON, PVROM, "dump", "x"], capture_output=True, text=True, env=env)
-    assert p.returncode == 2 and "run make" in p.stderr
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+    assert "no python/pvpatch_gen.py there" in p.stderr
+    # Without --gen or PVPATCH_GEN a command that reads no ELF stops and says so.
+    env = {k: v for k, v in os.environ.items() if k != "PVPATCH_GEN"}
+    p = subprocess.run([PYTHON, PVROM, "dump", "x"], capture_output=True, text=True, env=env)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "pass --gen" in p.stderr
 
 
 # --- one layout -------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #define PVPATCH_SITE_SECTION ".pvpatch.sites"
 #define PVPATCH_SITE_VERSION 1
 #define PVPATCH_SITE_SIZE 16
+#define PVPATCH_SITE_STATE_SIZE 12	/* sizeof(struct pvpatch_site_state) */
 #define PVPATCH_REG_BITS 4
 #define PVPATCH_MAX_ARGS 4
 #define PVPATCH_MAX_OUTS 5

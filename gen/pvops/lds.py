@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+"""Backend: the linker-script fragments a kernel INCLUDEs, and pvpatch-linked.c.
+
+  lds/pvpatch-text.lds  inside the kernel's .text output section: one backend
+                        family per op class (__pvbackend_<cls>_start/_end),
+                        then the CALL thunk area (__pvpatch_thunks_start/_end,
+                        int3-filled)
+  lds/pvpatch-data.lds  at SECTIONS level: the output sections .pvpatch.sites
+                        and .pvpatch.backends with their start/end symbols
+                        (the dot in the names stops ld from making them)
+  lds/pvpatch-bss.lds   inside the kernel's .bss output section: the per-site
+                        state array and the buffer for the original bytes,
+                        sized from the number of records at link time
+  src/pvpatch-linked.c  pvpatch_linked_families[]: the families of
+                        pvpatch-text.lds, for pvpatch_free_backends()
+"""
+
+from __future__ import annotations
+
+from . import layout
+from .model import Spec
+from .output import banner
+
+
+def classes(spec: Spec) -> list[str]:
+    """Op classes in the order of their first op in the spec."""
+    seen: list[str] = []
+    for op in spec.ops:
+        if op.cls not in seen:
+            seen.append(op.cls)
+    return seen
+
+
+def _records() -> str:
+    return f"((__pvpatch_sites_end - __pvpatch_sites_start) / {layout.RECORD_SIZE})"
+
+
+def text(spec: Spec) -> str:
+    L = [banner(spec.file).rstrip(),
+         "/* pvpatch: INCLUDE inside the kernel's .text output section, e.g.",
+         " *   .text : { *(.text .text.*) INCLUDE pvpatch-text.lds }",
+         " * (link with pvpatch.mk's $(PVPATCH_LDFLAGS)).  Gaps from here on are",
+         " * filled with int3.  The thunk area is 16 KiB unless the kernel's script",
+         " * sets __pvpatch_thunks_size first, at SECTIONS level (or ld --defsym). */",
+         "FILL(0xcccccccc)",
+         "/* CALL backends, one family per op class (PVPATCH_BACKEND_IN(cls)). */"]
+    for cls in classes(spec):
+        L += [f". = ALIGN({layout.BACKEND_FAMILY_ALIGN});",
+              f"__pvbackend_{cls}_start = .;",
+              f"KEEP(*(.pvbackend.{cls}))",
+              f"__pvbackend_{cls}_end = .;"]
+    size = (f"(DEFINED(__pvpatch_thunks_size) ? __pvpatch_thunks_size : "
+            f"{layout.THUNKS_SIZE:#x})")
+    L += ["/* The executable area the patcher writes CALL thunks into. */",
+          f". = ALIGN({layout.THUNKS_ALIGN});",
+          "__pvpatch_thunks_start = .;",
+          f". = . + {size};",
+          "__pvpatch_thunks_end = .;",
+          f"ASSERT({size} % {layout.THUNKS_ALIGN} == 0, "
+          f"\"pvpatch: __pvpatch_thunks_size must be a multiple of {layout.THUNKS_ALIGN}\");"]
+    return "\n".join(L) + "\n"
+
+
+def data(spec: Spec) -> str:
+    L = [banner(spec.file).rstrip(),
+         "/* pvpatch: INCLUDE at SECTIONS level, after .text and before .bss (its",
+         " * sizes depend on the number of records).  Both output sections are",
+         " * loaded and read by pvpatch_boot(). */",
+         f".pvpatch.sites : ALIGN({layout.RECORD_SIZE}) {{",
+         "\t__pvpatch_sites_start = .;",
+         f"\tKEEP(*({layout.SECTION}))",
+         "\t__pvpatch_sites_end = .;",
+         "}",
+         f".pvpatch.backends : ALIGN(8) {{",
+         "\t__pvpatch_backends_start = .;",
+         f"\tKEEP(*({layout.BACKEND_SECTION}))",
+         "\t__pvpatch_backends_end = .;",
+         "}",
+         f"ASSERT((__pvpatch_sites_end - __pvpatch_sites_start) % {layout.RECORD_SIZE} == 0, "
+         "\"pvpatch: .pvpatch.sites is not a whole number of records\")",
+         f"ASSERT((__pvpatch_backends_end - __pvpatch_backends_start) % "
+         f"{layout.BACKEND_REC_SIZE} == 0, "
+         "\"pvpatch: .pvpatch.backends is not a whole number of records\")"]
+    return "\n".join(L) + "\n"
+
+
+def bss(spec: Spec) -> str:
+    native_max = max(op.native_max for op in spec.ops)
+    L = [banner(spec.file).rstrip(),
+         "/* pvpatch: INCLUDE inside the kernel's .bss output section; the script",
+         " * must INCLUDE pvpatch-data.lds before it.  One struct pvpatch_site_state",
+         f" * ({layout.SITE_STATE_SIZE} bytes) per record, and {native_max} bytes per record "
+         "(the largest",
+         " * native_max of the spec) for the original bytes. */",
+         ". = ALIGN(8);",
+         "__pvpatch_state_start = .;",
+         f". = . + {_records()} * {layout.SITE_STATE_SIZE};",
+         "__pvpatch_state_end = .;",
+         ". = ALIGN(8);",
+         "__pvpatch_saved_start = .;",
+         f". = . + {_records()} * {native_max};",
+         "__pvpatch_saved_end = .;"]
+    return "\n".join(L) + "\n"
+
+
+def linked_c(spec: Spec) -> str:
+    cls = classes(spec)
+    L = [banner(spec.file).rstrip(),
+         "/* The backend families of pvpatch-text.lds (pvpatch.mk links this into",
+         " * $(PVPATCH_OBJ) only: it needs the fragments' symbols). */",
+         "#include <asm/pvpatch-boot.h>",
+         ""]
+    for c in cls:
+        L.append(f"extern uint8_t __pvbackend_{c}_start[], __pvbackend_{c}_end[];")
+    L += ["",
+          "const struct pvpatch_backend_family pvpatch_linked_families[] = {"]
+    for c in cls:
+        L.append(f'\t{{ "{c}", __pvbackend_{c}_start, __pvbackend_{c}_end }},')
+    L += ["};",
+          "",
+          f"const unsigned int pvpatch_nr_linked_families = {len(cls)};"]
+    return "\n".join(L) + "\n"
