@@ -111,6 +111,9 @@ TYPES = {
     "u64": ("uint64_t", 8),
     "ulong": ("unsigned long", 8),
     "ptr": ("void *", 8),
+    # A pointer the op only reads through (descriptor tables, string output,
+    # an address to flush): callers may pass const and volatile objects.
+    "cptr": ("const volatile void *", 8),
 }
 
 

@@ -83,7 +83,7 @@ def test_guest_sites_verify():
                        capture_output=True, text=True)
     st = json.loads(p.stdout)
     assert st["sites"] >= 300 and st["findings"] == 0
-    assert st["ops"] == 34
+    assert st["ops"] == 61
     p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvsites"), "verify", ELF],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
