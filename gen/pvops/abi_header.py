@@ -23,7 +23,8 @@ def _rom_macros() -> list[str]:
          " * with memcpy or byte loads. */",
          f"#define PVPATCH_ROM_FWCFG_NAME \"{layout.ROM_FWCFG_NAME}\"",
          f"#define PVPATCH_ROM_MAGIC {layout.ROM_MAGIC:#010x}\t/* \"PROM\" */",
-         f"#define PVPATCH_ROM_VERSION {layout.ROM_VERSION}"]
+         f"#define PVPATCH_ROM_VERSION {layout.ROM_VERSION}\t/* what the tools write */",
+         f"#define PVPATCH_ROM_MIN_VERSION {min(layout.ROM_VERSIONS)}\t/* the oldest read */"]
     for name, tag, fields, size in layout.ROM_STRUCTS:
         L.append(f"#define PVPATCH_ROM_{name.upper()}_SIZE {size}\t/* struct {tag} */")
     for name, tag, fields, size in layout.ROM_STRUCTS:
@@ -33,13 +34,15 @@ def _rom_macros() -> list[str]:
             L.append(f"#define PVPATCH_ROM_{name.upper()}_OFF_{f.name.upper()} {off}"
                      f"\t/* {f.doc} */")
     L += ["",
-          f"#define PVPATCH_ROM_HYPERVISOR_LEN {_field(layout.ROM_HEADER, 'hypervisor').count}",
+          f"#define PVPATCH_ROM_HYPERVISOR_LEN {_field(layout.ROM_HEADER_V2, 'hypervisor').count}",
+          f"#define PVPATCH_ROM_V1_HYPERVISOR_LEN {_field(layout.ROM_HEADER, 'hypervisor').count}",
           f"#define PVPATCH_ROM_FUNC_LEN {_field(layout.ROM_OVERRIDE, 'func').count}",
           f"#define PVPATCH_ROM_NR_PARAMS {_field(layout.ROM_ENTRY, 'params').count}",
           ""]
     for i, (name, doc) in enumerate(layout.ROM_CONDS):
         L.append(f"#define PVPATCH_ROM_COND_{name} {i}\t/* {doc} */")
     L.append(f"#define PVPATCH_ROM_NR_CONDS {len(layout.ROM_CONDS)}")
+    L.append(f"#define PVPATCH_ROM_V1_NR_CONDS {layout.ROM_V1_NR_CONDS}")
     return L
 
 

@@ -152,7 +152,8 @@ MAX_SITE = 128
 # For an op, the LAST entry whose condition holds wins.
 
 ROM_MAGIC = 0x4D4F5250  # the bytes "PROM"
-ROM_VERSION = 1
+ROM_VERSION = 2  # what the tools write; kernels read every version of ROM_VERSIONS
+ROM_VERSIONS = (1, 2)
 ROM_FWCFG_NAME = "opt/org.pvpatch/rom"
 
 
@@ -212,12 +213,50 @@ ROM_OVERRIDE: tuple[RomField, ...] = (
     RomField("reserved", 1, "0", 3),
 )
 
+# Format version 2: a longer hypervisor name, an entry's condition on any
+# CPUID bit or on the hypervisor signature, the backend a CALL entry wants.
+# magic..checksum sit where version 1 has them, so a reader can tell the
+# version from the common prefix; instructions and overrides are shared.
+ROM_HEADER_V2: tuple[RomField, ...] = (
+    RomField("magic", 4, "the bytes \"PROM\""),
+    RomField("version", 2, "ROM format version (2)"),
+    RomField("header_len", 2, "bytes of this header"),
+    RomField("total_len", 4, "bytes of the whole ROM"),
+    RomField("checksum", 4, "CRC-32 (zlib) of total_len bytes, this field zeroed"),
+    RomField("hypervisor", 1, "profile name, NUL-padded ASCII", 32, "char"),
+    RomField("n_entries", 2, "entries from entries_off"),
+    RomField("n_overrides", 2, "overrides from overrides_off"),
+    RomField("entries_off", 4, "offset of the first entry"),
+    RomField("overrides_off", 4, "offset of the first override"),
+    RomField("flags", 4, "none defined: 0"),
+)
+
+ROM_ENTRY_V2: tuple[RomField, ...] = (
+    RomField("entry_len", 2, "bytes of this entry, its instructions included"),
+    RomField("op", 2, "ABI op number; readers ignore unknown ones"),
+    RomField("mode", 1, "PVPATCH_MODE_*; readers ignore an entry of an unknown mode"),
+    RomField("cond", 1, "a COND_* value; readers ignore an entry of an unknown condition"),
+    RomField("n_insns", 1, "template instructions that follow (0: none)"),
+    RomField("cond_bit", 1, "KVM_BIT: the feature bit; CPUID_BIT: the bit (0-31)"),
+    RomField("hv_clobbers", 2, "registers a hypercall instruction may change"),
+    RomField("backend_id", 2, "CALL: the registered backend id (0: the op's default)"),
+    RomField("cond_reg", 1, "CPUID_BIT: 0 eax, 1 ebx, 2 ecx, 3 edx"),
+    RomField("reserved0", 1, "0", 3),
+    RomField("cond_leaf", 4, "CPUID_BIT: the leaf"),
+    RomField("cond_subleaf", 4, "CPUID_BIT: the subleaf"),
+    RomField("cond_sig", 1, "SIGNATURE: CPUID 0x40000000 EBX ECX EDX, NUL-padded", 12, "char"),
+    RomField("reserved1", 4, "0"),
+    RomField("params", 8, "the template's PVT_IMM(0..3)", 4),
+)
+
 # name -> (C struct tag, fields, size it must have)
 ROM_STRUCTS = (
     ("header", "pvpatch_rom_header", ROM_HEADER, 48),
     ("entry", "pvpatch_rom_entry", ROM_ENTRY, 48),
     ("insn", "pvpatch_rom_insn", ROM_INSN, 16),
     ("override", "pvpatch_rom_override", ROM_OVERRIDE, 40),
+    ("header_v2", "pvpatch_rom_header_v2", ROM_HEADER_V2, 64),
+    ("entry_v2", "pvpatch_rom_entry_v2", ROM_ENTRY_V2, 72),
 )
 
 
@@ -241,7 +280,9 @@ BACKEND_REC: tuple[RomField, ...] = (
     RomField("fn", 8, "the backend's address"),
     RomField("op", 2, "ABI op number"),
     RomField("flags", 1, "PVPATCH_BACKEND_F_* bits"),
-    RomField("reserved", 1, "0", 5),
+    RomField("reserved0", 1, "0"),
+    RomField("id", 2, "the id a ROM entry's backend_id names (0: the op's default)"),
+    RomField("reserved", 1, "0", 2),
 )
 BACKEND_REC_SIZE = 16
 BACKEND_FLAGS = (
@@ -249,13 +290,36 @@ BACKEND_FLAGS = (
 )
 assert sum(f.total for f in BACKEND_REC) == BACKEND_REC_SIZE
 
-# Conditions of an entry, in the order of their numbers.
+# Conditions of an entry, in the order of their numbers.  Version 1 entries
+# know the first ROM_V1_NR_CONDS (with their argument in cond_arg).
 ROM_CONDS = (
     ("ALWAYS", "always"),
-    ("KVM_BIT", "KVM feature bit cond_arg set in CPUID 0x40000001 EAX"),
+    ("KVM_BIT", "KVM feature bit cond_arg (v2: cond_bit) set in CPUID 0x40000001 EAX"),
     ("VMPORT", "the VMware backdoor answers"),
     ("VMPORT_GETHZ", "the VMware backdoor answers GETHZ"),
+    ("CPUID_BIT", "v2: bit cond_bit of register cond_reg of CPUID leaf cond_leaf, "
+     "subleaf cond_subleaf, set (a leaf past its range's maximum: not set)"),
+    ("SIGNATURE", "v2: the hypervisor signature (CPUID 0x40000000) is cond_sig"),
 )
+ROM_V1_NR_CONDS = 4
+CPUID_REGS = ("eax", "ebx", "ecx", "edx")
+
+# CPU features a profile may name (`if cpu:NAME`): Linux's X86_FEATURE_*
+# facts as (leaf, subleaf, register, bit).
+CPU_FEATURES = {
+    "pge": (0x1, 0, "edx", 13),
+    "pcid": (0x1, 0, "ecx", 17),
+    "x2apic": (0x1, 0, "ecx", 21),
+    "tsc_deadline_timer": (0x1, 0, "ecx", 24),
+    "xsave": (0x1, 0, "ecx", 26),
+    "hypervisor": (0x1, 0, "ecx", 31),
+    "fsgsbase": (0x7, 0, "ebx", 0),
+    "smep": (0x7, 0, "ebx", 7),
+    "invpcid": (0x7, 0, "ebx", 10),
+    "smap": (0x7, 0, "ebx", 20),
+    "nx": (0x80000001, 0, "edx", 20),
+    "rdtscp": (0x80000001, 0, "edx", 27),
+}
 
 # Template instructions (include/asm/pvpatch-template.h, enum pvt_opcode and
 # the operand encoding; a tool test compiles the header against these).

@@ -27,6 +27,10 @@ def _rom() -> list[str]:
          "# (name, offset, struct format, element count) per field.",
          f"ROM_MAGIC = {layout.ROM_MAGIC:#010x}",
          f"ROM_VERSION = {layout.ROM_VERSION}",
+         f"ROM_VERSIONS = {layout.ROM_VERSIONS!r}",
+         f"ROM_V1_NR_CONDS = {layout.ROM_V1_NR_CONDS}",
+         f"CPUID_REGS = {layout.CPUID_REGS!r}",
+         f"CPU_FEATURES = {layout.CPU_FEATURES!r}",
          f"ROM_FWCFG_NAME = {layout.ROM_FWCFG_NAME!r}"]
     for name, tag, fields, size in layout.ROM_STRUCTS:
         N = f"ROM_{name.upper()}"

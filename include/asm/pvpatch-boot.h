@@ -127,13 +127,16 @@ void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
  */
 #define PVPATCH_BACKEND_IN(cls) \
 	PVPATCH_BACKEND __attribute__((section(".pvbackend." cls), noinline, used))
-#define PVPATCH_BACKEND_RECORD(op_nr, func, fl)					\
+#define PVPATCH_BACKEND_RECORD(op_nr, func, fl, nr)					\
 	static const struct pvpatch_backend_rec __pvpatch_backend_##func		\
 	__attribute__((used, section(PVPATCH_BACKEND_SECTION), aligned(8))) =		\
-		{ .fn = (uint64_t)(uintptr_t)(func), .op = (op_nr), .flags = (fl) }
+		{ .fn = (uint64_t)(uintptr_t)(func), .op = (op_nr), .flags = (fl), .id = (nr) }
 #define PVPATCH_REGISTER_BACKEND(op_nr, func) \
-	PVPATCH_BACKEND_RECORD(op_nr, func, PVPATCH_BACKEND_F_PRESERVES)
-#define PVPATCH_REGISTER_C_BACKEND(op_nr, func) PVPATCH_BACKEND_RECORD(op_nr, func, 0)
+	PVPATCH_BACKEND_RECORD(op_nr, func, PVPATCH_BACKEND_F_PRESERVES, 0)
+#define PVPATCH_REGISTER_C_BACKEND(op_nr, func) PVPATCH_BACKEND_RECORD(op_nr, func, 0, 0)
+/* A further backend for an op, which a v2 ROM entry names by its id (1-65535). */
+#define PVPATCH_REGISTER_BACKEND_ID(op_nr, func, nr) \
+	PVPATCH_BACKEND_RECORD(op_nr, func, PVPATCH_BACKEND_F_PRESERVES, nr)
 
 /* --- the negotiation -------------------------------------------------------- */
 
@@ -142,8 +145,10 @@ void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
 struct pvpatch_negotiation {
 	struct pvpatch_hv_facts facts;
 	struct pvpatch_cmdline cmd;
-	const void *backend[PVPATCH_MAX_OP + 1];	/* registered backends */
+	const void *backend[PVPATCH_MAX_OP + 1];	/* registered backends (id 0) */
 	uint8_t preserves[PVPATCH_MAX_OP + 1];
+	const struct pvpatch_backend_rec *recs;	/* all registered, for ROM backend ids */
+	size_t n_recs;
 	struct pvpatch_policy policy;
 	struct pvpatch_rom_store store;
 	struct pvpatch_override overrides[PVPATCH_ROM_MAX_OVERRIDES + PVPATCH_CMDLINE_MAX_SITES];
@@ -154,8 +159,9 @@ struct pvpatch_negotiation {
 	size_t backend_bytes_freed;
 };
 
-/* Registered backends from records [recs, recs + n): an op registered twice
- * keeps its first backend and the second is reported as a warning. */
+/* Registered backends from records [recs, recs + n) (kept: a v2 ROM entry
+ * may name one by id): an op registered twice with id 0 keeps its first
+ * backend and the second is reported as a warning. */
 void pvpatch_backends_collect(struct pvpatch_negotiation *neg,
 			      const struct pvpatch_backend_rec *recs, size_t n,
 			      void (*print)(const char *line));

@@ -29,6 +29,7 @@ struct pvpatch_op_policy {
 	uint64_t params[PVT_MAX_PARAMS];	/* PVT_IMM(n) of the template */
 	const void *backend;			/* CALL: has pv_<op>()'s C signature */
 	uint8_t preserves;			/* CALL: backend is PVPATCH_BACKEND */
+	uint16_t backend_id;			/* CALL: the ROM named this backend (0: default) */
 };
 
 /*
@@ -211,6 +212,9 @@ struct pvpatch_hv_facts {
 	char signature[13];	/* CPUID 0x40000000 EBX ECX EDX ("" without one) */
 	uint32_t max_leaf;	/* CPUID 0x40000000 EAX */
 	uint64_t vmport_tsc_hz;	/* TSC Hz the backdoor's GETHZ gave, or 0 */
+	/* CPUID, for entries conditioned on any CPUID bit (ROM v2); NULL:
+	 * such conditions do not hold. */
+	void (*cpuid)(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
 };
 
 #define PVPATCH_ROM_MAX_OVERRIDES 16
@@ -221,21 +225,32 @@ struct pvpatch_rom_store {
 	struct pvpatch_template tmpl[PVPATCH_MAX_OP + 1];
 	struct pvpatch_override ov[PVPATCH_ROM_MAX_OVERRIDES];
 	char func[PVPATCH_ROM_MAX_OVERRIDES][32];
-	char hypervisor[16];
-	unsigned int entries_used;	/* entries for ops this kernel knows */
-	unsigned int entries_ignored;	/* entries for ops it does not */
+	char hypervisor[PVPATCH_ROM_HYPERVISOR_LEN];
+	unsigned int entries_used;	/* entries this kernel understands */
+	unsigned int entries_ignored;	/* entries of an op, mode, condition or
+					 * backend id it does not know (v2) */
+};
+
+/* What ROM entries are decided against. */
+struct pvpatch_rom_env {
+	const struct pvpatch_hv_facts *facts;
+	const void *const *backends;	/* CALL: the op's default backend (id 0), or NULL */
+	const uint8_t *preserves;	/* ... is PVPATCH_BACKEND (per op), or NULL */
+	const struct pvpatch_backend_rec *recs;	/* registered backends, for v2 ids */
+	size_t n_recs;
 };
 
 /*
- * Build *policy from a ROM (len bytes): the entries whose condition holds
- * for facts, CALL going to backends[op].  Returns 0, or -1 with *why when
- * the ROM is not sound (bad magic, unknown version, checksum, a length or
- * offset out of bounds, ...): *policy and *store are then unchanged (the
+ * Build *policy from a ROM (len bytes, format version 1 or 2): the entries
+ * whose condition holds for env->facts, CALL going to env->backends[op] or
+ * to the registered backend a v2 entry names.  Returns 0, or -1 with *why
+ * when the ROM is not sound (bad magic, unknown version, checksum, a length
+ * or offset out of bounds, ...): *policy and *store are then unchanged (the
  * whole ROM is checked before either is written).
  */
-int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_hv_facts *facts,
-		       const void *const *backends, struct pvpatch_policy *policy,
-		       struct pvpatch_rom_store *store, const char **why);
+int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_rom_env *env,
+		       struct pvpatch_policy *policy, struct pvpatch_rom_store *store,
+		       const char **why);
 
 /* Whether template t contains an instruction with this PVT_* opcode. */
 bool pvpatch_template_uses(const struct pvpatch_template *t, unsigned int opcode);

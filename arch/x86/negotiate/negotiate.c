@@ -28,6 +28,8 @@ void pvpatch_backends_collect(struct pvpatch_negotiation *neg,
 			      const struct pvpatch_backend_rec *recs, size_t n,
 			      void (*print)(const char *))
 {
+	neg->recs = recs;
+	neg->n_recs = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct pvpatch_backend_rec *r = &recs[i];
 		struct pv_line l = { .n = 0 };
@@ -35,6 +37,8 @@ void pvpatch_backends_collect(struct pvpatch_negotiation *neg,
 		if (r->op > PVPATCH_MAX_OP || !pvpatch_op_table[r->op].name || !r->fn) {
 			put_s(&l, "pvpatch: warning: backend record for unknown op ");
 			put_u(&l, r->op);
+		} else if (r->id) {
+			continue;	/* one a ROM names by its id */
 		} else if (neg->backend[r->op]) {
 			put_s(&l, "pvpatch: warning: a second backend for ");
 			put_s(&l, pvpatch_op_table[r->op].name);
@@ -66,8 +70,12 @@ static void set_source(struct pvpatch_negotiation *neg, const char *what, const 
 static bool policy_from(struct pvpatch_negotiation *neg, const void *rom, size_t len,
 			const char **why)
 {
-	return !pvpatch_rom_policy(rom, len, &neg->facts, neg->backend, &neg->policy,
-				   &neg->store, why);
+	const struct pvpatch_rom_env env = {
+		.facts = &neg->facts, .backends = neg->backend, .preserves = neg->preserves,
+		.recs = neg->recs, .n_recs = neg->n_recs,
+	};
+
+	return !pvpatch_rom_policy(rom, len, &env, &neg->policy, &neg->store, why);
 }
 
 /* The command line's op modes, and its site overrides after the policy's. */
@@ -126,6 +134,10 @@ void pvpatch_negotiate(struct pvpatch_negotiation *neg, const void *rom, long ro
 			 * means a build gone wrong; every site stays native. */
 			for (size_t i = 0; i < sizeof(neg->policy); i++)
 				((uint8_t *)&neg->policy)[i] = 0;
+			for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
+				neg->policy.op[op].backend = neg->backend[op];
+				neg->policy.op[op].preserves = neg->preserves[op];
+			}
 			set_source(neg, b ? "refused-profile" : "unknown-profile", name);
 			put_s(&l, "pvpatch: ");
 			put_s(&l, b ? "built-in profile refused: " : "no built-in profile ");
@@ -135,8 +147,4 @@ void pvpatch_negotiate(struct pvpatch_negotiation *neg, const void *rom, long ro
 		}
 	}
 	apply_cmdline(neg);
-	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
-		neg->policy.op[op].backend = neg->backend[op];
-		neg->policy.op[op].preserves = neg->preserves[op];
-	}
 }

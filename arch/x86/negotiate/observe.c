@@ -14,14 +14,15 @@
 #define VMPORT_GETVERSION	10
 #define VMPORT_GETHZ		45
 
+static void cpuid_insn(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+{
+	asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			     : "a"(leaf), "c"(subleaf));
+}
+
 static void cpuid(const struct pvpatch_env *env, uint32_t leaf, uint32_t r[4])
 {
-	if (env->cpuid) {
-		env->cpuid(leaf, 0, r);
-		return;
-	}
-	asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-			     : "a"(leaf), "c"(0));
+	(env->cpuid ? env->cpuid : cpuid_insn)(leaf, 0, r);
 }
 
 struct vmport_regs {
@@ -65,6 +66,8 @@ void pvpatch_observe(const struct pvpatch_env *env, struct pvpatch_hv_facts *f)
 
 	for (size_t b = 0; b < sizeof(*f); b++)
 		((uint8_t *)f)[b] = 0;
+	/* ROM entries may test any CPUID bit (Linux alternatives' facts). */
+	f->cpuid = env->cpuid ? env->cpuid : cpuid_insn;
 	cpuid(env, 1, r);
 	f->hypervisor = r[2] >> 31 & 1;
 	if (f->hypervisor) {

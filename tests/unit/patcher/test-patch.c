@@ -1314,11 +1314,12 @@ static void test_rom_refused_writes_nothing(void **st)
 	static struct pvpatch_rom_store other_store;
 	const struct pvpatch_hv_facts facts = { .kvm_features = 0 };	/* nothing found */
 	const void *backends[PVPATCH_MAX_OP + 1] = { [PVPATCH_OP_MEM_SIZE] = be_mem_size };
+	const struct pvpatch_rom_env env = { .facts = &facts, .backends = backends };
 	const char *why = NULL;
 
 	(void)st;
 	rom_build(&good, "good-hv", 0x1000);
-	assert_int_equal(pvpatch_rom_policy(&good, sizeof(good), &facts, backends, &rpol, &store,
+	assert_int_equal(pvpatch_rom_policy(&good, sizeof(good), &env, &rpol, &store,
 					    &why), 0);
 	assert_null(why);
 	assert_int_equal(rpol.op[PVPATCH_OP_MEM_SIZE].mode, PVPATCH_MODE_INLINE);
@@ -1369,7 +1370,7 @@ static void test_rom_refused_writes_nothing(void **st)
 			rom_seal(&bad);
 		why = NULL;
 		print_message("corrupt ROM %d: %s\n", k, want);
-		assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &facts, backends, &rpol,
+		assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &env, &rpol,
 						    &store, &why), -1);
 		assert_non_null(why);
 		assert_string_equal(why, want);
@@ -1380,7 +1381,7 @@ static void test_rom_refused_writes_nothing(void **st)
 	/* A second sound ROM into another policy and store: the first policy
 	 * (and what it points to) is untouched. */
 	rom_build(&bad, "second", 0x5000);
-	assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &facts, backends, &other,
+	assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &env, &other,
 					    &other_store, &why), 0);
 	assert_int_equal(other.op[PVPATCH_OP_MEM_SIZE].params[0], 0x5000);
 	assert_ptr_equal(other.op[PVPATCH_OP_MEM_SIZE].tmpl, &other_store.tmpl[PVPATCH_OP_MEM_SIZE]);
