@@ -12,7 +12,7 @@
 # built into the guest: version 1's entries, plus the memory size from
 # GETRAMSIZE (which the backdoor answers under TCG and KVM).  The name is
 # short: the ROM's hypervisor field holds 15 characters.
-hypervisor vmware-bdoor-v2
+hypervisor vmware-backdoor-v2
 
 # VMware backdoor (QEMU vmport): eax = magic, ecx = command (param0), dx =
 # port, `in`; results in eax and ebx (some commands also ecx edx esi edi).

@@ -54,8 +54,9 @@ SITES_REJECTED = ("ROM accepted; the sites of {op} are rejected ({why}) and fall
 
 
 def cases(gen):
+    # Format 1 cases (kernels keep reading v1 ROMs); format 2 ones follow.
     prof = profmod.parse(gen, BASE_PROFILE, "<base>")
-    base = rommod.build(gen, prof.hypervisor, prof.entries)
+    base = rommod.build(gen, prof.hypervisor, prof.entries, version=1)
     H = gen.ROM_HEADER_OFFSETS
     E = gen.ROM_ENTRY_OFFSETS
     first = rommod.parse(gen, base).entries
@@ -70,9 +71,9 @@ def cases(gen):
     def hdr(field, fmt, value, fix=True, blob=base):
         return put(blob, H[field], fmt, value, fix)
 
-    def with_entries(*extra, overrides=()):
+    def with_entries(*extra, overrides=(), version=1):
         return rommod.build(gen, prof.hypervisor, list(prof.entries) + list(extra),
-                            overrides)
+                            overrides, version=version)
 
     I = rommod.Insn
     N = gen.PVT_NONE
@@ -95,8 +96,8 @@ def cases(gen):
            STRUCTURAL, hdr("magic", "<I", 0x50524F4D))
     yield ("bad-checksum", s, "one entry byte changed after the checksum was computed",
            STRUCTURAL, put(base, last_off + E["params"], "<B", 0x5A, fix=False))
-    yield ("unknown-version", s, "version 2 (this format is version 1)",
-           STRUCTURAL, hdr("version", "<H", 2))
+    yield ("unknown-version", s, "version 3 (kernels read versions 1 and 2)",
+           STRUCTURAL, hdr("version", "<H", 3))
     yield ("header-len-small", s, "header_len 16, less than the 48-byte header",
            STRUCTURAL, hdr("header_len", "<H", 16))
     yield ("total-len-past-end", s, "total_len 64 bytes past the end of the data",
@@ -179,7 +180,34 @@ def cases(gen):
            "ROM accepted; readers skip entries by entry_len",
            rommod.build(gen, prof.hypervisor, [
                prof.entries[0],
-               rommod.Entry(**{**prof.entries[1].__dict__, "extra": b"\0" * 8})]))
+               rommod.Entry(**{**prof.entries[1].__dict__, "extra": b"\0" * 8})], version=1))
+
+    # Format 2: an entry of a condition, mode or backend id the kernel does
+    # not know is ignored on its own; the rest of the ROM applies.
+    base2 = with_entries(version=2)
+    H2 = gen.ROM_HEADER_V2_OFFSETS
+    E2 = gen.ROM_ENTRY_V2_OFFSETS
+    first2 = rommod.parse(gen, base2).entries
+    CALL = gen.MODES.index("CALL")
+    yield ("v2-truncated-header", s, "a version 2 ROM of 56 bytes: shorter than its 64-byte header",
+           STRUCTURAL, base2[:56])
+    yield ("v2-name-unterminated", s, "a version 2 hypervisor name of 32 characters, no NUL",
+           STRUCTURAL, put(base2, H2["hypervisor"], "32s", b"a" * 32))
+    yield ("v2-entry-len-too-small", s, "a version 2 entry_len of 48, less than the 72-byte entry",
+           STRUCTURAL, put(base2, first2[0].offset + E2["entry_len"], "<H", 48))
+    ign = "ROM accepted; that entry is ignored, the others apply"
+    yield ("v2-cond-unknown", a, "a version 2 entry (io_delay CALL) with condition 200",
+           ign, with_entries(rommod.Entry(op=op("io_delay"), mode=CALL, cond=200), version=2))
+    yield ("v2-mode-unknown", a, "a version 2 entry (io_delay) with mode 9",
+           ign, with_entries(rommod.Entry(op=op("io_delay"), mode=9), version=2))
+    yield ("v2-backend-unknown", a, "a version 2 entry (io_delay CALL) naming backend id 77",
+           ign, with_entries(rommod.Entry(op=op("io_delay"), mode=CALL, backend_id=77),
+                             version=2))
+    yield ("v2-cpuid-leaf-past-max", a,
+           "a version 2 entry (io_delay CALL) if a bit of CPUID leaf 0x7fffffff, past the maximum",
+           "ROM accepted; the condition does not hold",
+           with_entries(rommod.Entry(op=op("io_delay"), mode=CALL, cond=gen.ROM_COND_CPUID_BIT,
+                                     cond_leaf=0x7FFFFFFF, cond_reg=0, cond_arg=0), version=2))
 
 
 def main(argv):

@@ -3,16 +3,20 @@
 
 A profile is line oriented; `#` starts a comment.  Statements:
 
-  hypervisor NAME                  once: the name in the ROM (1-15 characters)
+  hypervisor NAME                  once: the name in the ROM (1-31 characters)
   template NAME [clobbers REG...]  a template; its instructions follow, one a
       INSN                         line, until `end`.  `clobbers`: registers a
   end                              hypercall instruction may change
-  op OP MODE [TEMPLATE] [params N...] [if COND]
+  op OP MODE [TEMPLATE] [params N...] [backend ID] [if COND]
                                    an entry: OP is an op name or `*` (every op);
                                    MODE NATIVE, NOP, INLINE (needs TEMPLATE) or
                                    CALL; params fill param0-3 (INLINE only);
-                                   COND kvm:BIT (a KVM_FEATURE_* name without the
-                                   prefix, or a number), vmport, vmport:gethz
+                                   backend: the kernel's backend registered with
+                                   this id (CALL only); COND kvm:BIT (a
+                                   KVM_FEATURE_* name without the prefix, or a
+                                   number), vmport, vmport:gethz,
+                                   cpuid:LEAF[.SUB]:REG:BIT, cpu:NAME (a CPU
+                                   feature of CPU_FEATURES), hv:SIGNATURE
   site FUNC+0xOFF MODE             an override for one site
 
 For an op, the last entry whose condition holds wins, so an entry that a
@@ -38,6 +42,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import UsageError, read_input
+from . import rom as rommod
 from .rom import Entry, Insn, Override, Rom
 
 # KVM_FEATURE_* bits of CPUID 0x40000001 EAX (Linux uapi asm/kvm_para.h).
@@ -51,7 +56,6 @@ KVM_FEATURES = {
 }
 KVM_BIT_NAMES = {v: k for k, v in KVM_FEATURES.items()}
 
-HYPERVISOR_MAX = 15
 FUNC_MAX = 31
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _FUNC = re.compile(r"[A-Za-z_.$][A-Za-z0-9_.$]*$")
@@ -230,15 +234,19 @@ def entry_problems(gen, e: Entry) -> list[str]:
     op = gen.OPS.get(e.op)
     bad = []
     if e.mode >= len(gen.MODES):
-        bad.append(f"mode {e.mode} unknown")
+        bad.append(f"mode {e.mode} unknown (a newer hypervisor's: the entry is ignored)")
     elif op and gen.MODES[e.mode] not in op["modes"]:
         bad.append(f"mode {gen.MODES[e.mode]} not allowed for {op['name']}")
     if e.cond >= len(gen.ROM_CONDS):
-        bad.append(f"condition {e.cond} unknown")
-    elif e.cond == gen.ROM_COND_KVM_BIT and e.cond_arg > 31:
-        bad.append(f"KVM feature bit {e.cond_arg} out of range")
-    elif e.cond != gen.ROM_COND_KVM_BIT and e.cond_arg:
+        bad.append(f"condition {e.cond} unknown (a newer hypervisor's: the entry is ignored)")
+    elif e.cond in (gen.ROM_COND_KVM_BIT, gen.ROM_COND_CPUID_BIT) and e.cond_arg > 31:
+        bad.append(f"bit {e.cond_arg} out of range")
+    elif e.cond not in (gen.ROM_COND_KVM_BIT, gen.ROM_COND_CPUID_BIT) and e.cond_arg:
         bad.append(f"cond_arg {e.cond_arg} with condition {gen.ROM_CONDS[e.cond]}")
+    if e.cond == gen.ROM_COND_CPUID_BIT and e.cond_reg > 3:
+        bad.append(f"CPUID register {e.cond_reg} out of range (0-3)")
+    if e.backend_id and e.mode != gen.MODES.index("CALL"):
+        bad.append(f"backend {e.backend_id} on a mode that calls none")
     if e.reserved0 or e.reserved1:
         bad.append("reserved fields are not 0")
     if e.hv_clobbers >> _reg_nums(gen)["rsp"] & 1:
@@ -289,6 +297,16 @@ def cond_text(gen, e: Entry) -> str:
         return "if vmport"
     if e.cond == gen.ROM_COND_VMPORT_GETHZ:
         return "if vmport:gethz"
+    if e.cond == gen.ROM_COND_CPUID_BIT:
+        reg = gen.CPUID_REGS[e.cond_reg] if e.cond_reg < 4 else str(e.cond_reg)
+        fact = (e.cond_leaf, e.cond_subleaf, reg, e.cond_arg)
+        for name, f in gen.CPU_FEATURES.items():
+            if tuple(f) == fact:
+                return f"if cpu:{name}"
+        sub = f".{e.cond_subleaf}" if e.cond_subleaf else ""
+        return f"if cpuid:{e.cond_leaf:#x}{sub}:{reg}:{e.cond_arg}"
+    if e.cond == gen.ROM_COND_SIGNATURE:
+        return "if hv:" + e.cond_sig.decode("ascii", "replace")
     return f"if ?{e.cond}"
 
 
@@ -337,6 +355,8 @@ def render(gen, rom: Rom, header_comment: str = "") -> str:
             params.pop()
         if params:
             words += ["params"] + [num_text(p) for p in params]
+        if e.backend_id:
+            words += ["backend", str(e.backend_id)]
         c = cond_text(gen, e)
         if c:
             words.append(c)
@@ -436,8 +456,9 @@ class _Parser:
         name = args[0]
         if not _NAME.match(name) or not name.isascii():
             self.err(n, f"bad hypervisor name '{name}' (letters, digits, . _ + -)")
-        if len(name) > HYPERVISOR_MAX:
-            self.err(n, f"hypervisor name '{name}' is longer than {HYPERVISOR_MAX} "
+        limit = rommod.name_len(self.gen, self.gen.ROM_VERSION)
+        if len(name) > limit:
+            self.err(n, f"hypervisor name '{name}' is longer than {limit} "
                      "characters (the ROM's hypervisor field)")
         self.hypervisor, self.hv_line = name, n
 
@@ -526,7 +547,7 @@ class _Parser:
 
     def op_stmt(self, n, args):
         gen = self.gen
-        usage = "usage: op OP MODE [TEMPLATE] [params N...] [if COND]"
+        usage = "usage: op OP MODE [TEMPLATE] [params N...] [backend ID] [if COND]"
         if len(args) < 2:
             self.err(n, usage)
         name, mode = args[0], args[1]
@@ -540,7 +561,7 @@ class _Parser:
             self.err(n, f"unknown mode '{mode}' ({', '.join(gen.MODES)})")
         rest = args[2:]
         tmpl = None
-        if rest and rest[0] not in ("params", "if"):
+        if rest and rest[0] not in ("params", "backend", "if"):
             tname = rest.pop(0)
             if tname not in self.templates:
                 self.err(n, f"unknown template '{tname}' (define it above)")
@@ -549,18 +570,28 @@ class _Parser:
         if rest and rest[0] == "params":
             rest.pop(0)
             k = 0
-            while rest and rest[0] != "if":
+            while rest and rest[0] not in ("backend", "if"):
                 if k == gen.PVT_MAX_PARAMS:
                     self.err(n, f"at most {gen.PVT_MAX_PARAMS} params")
                 params[k] = self.number(n, rest.pop(0), "param", (1 << 64) - 1)
                 k += 1
             if k == 0:
                 self.err(n, "'params' without a value")
-        cond, arg = gen.ROM_COND_ALWAYS, 0
+        backend_id = 0
+        if rest and rest[0] == "backend":
+            if len(rest) < 2:
+                self.err(n, "usage: ... backend ID (1-65535)")
+            rest.pop(0)
+            backend_id = self.number(n, rest.pop(0), "backend id", 0xFFFF)
+            if not backend_id:
+                self.err(n, "backend id 0 is the op's default: leave 'backend' out")
+            if mode != "CALL":
+                self.err(n, f"'backend' is only for CALL, not {mode}")
+        cond = dict(cond=gen.ROM_COND_ALWAYS)
         if rest and rest[0] == "if":
             if len(rest) != 2:
-                self.err(n, "usage: ... if COND (kvm:BIT, vmport or vmport:gethz)")
-            cond, arg = self.cond(n, rest[1])
+                self.err(n, "usage: ... if COND (" + CONDS_HELP + ")")
+            cond = self.cond(n, rest[1])
             rest = []
         if rest:
             self.err(n, f"unexpected '{rest[0]}': {usage}")
@@ -586,13 +617,13 @@ class _Parser:
             if tmpl is not None:
                 for msg in template_problems(gen, tmpl.insns, op):
                     self.err(n, f"template {tmpl.name} for {op['name']}: {msg}")
-            e = Entry(op=op["abi"], mode=gen.MODES.index(mode), cond=cond,
-                      cond_arg=arg, hv_clobbers=tmpl.hv_clobbers if tmpl else 0,
-                      params=tuple(params),
+            e = Entry(op=op["abi"], mode=gen.MODES.index(mode),
+                      hv_clobbers=tmpl.hv_clobbers if tmpl else 0,
+                      params=tuple(params), backend_id=backend_id,
                       insns=tuple(tmpl.insns) if tmpl else (),
-                      template=tmpl.name if tmpl else None, line=n)
+                      template=tmpl.name if tmpl else None, line=n, **cond)
             for old in self.entries:
-                if old.op == e.op and self.shadows((cond, arg), (old.cond, old.cond_arg)):
+                if old.op == e.op and self.shadows(cond_key(e), cond_key(old)):
                     self.err(n, f"op {op['name']}: this entry always overrides "
                              f"the one on line {old.line} (for an op, the last "
                              "entry whose condition holds wins)")
@@ -606,21 +637,50 @@ class _Parser:
         return (later[0] == gen.ROM_COND_ALWAYS or later == earlier or
                 (later[0] == gen.ROM_COND_VMPORT and earlier[0] == gen.ROM_COND_VMPORT_GETHZ))
 
-    def cond(self, n, tok):
+    def cond(self, n, tok) -> dict:
+        """The Entry fields of a condition."""
         gen = self.gen
         if tok == "vmport":
-            return gen.ROM_COND_VMPORT, 0
+            return dict(cond=gen.ROM_COND_VMPORT)
         if tok == "vmport:gethz":
-            return gen.ROM_COND_VMPORT_GETHZ, 0
+            return dict(cond=gen.ROM_COND_VMPORT_GETHZ)
         if tok.startswith("kvm:"):
             bit = tok[4:]
             if bit in KVM_FEATURES:
-                return gen.ROM_COND_KVM_BIT, KVM_FEATURES[bit]
+                return dict(cond=gen.ROM_COND_KVM_BIT, cond_arg=KVM_FEATURES[bit])
             if _NUM.match(bit):
-                return gen.ROM_COND_KVM_BIT, self.number(n, bit, "KVM feature bit", 31)
+                return dict(cond=gen.ROM_COND_KVM_BIT,
+                            cond_arg=self.number(n, bit, "KVM feature bit", 31))
             self.err(n, f"unknown KVM feature '{bit}' "
                      f"({', '.join(sorted(KVM_FEATURES))}, or a bit number)")
-        self.err(n, f"unknown condition '{tok}' (kvm:BIT, vmport, vmport:gethz)")
+        if tok.startswith("cpu:"):
+            name = tok[4:]
+            if name not in gen.CPU_FEATURES:
+                self.err(n, f"unknown CPU feature '{name}' "
+                         f"({', '.join(sorted(gen.CPU_FEATURES))}; or cpuid:LEAF.SUB:REG:BIT)")
+            leaf, sub, reg, bit = gen.CPU_FEATURES[name]
+            return dict(cond=gen.ROM_COND_CPUID_BIT, cond_leaf=leaf, cond_subleaf=sub,
+                        cond_reg=gen.CPUID_REGS.index(reg), cond_arg=bit)
+        if tok.startswith("cpuid:"):
+            m = re.fullmatch(r"cpuid:([^.:]+)(?:\.([^:]+))?:([a-z]+):(\S+)", tok)
+            if not m:
+                self.err(n, f"'{tok}' is not cpuid:LEAF[.SUBLEAF]:REG:BIT")
+            if m.group(3) not in gen.CPUID_REGS:
+                self.err(n, f"unknown CPUID register '{m.group(3)}' "
+                         f"({', '.join(gen.CPUID_REGS)})")
+            return dict(cond=gen.ROM_COND_CPUID_BIT,
+                        cond_leaf=self.number(n, m.group(1), "CPUID leaf", 0xFFFFFFFF),
+                        cond_subleaf=self.number(n, m.group(2) or "0", "CPUID subleaf",
+                                                 0xFFFFFFFF),
+                        cond_reg=gen.CPUID_REGS.index(m.group(3)),
+                        cond_arg=self.number(n, m.group(4), "CPUID bit", 31))
+        if tok.startswith("hv:"):
+            sig = tok[3:]
+            if not sig or len(sig) > 12 or not sig.isascii() or not sig.isprintable():
+                self.err(n, f"bad hypervisor signature '{sig}' (1-12 printable characters, "
+                         "as CPUID 0x40000000 gives them: KVMKVMKVM, TCGTCGTCGTCG, ...)")
+            return dict(cond=gen.ROM_COND_SIGNATURE, cond_sig=sig.encode("ascii"))
+        self.err(n, f"unknown condition '{tok}' ({CONDS_HELP})")
 
     def site_stmt(self, n, args):
         gen = self.gen
@@ -643,6 +703,14 @@ class _Parser:
         self.overrides.append(Override(func, off, gen.MODES.index(args[1]), line=n))
         if len(self.overrides) > 0xFFFF:
             self.err(n, "more than 65535 site overrides")
+
+
+CONDS_HELP = "kvm:BIT, vmport, vmport:gethz, cpu:NAME, cpuid:LEAF[.SUB]:REG:BIT, hv:SIGNATURE"
+
+
+def cond_key(e: Entry) -> tuple:
+    """An entry's condition, comparable (cond first)."""
+    return (e.cond, e.cond_arg, e.cond_reg, e.cond_leaf, e.cond_subleaf, e.cond_sig)
 
 
 def parse(gen, text: str, path: str) -> Profile:

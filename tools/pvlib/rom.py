@@ -41,8 +41,14 @@ class Entry:
     op: int
     mode: int
     cond: int = 0
-    cond_arg: int = 0
+    cond_arg: int = 0  # the KVM or CPUID bit (v2: cond_bit)
     hv_clobbers: int = 0
+    # Version 2 only.
+    backend_id: int = 0
+    cond_reg: int = 0
+    cond_leaf: int = 0
+    cond_subleaf: int = 0
+    cond_sig: bytes = b""
     params: tuple = (0, 0, 0, 0)
     insns: tuple = ()
     reserved0: int = 0
@@ -58,7 +64,8 @@ class Entry:
         """What the ROM encodes (for comparisons)."""
         return (self.op, self.mode, self.cond, self.cond_arg, self.hv_clobbers,
                 tuple(self.params), tuple(self.insns), self.reserved0,
-                self.reserved1, self.extra)
+                self.reserved1, self.extra, self.backend_id, self.cond_reg,
+                self.cond_leaf, self.cond_subleaf, self.cond_sig)
 
 
 @dataclass
@@ -79,6 +86,7 @@ class Rom:
     flags: int = 0
     header: dict = field(default_factory=dict)  # as parsed
     size: int = 0  # bytes of the file (parsed ROMs)
+    version: int = 0  # format version (parsed ROMs)
 
 
 # --- field access through the generated layout -------------------------------
@@ -109,8 +117,23 @@ def field_len(layout, name) -> int:
     raise KeyError(name)
 
 
-def entry_size(gen, e: Entry) -> int:
-    return gen.ROM_ENTRY_SIZE + len(e.insns) * gen.ROM_INSN_SIZE + len(e.extra)
+def layouts(gen, version: int) -> tuple:
+    """(header size, header layout, entry size, entry layout) of a version."""
+    if version == 1:
+        return (gen.ROM_HEADER_SIZE, gen.ROM_HEADER_LAYOUT,
+                gen.ROM_ENTRY_SIZE, gen.ROM_ENTRY_LAYOUT)
+    return (gen.ROM_HEADER_V2_SIZE, gen.ROM_HEADER_V2_LAYOUT,
+            gen.ROM_ENTRY_V2_SIZE, gen.ROM_ENTRY_V2_LAYOUT)
+
+
+def name_len(gen, version: int) -> int:
+    """Characters a hypervisor name may have in a ROM of this version."""
+    return field_len(layouts(gen, version)[1], "hypervisor") - 1
+
+
+def entry_size(gen, e: Entry, version: int | None = None) -> int:
+    es = layouts(gen, version or gen.ROM_VERSION)[2]
+    return es + len(e.insns) * gen.ROM_INSN_SIZE + len(e.extra)
 
 
 def checksum(gen, blob: bytes, total_len: int | None = None) -> int:
@@ -137,29 +160,37 @@ def _ascii(s: str, n: int) -> bytes:
 
 # --- build -----------------------------------------------------------------
 
-def build(gen, hypervisor: str, entries, overrides=(), flags: int = 0) -> bytes:
-    """Encode a ROM.  No semantic checks (the profile parser makes them):
-    this also builds the deliberately broken ROMs of the tests."""
+def build(gen, hypervisor: str, entries, overrides=(), flags: int = 0,
+          version: int | None = None) -> bytes:
+    """Encode a ROM (format `version`, default the newest).  No semantic
+    checks (the profile parser makes them): this also builds the
+    deliberately broken ROMs of the tests."""
+    version = version or gen.ROM_VERSION
+    HS, HL, ES, EL = layouts(gen, version)
     entries = list(entries)
     overrides = list(overrides)
     if len(entries) > 0xFFFF or len(overrides) > 0xFFFF:
         raise UsageError("more than 65535 entries or overrides")
-    hdr = gen.ROM_HEADER_SIZE
-    entries_off = hdr
-    size = entries_off + sum(entry_size(gen, e) for e in entries)
+    entries_off = HS
+    size = entries_off + sum(entry_size(gen, e, version) for e in entries)
     overrides_off = size
     size += len(overrides) * gen.ROM_OVERRIDE_SIZE
     buf = bytearray(size)
     off = entries_off
     for e in entries:
-        n = entry_size(gen, e)
+        n = entry_size(gen, e, version)
         if n > 0xFFFF or len(e.insns) > 0xFF:
             raise UsageError(f"op {e.op}: entry too large ({len(e.insns)} instructions)")
-        _put(gen.ROM_ENTRY_LAYOUT, buf, off, entry_len=n, op=e.op, mode=e.mode,
-             cond=e.cond, cond_arg=e.cond_arg, n_insns=len(e.insns),
-             hv_clobbers=e.hv_clobbers, reserved0=e.reserved0,
-             reserved1=e.reserved1, params=tuple(e.params))
-        ioff = off + gen.ROM_ENTRY_SIZE
+        common = dict(entry_len=n, op=e.op, mode=e.mode, cond=e.cond, n_insns=len(e.insns),
+                      hv_clobbers=e.hv_clobbers, params=tuple(e.params))
+        if version == 1:
+            _put(EL, buf, off, cond_arg=e.cond_arg, reserved0=e.reserved0,
+                 reserved1=e.reserved1, **common)
+        else:
+            _put(EL, buf, off, cond_bit=e.cond_arg, backend_id=e.backend_id,
+                 cond_reg=e.cond_reg, cond_leaf=e.cond_leaf, cond_subleaf=e.cond_subleaf,
+                 cond_sig=e.cond_sig, reserved1=e.reserved1, **common)
+        ioff = off + ES
         for i in e.insns:
             _put(gen.ROM_INSN_LAYOUT, buf, ioff, op=i.op, dst=i.dst, src=i.src,
                  width=i.width, reserved=i.reserved, imm=i.imm)
@@ -171,9 +202,9 @@ def build(gen, hypervisor: str, entries, overrides=(), flags: int = 0) -> bytes:
              func=_ascii(o.func, field_len(gen.ROM_OVERRIDE_LAYOUT, "func")),
              offset=o.offset, mode=o.mode, reserved=tuple(o.reserved))
         off += gen.ROM_OVERRIDE_SIZE
-    _put(gen.ROM_HEADER_LAYOUT, buf, 0, magic=gen.ROM_MAGIC, version=gen.ROM_VERSION,
-         header_len=hdr, total_len=size,
-         hypervisor=_ascii(hypervisor, field_len(gen.ROM_HEADER_LAYOUT, "hypervisor")),
+    _put(HL, buf, 0, magic=gen.ROM_MAGIC, version=version,
+         header_len=HS, total_len=size,
+         hypervisor=_ascii(hypervisor, field_len(HL, "hypervisor")),
          n_entries=len(entries), n_overrides=len(overrides),
          entries_off=entries_off, overrides_off=overrides_off, flags=flags)
     return fix_checksum(gen, bytes(buf))
@@ -197,9 +228,14 @@ def parse(gen, blob: bytes) -> Rom:
     if h["magic"] != gen.ROM_MAGIC:
         raise RomError(f"bad magic {h['magic']:#010x} (want {gen.ROM_MAGIC:#010x}, "
                        "\"PROM\"): not a pvpatch ROM")
-    if h["version"] != gen.ROM_VERSION:
-        raise RomError(f"unknown ROM version {h['version']} (this tool reads "
-                       f"version {gen.ROM_VERSION})")
+    version = h["version"]
+    if version not in gen.ROM_VERSIONS:
+        raise RomError(f"unknown ROM version {version} (this tool reads versions "
+                       + ", ".join(map(str, gen.ROM_VERSIONS)) + ")")
+    H, HL, E, EL = layouts(gen, version)
+    if n < H:
+        raise RomError(f"truncated: {n} bytes, the version {version} header alone needs {H}")
+    h = _get(HL, blob, 0)
     if h["header_len"] < H:
         raise RomError(f"header_len {h['header_len']} is smaller than the "
                        f"{H}-byte header")
@@ -216,10 +252,10 @@ def parse(gen, blob: bytes) -> Rom:
     text = name.rstrip(b"\0")
     if (not text or len(text) == len(name) or b"\0" in text
             or not re.fullmatch(rb"[A-Za-z0-9][A-Za-z0-9_.+-]*", text)):
-        raise RomError("bad hypervisor name: 1-15 of [A-Za-z0-9._+-], then NULs")
-    # Entries and overrides may start right after the v1 header even when
-    # header_len says more (as the guest's parser reads it).
-    lo = H
+        raise RomError(f"bad hypervisor name: 1-{len(name) - 1} of [A-Za-z0-9._+-], then NULs")
+    # Entries and overrides may start right after the v1-sized header even
+    # when header_len says more (as the guest's parser reads it).
+    lo = gen.ROM_HEADER_SIZE
 
     entries = []
     if h["n_entries"]:
@@ -227,13 +263,13 @@ def parse(gen, blob: bytes) -> Rom:
         if not lo <= off < total:
             raise RomError(f"entries_off {off:#x} is outside the ROM's body "
                            f"[{lo:#x}, {total:#x})")
-        E, I = gen.ROM_ENTRY_SIZE, gen.ROM_INSN_SIZE
+        I = gen.ROM_INSN_SIZE
         for i in range(h["n_entries"]):
             where = f"entry {i} at {off:#x}"
             if off + E > total:
                 raise RomError(f"{where}: runs past the end of the ROM "
                                f"({h['n_entries']} entries, total_len {total})")
-            e = _get(gen.ROM_ENTRY_LAYOUT, blob, off)
+            e = _get(EL, blob, off)
             elen = e["entry_len"]
             if elen < E:
                 raise RomError(f"{where}: entry_len {elen} is smaller than {E}")
@@ -248,21 +284,26 @@ def parse(gen, blob: bytes) -> Rom:
             if e["n_insns"] > gen.PVT_MAX_INSNS:
                 raise RomError(f"{where}: a template of {e['n_insns']} instructions "
                                f"(at most {gen.PVT_MAX_INSNS})")
-            if e["mode"] >= len(gen.MODES):
+            # Version 2 readers ignore such an entry on its own (findings()).
+            if version == 1 and e["mode"] >= len(gen.MODES):
                 raise RomError(f"{where}: unknown mode {e['mode']}")
-            if e["cond"] >= len(gen.ROM_CONDS):
+            if version == 1 and e["cond"] >= gen.ROM_V1_NR_CONDS:
                 raise RomError(f"{where}: unknown condition {e['cond']}")
             insns = []
             for k in range(e["n_insns"]):
                 d = _get(gen.ROM_INSN_LAYOUT, blob, off + E + k * I)
                 insns.append(Insn(d["op"], d["dst"], d["src"], d["width"],
                                   d["imm"], d["reserved"]))
+            v2 = {} if version == 1 else dict(
+                backend_id=e["backend_id"], cond_reg=e["cond_reg"], cond_leaf=e["cond_leaf"],
+                cond_subleaf=e["cond_subleaf"], cond_sig=e["cond_sig"].rstrip(b"\0"))
             entries.append(Entry(
-                op=e["op"], mode=e["mode"], cond=e["cond"], cond_arg=e["cond_arg"],
+                op=e["op"], mode=e["mode"], cond=e["cond"],
+                cond_arg=e["cond_arg"] if version == 1 else e["cond_bit"],
                 hv_clobbers=e["hv_clobbers"], params=tuple(e["params"]),
-                insns=tuple(insns), reserved0=e["reserved0"],
+                insns=tuple(insns), reserved0=e["reserved0"] if version == 1 else 0,
                 reserved1=e["reserved1"], extra=bytes(blob[off + need:off + elen]),
-                offset=off, entry_len=elen))
+                offset=off, entry_len=elen, **v2))
             off += elen
 
     overrides = []
@@ -283,7 +324,7 @@ def parse(gen, blob: bytes) -> Rom:
     h = dict(h)
     h["hypervisor"] = _cstr(h["hypervisor"])
     return Rom(hypervisor=h["hypervisor"], entries=entries, overrides=overrides,
-               flags=h["flags"], header=h, size=n)
+               flags=h["flags"], header=h, size=n, version=version)
 
 
 def read(gen, path: str) -> Rom:
