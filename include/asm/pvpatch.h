@@ -169,15 +169,14 @@ struct pvpatch_hv_facts {
 	uint64_t vmport_tsc_hz;	/* TSC Hz the backdoor's GETHZ gave, or 0 */
 };
 
-#define PVPATCH_ROM_MAX_OVERRIDES 16
-
-/* What a policy built from a ROM points into; the kernel provides it and
+/* What a policy built from a ROM points into (PVPATCH_ROM_MAX_OVERRIDES:
+ * asm/pvpatch-abi.h); the kernel provides it and
  * keeps it as long as the policy.  A refused ROM may have written to it. */
 struct pvpatch_rom_store {
 	struct pvpatch_template tmpl[PVPATCH_MAX_OP + 1];
 	struct pvpatch_override ov[PVPATCH_ROM_MAX_OVERRIDES];
-	char func[PVPATCH_ROM_MAX_OVERRIDES][32];
-	char hypervisor[16];
+	char func[PVPATCH_ROM_MAX_OVERRIDES][PVPATCH_ROM_FUNC_LEN];
+	char hypervisor[PVPATCH_ROM_HYPERVISOR_LEN];
 	unsigned int entries_used;	/* entries for ops this kernel knows */
 	unsigned int entries_ignored;	/* entries for ops it does not */
 };
