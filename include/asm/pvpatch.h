@@ -191,6 +191,13 @@ int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_hv_fact
 		       const void *const *backends, struct pvpatch_policy *policy,
 		       struct pvpatch_rom_store *store, const char **why);
 
+/*
+ * What every site of op would refuse in pol (enum pvpatch_reason): a mode
+ * the op does not allow, INLINE without a template, a template that fits no
+ * site.  PVPATCH_OK says nothing of a particular site.  pvrom-sim --verdict.
+ */
+int pvpatch_op_policy_check(unsigned int op, const struct pvpatch_op_policy *pol);
+
 /* Whether template t contains an instruction with this PVT_* opcode. */
 bool pvpatch_template_uses(const struct pvpatch_template *t, unsigned int opcode);
 

@@ -220,3 +220,52 @@ int template_fit(const struct pvpatch_template *t, const uint64_t *params,
 		return PVPATCH_E_TOO_LONG;
 	return PVPATCH_OK;
 }
+
+/* The pinned register, else the lowest one not busy. */
+static int8_t pick(int8_t pin, uint16_t *busy)
+{
+	unsigned int avail = ~*busy & 0xffffu;
+
+	if (pin < 0)
+		pin = avail ? (int8_t)__builtin_ctz(avail) : REG_RSP;
+	*busy |= (uint16_t)(1u << pin);
+	return pin;
+}
+
+/*
+ * What every site of op would refuse in *pol whatever its registers: the
+ * mode, a missing template, and a template that does not fit even the most
+ * accommodating site -- every register but rsp free, the arguments and the
+ * result in distinct registers the template does not name, room to spare.
+ * Whether it fits a real site is decided there (length, live registers).
+ */
+int pvpatch_op_policy_check(unsigned int op, const struct pvpatch_op_policy *pol)
+{
+	const struct pvpatch_op_info *info;
+	struct site s = { .ret = -1 };
+	uint8_t buf[PVT_MAX_INSNS * 16];
+	uint16_t busy;
+	struct enc e;
+
+	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name)
+		return PVPATCH_E_OP;
+	info = &pvpatch_op_table[op];
+	if (pol->mode >= PVPATCH_NR_MODES || !(info->modes >> pol->mode & 1))
+		return PVPATCH_E_MODE;
+	if (pol->mode != PVPATCH_MODE_INLINE)
+		return PVPATCH_OK;
+	if (!pol->tmpl)
+		return PVPATCH_E_NO_TEMPLATE;
+	if (pol->tmpl->n_insns == 0 || pol->tmpl->n_insns > PVT_MAX_INSNS)
+		return PVPATCH_E_INSN;
+	busy = (uint16_t)(fixed_regs(pol->tmpl) | 1u << REG_RSP);
+	for (int i = 0; i < info->nargs; i++)
+		s.arg[i] = pick(info->arg_pin[i], &busy);
+	if (info->nouts)
+		s.ret = pick(info->out_pin[0], &busy);
+	s.info = info;
+	s.nargs = info->nargs;
+	s.free = (uint16_t)~(1u << REG_RSP);
+	enc_init(&e, buf, sizeof(buf), 0);
+	return template_fit(pol->tmpl, pol->params, &s, &e);
+}
