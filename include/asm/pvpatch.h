@@ -8,8 +8,10 @@
  * hypervisor.  Calling it again with another policy re-patches; with an
  * all-NATIVE policy (pvpatch_revert()) every site is native again.
  *
- * Early patching must run single-threaded with interrupts off: the default
- * text poke is a plain copy.
+ * Early patching runs single-threaded: the default text poke (pv->poke
+ * NULL) turns interrupts off around each write and serialises the CPU after
+ * it, as Linux's text_poke_early() does, but it does not stop other CPUs or
+ * NMIs and needs writable text.  A kernel that patches later passes its own.
  */
 #ifndef PVPATCH_H
 #define PVPATCH_H
@@ -75,6 +77,7 @@ enum pvpatch_reason {
 	PVPATCH_E_CALL_RANGE,	/* call target beyond rel32 */
 	PVPATCH_E_THUNK_SPACE,	/* thunk area full */
 	PVPATCH_E_OVERRIDE,	/* override names no valid site */
+	PVPATCH_E_FREED,	/* CALL backend in a family pvpatch_free_backends() freed */
 	PVPATCH_NR_REASONS
 };
 
@@ -119,7 +122,26 @@ _Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
 	       "struct pvpatch_site_state: change gen/pvops/layout.py SITE_STATE_SIZE too");
 
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
-#define PVPATCH_THUNK_INDEX 512	/* power of two */
+#define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
+#define PVPATCH_MAX_FREED 16	/* backend families pvpatch_free_backends() can free */
+
+/* Private: what the patcher knows of one generated thunk.  It is kept here,
+ * in the kernel's (non-executable) struct pvpatch, so the thunk area holds
+ * nothing but code. */
+struct pvpatch_thunk_slot {
+	uintptr_t backend;
+	uint32_t regs;		/* ret | arg0 << 4 | ... of the sites it serves */
+	uint32_t code;		/* offset of its code in pv->thunks + 1; 0: slot free */
+	uint16_t free;		/* registers those sites may lose */
+	uint16_t op;		/* ABI op number */
+	uint8_t preserves;	/* the backend keeps every register but its result */
+	uint8_t len;		/* bytes of code */
+};
+
+/* Private: a backend family pvpatch_free_backends() overwrote, [start, end). */
+struct pvpatch_freed {
+	uintptr_t start, end;
+};
 
 struct pvpatch {
 	/* Filled by the kernel before the first pvpatch_apply(). */
@@ -129,8 +151,26 @@ struct pvpatch {
 	uint8_t *saved;				/* original native bytes */
 	size_t saved_size;			/* PVPATCH_MAX_SITE per site is always enough */
 	uint8_t *thunks;			/* executable, for CALL thunks; may be NULL */
-	size_t thunks_size;
-	/* Every write to text goes through poke (NULL: a byte copy). */
+	size_t thunks_size;			/* only code is written there, int3 between */
+	/*
+	 * How a generated thunk returns (set before the first pvpatch_apply(),
+	 * not changed after).  NULL: `ret; int3`, the int3 stopping
+	 * straight-line speculation past the ret (what -mharden-sls=all and
+	 * Linux's RET do).  A kernel with return-thunk mitigations (retbleed,
+	 * SRSO) puts its return thunk here, Linux's __x86_return_thunk: thunks
+	 * then end with `jmp rel32` to it, as -mfunction-return=thunk-extern
+	 * compiles a return.  It must lie within rel32 of the thunk area, else
+	 * the sites needing a thunk fall back (PVPATCH_E_CALL_RANGE).  No other
+	 * code the patcher writes returns.
+	 */
+	const void *return_thunk;
+	/*
+	 * Every write to text, sites and thunks alike, goes through poke.  NULL:
+	 * the default, for early boot on one CPU with writable text: interrupts
+	 * off (saved and restored), the copy, then the CPU serialised with an
+	 * IRET to itself (Linux's sync_core()) before interrupts come back.  It
+	 * executes cli/sti, so it needs ring 0 (or IOPL 3).
+	 */
 	void (*poke)(void *addr, const void *src, size_t len, void *arg);
 	void *poke_arg;
 	/* Resolves func of a func+offset override (NULL: such overrides fail). */
@@ -139,15 +179,19 @@ struct pvpatch {
 	unsigned int flags;			/* PVPATCH_F_* */
 	/* Private. */
 	int ready;
-	size_t thunks_used;
-	uint32_t thunk_index[PVPATCH_THUNK_INDEX];	/* hash of thunks: offset + 1 */
+	size_t thunks_used;			/* code and int3 padding written */
+	struct pvpatch_thunk_slot thunk_index[PVPATCH_THUNK_INDEX];	/* open addressing */
+	const void *call_backend[PVPATCH_MAX_OP + 1];	/* CALL sites' backend, last apply */
+	unsigned int n_freed;
+	struct pvpatch_freed freed[PVPATCH_MAX_FREED];	/* never called again */
 };
 
 /*
  * Patch every valid site as the policy says (falling back INLINE -> CALL ->
  * NATIVE when a choice cannot be honoured).  The first call checks every
- * record and keeps the original bytes.  Returns 0, or -1 when the kernel's
- * struct pvpatch itself is unusable (nothing is written then).
+ * record and keeps the original bytes.  report may be NULL.  Returns 0, or
+ * -1 when the kernel's struct pvpatch itself is unusable (nothing is
+ * written then).
  */
 int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
 		  struct pvpatch_report *report);
@@ -170,8 +214,8 @@ struct pvpatch_hv_facts {
 };
 
 /* What a policy built from a ROM points into (PVPATCH_ROM_MAX_OVERRIDES:
- * asm/pvpatch-abi.h); the kernel provides it and
- * keeps it as long as the policy.  A refused ROM may have written to it. */
+ * asm/pvpatch-abi.h); the kernel provides it and keeps it as long as the
+ * policy.  A refused ROM leaves it unchanged. */
 struct pvpatch_rom_store {
 	struct pvpatch_template tmpl[PVPATCH_MAX_OP + 1];
 	struct pvpatch_override ov[PVPATCH_ROM_MAX_OVERRIDES];
@@ -185,7 +229,8 @@ struct pvpatch_rom_store {
  * Build *policy from a ROM (len bytes): the entries whose condition holds
  * for facts, CALL going to backends[op].  Returns 0, or -1 with *why when
  * the ROM is not sound (bad magic, unknown version, checksum, a length or
- * offset out of bounds, ...): *policy is then unchanged.
+ * offset out of bounds, ...): *policy and *store are then unchanged (the
+ * whole ROM is checked before either is written).
  */
 int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_hv_facts *facts,
 		       const void *const *backends, struct pvpatch_policy *policy,
@@ -212,7 +257,12 @@ struct pvpatch_backend_family {
 /*
  * After the last pvpatch_apply(): overwrite (through the text poke) the
  * families no site calls with fill (int3), so their memory can be
- * released; returns the bytes freed.  Re-patching to CALL later needs them.
+ * released; returns the bytes freed by this call.  A family is kept when a
+ * CALL site has an op of its class or calls (directly or through a thunk) a
+ * backend inside it.  The patcher remembers what it freed (up to
+ * PVPATCH_MAX_FREED families; beyond that a family is not freed): a later
+ * pvpatch_apply() asking CALL to a backend in a freed family refuses it for
+ * those sites (PVPATCH_E_FREED) and they fall back.
  */
 size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_family *fam,
 			     unsigned int n, uint8_t fill);

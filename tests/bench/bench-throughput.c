@@ -59,7 +59,7 @@ static void mass_fresh(void)
 		.sites = __mass_sites_start, .sites_end = __mass_sites_end,
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = mass_state, .saved = mass_saved, .saved_size = mass_saved_size,
-		.thunks = MASS_THUNKS, .thunks_size = THUNK_SIZE,
+		.thunks = MASS_THUNKS, .thunks_size = THUNK_SIZE, .poke = bench_poke,
 	};
 }
 

@@ -338,6 +338,12 @@ static struct bench_patch bench_preserving = {
 	.preserving = true,
 };
 
+void bench_poke(void *addr, const void *src, size_t len, void *arg)
+{
+	(void)arg;
+	memcpy(addr, src, len);
+}
+
 void set_backends(struct pvpatch_policy *pol)
 {
 	pol->op[PVPATCH_OP_READ_TSC] = (struct pvpatch_op_policy){
@@ -455,7 +461,7 @@ static void patch_loops(struct bench_patch *bp)
 		.sites = bp->start, .sites_end = bp->end,
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = bp->state, .saved = bp->saved, .saved_size = sizeof(bp->saved),
-		.thunks = bp->thunks, .thunks_size = THUNK_SIZE,
+		.thunks = bp->thunks, .thunks_size = THUNK_SIZE, .poke = bench_poke,
 	};
 	if (pvpatch_apply(&bp->pv, &pol, &bp->rep))
 		die("pvpatch_apply refused the benchmark's descriptor");

@@ -32,6 +32,9 @@ uint64_t now_ns(void);
 
 /* The plain backends and templates every op of the benchmark uses. */
 void set_backends(struct pvpatch_policy *pol);
+/* The text poke of every descriptor here: a plain copy (the patcher's default
+ * executes cli/sti, which user mode may not). */
+void bench_poke(void *addr, const void *src, size_t len, void *arg);
 
 /* --- throughput (bench-throughput.c) --- */
 enum { PH_CHECK, PH_FIRST, PH_REAPPLY, PH_REAPPLY_BACK, PH_REVERT, NPHASES };

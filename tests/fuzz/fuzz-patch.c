@@ -15,6 +15,9 @@
  *  - every poke lies inside one site whose record the patcher accepted
  *    (in fact: is exactly that whole site, in one write, and changes it),
  *    or inside the thunk area;
+ *  - the used thunk area holds only code: thunk after thunk at multiples of
+ *    16, each ending with its return (`ret; int3`, or `jmp` to the return
+ *    thunk when one is set), int3 between them;
  *  - no byte of the arena outside accepted sites and the used thunk area
  *    changed (records, text outside sites, guards, the rest of the thunks);
  *  - the patcher reads nothing outside what it was given: the records past
@@ -48,7 +51,9 @@
  *   sv         < 0xc0: enough room for saved bytes, else sv - 0xc0 bytes;
  *              0xff: NULL with a size (unusable)
  *   bg seed    text background: 0xcc, 0x90, 0x00 or pseudo-random
- *   cfg2       bit 0 first apply without a report, 1 no poke hook
+ *   cfg2       bit 0 first apply without a report, 1 a plain copy as poke
+ *              hook (no checks, no counting), 2 a return thunk (a real
+ *              function), 3 a return thunk beyond rel32 of the thunk area
  *   templates  count-1, then per template: flags (bit 0 raw fields, bit 1
  *              allow %rsp in hv_clobbers), n_insns, hv_clobbers (u16), insns
  *              (raw: op dst src width imm64; else mapped, see build_template)
@@ -218,6 +223,13 @@ NOCOV static uintptr_t site_addr(const struct pvpatch_site *s)
 NOCOV static bool accepted(unsigned int i)
 {
 	return R.state[i].reason == PVPATCH_OK;
+}
+
+/* cfg2 bit 1: a kernel's plain copy (the default poke needs ring 0). */
+NOCOV static void fz_plain_poke(void *addr, const void *src, size_t len, void *arg)
+{
+	(void)arg;
+	memcpy(addr, src, len);
 }
 
 NOCOV static void fz_poke(void *addr, const void *src, size_t len, void *arg)
@@ -631,7 +643,7 @@ NOCOV static void check_acceptance(void)
 
 NOCOV static bool is_choice_reason(unsigned int r)
 {
-	return r >= PVPATCH_E_MODE && r < PVPATCH_E_OVERRIDE;
+	return (r >= PVPATCH_E_MODE && r < PVPATCH_E_OVERRIDE) || r == PVPATCH_E_FREED;
 }
 
 /* A site after a call: its bytes as its mode says, its code as check_site_code() wants. */
@@ -652,7 +664,8 @@ NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *
 		CHECK(!memcmp(p, want, len), "NOP site %u is not padding", i);
 	}
 	check_site_code(i, r->op, mode, p, len, mode == PVPATCH_MODE_NATIVE ? r->native_len : 0,
-			backend, (uintptr_t)R.pv.thunks, (uintptr_t)R.pv.thunks + used);
+			backend, (uintptr_t)R.pv.thunks, (uintptr_t)R.pv.thunks + used,
+			R.pv.return_thunk);
 }
 
 struct expect_rej {
@@ -701,12 +714,13 @@ NOCOV static void check_call(const struct pvpatch_policy *pol, const struct pvpa
 		CHECK(!memcmp(A.thunks, S0.thunks, t0), "bytes before the thunk area changed");
 		CHECK(!memcmp(A.thunks + t0 + used, S0.thunks + t0 + used, sizeof(A.thunks) - t0 - used),
 		      "thunk bytes past the used area changed");
+		check_thunk_area(R.pv.thunks, used, R.pv.return_thunk);
 	} else {
 		CHECK(!memcmp(A.thunks, S0.thunks, sizeof(A.thunks)), "thunk area changed without thunks");
 		CHECK(used == 0, "thunks used without a thunk area");
 	}
 	CHECK(used >= R.thunk_bytes_before, "thunks_used went down");
-	if (R.pv.poke)
+	if (R.pv.poke == fz_poke)
 		CHECK((R.thunk_pokes > 0) == (used > R.thunk_bytes_before),
 		      "%u thunk pokes, thunks_used %u -> %u", R.thunk_pokes, R.thunk_bytes_before, used);
 
@@ -802,7 +816,7 @@ NOCOV static void check_call(const struct pvpatch_policy *pol, const struct pvpa
 	CHECK(rep->n_rejects == ovr_rej + invalid + fallbacks, "report: %u rejects, model %u+%u+%u",
 	      rep->n_rejects, ovr_rej, invalid, fallbacks);
 	CHECK(rep->thunk_bytes == used, "report: thunk_bytes %u, used %u", rep->thunk_bytes, used);
-	if (R.pv.poke)
+	if (R.pv.poke == fz_poke)
 		CHECK(rep->written == R.site_pokes, "report: %u written, %u site pokes", rep->written,
 		      R.site_pokes);
 	CHECK(rep->bytes_changed == diff, "report: %u bytes changed, %u differ", rep->bytes_changed,
@@ -1031,8 +1045,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The arena: guards, background text, thunk area. */
 	memset(&A, 0xa5, sizeof(A));
 	memset(A.rec, 0, sizeof(A.rec));
-	memset(A.thunks, 0xcc, sizeof(A.thunks));
-	background(bg, bgseed);
+	background(bg, bgseed);	/* the thunk area stays 0xa5: the patcher writes its int3 */
 
 	/* Templates first: policies point at them. */
 	R.n_tmpl = 1 + u8(&in) % MAX_TMPL;
@@ -1077,10 +1090,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		R.pv.thunks = NULL;
 		R.pv.thunks_size = THUNK_MAX;
 	}
-	if (cfg2 & 2) {			/* the patcher's own byte copy */
-		R.pv.poke = NULL;
+	if (cfg2 & 2) {			/* a plain copy, unchecked */
+		R.pv.poke = fz_plain_poke;
 		R.pv.poke_arg = NULL;
 	}
+	if (cfg2 & 8)			/* beyond rel32: thunked sites fall back */
+		R.pv.return_thunk = (const void *)((uintptr_t)A.thunks + (3ul << 31));
+	else if (cfg2 & 4)
+		R.pv.return_thunk = (const void *)be_one;
 	debug = debug && R.pv.print;
 	memcpy(&S0, &A, sizeof(A));
 

@@ -14,8 +14,8 @@
  * end of the data poisoned too: the parser must read nothing outside
  * total_len.  It checks:
  *
- *  - refused: *why is a non-empty string and the output policy is byte for
- *    byte the pattern it was filled with;
+ *  - refused: *why is a non-empty string and the output policy and the
+ *    store are byte for byte the patterns they were filled with;
  *  - accepted: every op's mode < PVPATCH_NR_MODES; tmpl NULL or the op's
  *    own template in the store, n_insns <= PVT_MAX_INSNS; n_overrides <=
  *    PVPATCH_ROM_MAX_OVERRIDES, the overrides in the store, their function
@@ -393,6 +393,7 @@ NOCOV static void model(const uint8_t *rom, size_t len, const struct pvpatch_hv_
 static struct pvpatch_rom_store store;
 static struct pvpatch_policy pol;
 static uint8_t pattern[sizeof(struct pvpatch_policy)];
+static uint8_t store_pattern[sizeof(struct pvpatch_rom_store)];
 
 /* A NUL-padded name field as the store must hold it: at most size-1 chars. */
 NOCOV static void check_name(const char *got, const uint8_t *field, size_t size, const char *what)
@@ -554,7 +555,7 @@ NOCOV static void build_text(void)
 {
 	memset(&A, 0xa5, sizeof(A));
 	memset(A.text, 0xcc, sizeof(A.text));
-	memset(A.thunks, 0xcc, sizeof(A.thunks));
+	memset(A.thunks, 0xa5, sizeof(A.thunks));	/* the patcher writes its own int3 */
 	for (unsigned int i = 0; i < NSITES; i++) {
 		unsigned int op = i < PVPATCH_MAX_OP ? i + 1 : extra_ops[i - PVPATCH_MAX_OP];
 		const struct pvpatch_op_info *info = op_info(op);
@@ -749,7 +750,7 @@ NOCOV static void check_site_bytes(unsigned int i, unsigned int mode)
 		CHECK(!memcmp(p, want, len), "NOP site %u (op %u) is not padding", i, site_op[i]);
 	}
 	check_site_code(i, site_op[i], mode, p, len, 0, backend, (uintptr_t)R.pv.thunks,
-			(uintptr_t)R.pv.thunks + R.pv.thunks_used);
+			(uintptr_t)R.pv.thunks + R.pv.thunks_used, R.pv.return_thunk);
 	if (mode == PVPATCH_MODE_INLINE)
 		check_inline_effects(i);
 }
@@ -772,6 +773,7 @@ NOCOV static void check_apply(const struct pvpatch_policy *p, const struct pvpat
 	CHECK(used <= R.pv.thunks_size + 15, "thunks_used %u > %zu", used, R.pv.thunks_size);
 	CHECK(!memcmp(A.thunks + used, S0.thunks + used, THUNK_SIZE - used),
 	      "thunk bytes past the used area changed");
+	check_thunk_area(A.thunks, used, R.pv.return_thunk);
 
 	/* What each site was asked for: its op's mode, or the last override. */
 	for (unsigned int i = 0; i < NSITES; i++)
@@ -874,7 +876,7 @@ NOCOV static void run_text(uint8_t cfg, uint8_t vm, uint8_t regs_seed, uint8_t c
 	struct pvpatch_report rep;
 
 	memcpy(A.text, text0, sizeof(A.text));
-	memset(A.thunks, 0xcc, sizeof(A.thunks));
+	memset(A.thunks, 0xa5, sizeof(A.thunks));	/* the patcher writes its own int3 */
 	build_records(regs_seed, clob_sel);
 	memcpy(&S0, &A, sizeof(A));
 	memset(R.state, 0x77, sizeof(R.state));
@@ -977,6 +979,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&pol, 0xa5, sizeof(pol));
 	memcpy(pattern, &pol, sizeof(pol));
 	memset(&store, 0x5a, sizeof(store));
+	memcpy(store_pattern, &store, sizeof(store));
 	if (total >= PVPATCH_ROM_HEADER_SIZE && total < len)
 		ASAN_POISON_MEMORY_REGION(rom + total, len - total);
 	ret = pvpatch_rom_policy(rom, len, fp, be, &pol, &store, &why);
@@ -992,6 +995,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret) {
 		CHECK(why && why != (const char *)1 && why[0], "refused without a reason");
 		CHECK(!memcmp(&pol, pattern, sizeof(pol)), "refused (%s), yet the policy changed", why);
+		CHECK(!memcmp(&store, store_pattern, sizeof(store)), "refused (%s), yet the store changed",
+		      why);
 		CHECK(m.refused, "refused (%s), but the model accepts it", why);
 		count(why);
 	} else {

@@ -1,8 +1,8 @@
 /*
  * What the fuzz targets share: the failure macro, the op table lookup, three
  * real backends (never executed: only their addresses matter), the padding
- * the assembler writes, where the patcher may write and the shape of a
- * generated thunk.  A target
+ * the assembler writes, where the patcher may write, the shape of a
+ * generated thunk and of the thunk area (only code).  A target
  * defines FUZZ_NAME (its name in failure messages) before including this.
  */
 #ifndef PVPATCH_FUZZ_SHARED_H
@@ -71,34 +71,68 @@ NOCOV static inline void pad_bytes(uint8_t *out, size_t n)
 
 /*
  * The thunk at `at` in the used thunk area [lo, hi): it decodes, makes
- * exactly one call, to the backend, has no other relative branch, and ends
- * with ret.  (The caller checks that `at` lies in the area.)
+ * exactly one call, to the backend (when backend is not NULL), has no other
+ * relative branch, and ends with its return: `ret; int3`, or `jmp rel32` to
+ * return_thunk when that is set.  Returns its length, that int3 included.
+ * (The caller checks that `at` lies in the area.)
  */
-NOCOV static inline void check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_t at,
-					  const void *backend)
+NOCOV static inline size_t check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_t at,
+					    const void *backend, const void *return_thunk)
 {
+	uintptr_t start = at;
 	unsigned int calls = 0;
 	struct insn insn;
 
-	for (int k = 0; k < 128; k++) {
+	for (int k = 0; k < 128 && at < hi; k++) {
 		int l = insn_decode(&insn, (const uint8_t *)at, hi - at);
+		bool ret = insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len;
 
 		CHECK(l > 0, "thunk code at thunks%+ld does not decode (%d)", (long)(at - lo), l);
 		if (insn.branch == INSN_BR_CALL) {
-			CHECK(insn_rel_target(&insn, at) == (uintptr_t)backend,
+			CHECK(!backend || insn_rel_target(&insn, at) == (uintptr_t)backend,
 			      "thunk calls %#lx, not the backend %p",
 			      (unsigned long)insn_rel_target(&insn, at), backend);
 			calls++;
+		} else if (insn.branch == INSN_BR_JMP && return_thunk) {
+			CHECK(l == 5 && insn_rel_target(&insn, at) == (uintptr_t)return_thunk,
+			      "thunk at thunks%+ld jumps to %#lx, not the return thunk %p",
+			      (long)(start - lo), (unsigned long)insn_rel_target(&insn, at), return_thunk);
+			CHECK(calls == 1, "thunk makes %u calls", calls);
+			return at + 5 - start;
 		} else {
 			CHECK(!insn_is_rel_branch(&insn), "thunk has a relative branch");
 		}
-		if (insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len) {
+		if (ret) {
+			CHECK(!return_thunk, "thunk at thunks%+ld returns with ret, not through %p",
+			      (long)(start - lo), return_thunk);
 			CHECK(calls == 1, "thunk makes %u calls", calls);
-			return;
+			CHECK(at + 1 < hi && *(const uint8_t *)(at + 1) == 0xcc,
+			      "thunk at thunks%+ld: ret without int3 after it", (long)(start - lo));
+			return at + 2 - start;
 		}
 		at += (unsigned int)l;
 	}
-	CHECK(0, "thunk without ret");
+	CHECK(0, "thunk at thunks%+ld without its return", (long)(start - lo));
+	return 0;
+}
+
+/*
+ * The used thunk area [lo, lo + used) holds only code: from its start, one
+ * thunk after the other, each at a multiple of 16 and checked as above, and
+ * every byte between the end of one and the start of the next int3.
+ */
+NOCOV static inline void check_thunk_area(const uint8_t *lo, size_t used, const void *return_thunk)
+{
+	size_t off = 0;
+
+	while (off < used) {
+		CHECK(off % 16 == 0, "thunk at thunks+%zu, not a multiple of 16", off);
+		off += check_thunk_code((uintptr_t)lo, (uintptr_t)lo + used, (uintptr_t)lo + off, NULL,
+					return_thunk);
+		for (; off < used && off % 16; off++)
+			CHECK(lo[off] == 0xcc, "thunk area byte %zu between thunks is %#x, not int3", off,
+			      lo[off]);
+	}
 }
 
 /*
@@ -106,11 +140,12 @@ NOCOV static inline void check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_t 
  * instructions that end exactly at its end; from byte `from` on (past any
  * native code) none is RIP-relative, a jump only skips int3 padding to the
  * end, and only a CALL site calls -- once, the backend or a thunk in the used
- * area [thunk_lo, thunk_hi) that calls it.
+ * area [thunk_lo, thunk_hi) that calls it and returns as return_thunk says.
  */
 NOCOV static inline void check_site_code(unsigned int i, unsigned int op, unsigned int mode,
 					 const uint8_t *p, unsigned int len, unsigned int from,
-					 const void *backend, uintptr_t thunk_lo, uintptr_t thunk_hi)
+					 const void *backend, uintptr_t thunk_lo, uintptr_t thunk_hi,
+					 const void *return_thunk)
 {
 	unsigned int off = 0, calls = 0;
 	struct insn insn;
@@ -132,7 +167,7 @@ NOCOV static inline void check_site_code(unsigned int i, unsigned int op, unsign
 					CHECK(t >= thunk_lo && t < thunk_hi,
 					      "site %u calls %#lx: neither the backend %p nor a used "
 					      "thunk", i, (unsigned long)t, backend);
-					check_thunk_code(thunk_lo, thunk_hi, t, backend);
+					check_thunk_code(thunk_lo, thunk_hi, t, backend, return_thunk);
 				}
 				calls++;
 			} else if (insn.branch == INSN_BR_JMP) {

@@ -193,6 +193,12 @@ def seeds():
                          + policy([(op, CALL, BE_TWO, 0, None) for op in OPS])
                          + policy([(op, INLINE, BE_ONE, 1, None) for op in OPS]))
 
+    # cfg2 bit 2: thunks return through a return thunk; bit 3: one beyond rel32
+    for name, cfg2 in (("return-thunk", 4), ("return-thunk-far", 8)):
+        yield name, (header(TWICE | OTHER, n, cfg2=cfg2) + templates(t_pause) + all_records()
+                     + policy([(op, CALL, BE_TWO, 0, None) for op in OPS])
+                     + policy([(op, CALL, BE_THREE + 9, 0, None) for op in OPS]))
+
     yield "background", (header(DEBUG | PRINT, 24, bg=3, bgseed=7) + templates(t_pause)
                          + b"".join(record(op, 2 * i, style=i & 3)
                                     for i, op in enumerate(list(OPS)[:24]))

@@ -14,14 +14,15 @@ TEST = os.path.join(B, "test-patch")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    dump = tmp_path_factory.mktemp("patcher") / "sites.txt"
-    env = dict(os.environ, PVPATCH_DUMP=str(dump))
+    d = tmp_path_factory.mktemp("patcher")
+    dump, thunks = d / "sites.txt", d / "thunks.txt"
+    env = dict(os.environ, PVPATCH_DUMP=str(dump), PVPATCH_THUNK_DUMP=str(thunks))
     p = subprocess.run([TEST], capture_output=True, text=True, timeout=120, env=env)
-    return p, dump
+    return p, dump, thunks
 
 
 def test_cmocka_suite_passes(run):
-    p, _ = run
+    p, _, _ = run
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
     assert "[  PASSED  ]" in out and "FAILED" not in out, out
@@ -40,7 +41,7 @@ def _same_mnemonic(want, got):
 def test_patched_bytes_decode_as_intended(run):
     """Every site the tests dumped decodes, with capstone, to the expected
     instructions followed by padding that is one NOP or a JMP over int3."""
-    p, dump = run
+    p, dump, _ = run
     assert p.returncode == 0
     lines = dump.read_text().splitlines()
     assert len(lines) >= 7
@@ -66,6 +67,39 @@ def test_patched_bytes_decode_as_intended(run):
             end = int(addr, 16) + len(code)
             assert pad[0].mnemonic == "jmp" and int(pad[0].op_str, 16) == end, (name, got)
             assert all(i.mnemonic == "int3" for i in pad[1:]), (name, got)
+
+
+def test_thunk_area_is_only_code(run):
+    """The used thunk area, after many CALL sites went through thunks, decodes
+    with capstone from its first byte to its last: thunk after thunk, each
+    starting at a multiple of 16 and ending with `ret; int3` (no return thunk
+    is set), every other byte up to the next thunk int3."""
+    p, _, thunks = run
+    assert p.returncode == 0
+    addr, hexbytes = thunks.read_text().split()
+    base, code = int(addr, 16), bytes.fromhex(hexbytes)
+    assert base % 16 == 0 and len(code) > 0
+    insns = list(_md().disasm(code, base))
+    assert sum(i.size for i in insns) == len(code)
+    starts, in_thunk, after_ret = [base], True, False
+    for i in insns:
+        if in_thunk:
+            assert i.mnemonic != "int3", hex(i.address)
+            if i.mnemonic in ("ret", "retq"):
+                in_thunk, after_ret = False, True
+            continue
+        if after_ret:
+            assert i.mnemonic == "int3", hex(i.address)  # ret; int3
+            after_ret = False
+            continue
+        if i.address % 16 == 0 and i.mnemonic != "int3":
+            starts.append(i.address)
+            in_thunk = i.mnemonic not in ("ret", "retq")
+            after_ret = not in_thunk
+            continue
+        assert i.mnemonic == "int3", hex(i.address)
+    assert not in_thunk and not after_ret
+    assert len(starts) >= 6
 
 
 def test_runtime_is_freestanding():

@@ -32,22 +32,22 @@
  *               push %rsi ...; sub $32,%rsp; mov %eax,%edi ...;
  *               lea 0(%rsp),%rdx ...; call backend; mov 0(%rsp),%eax ...;
  *               lea 32(%rsp),%rsp; ... pop %rsi; ret   (extra outputs)
+ *           Every `ret` above is written `ret; int3` (no straight-line
+ *           speculation past it), or `jmp return_thunk` when the kernel
+ *           sets pv->return_thunk (return-thunk mitigations).  Thunks are
+ *           the only code the patcher writes that returns.
  */
 #include "internal.h"
 
-/* Thunks are kept in pv->thunks as a header followed by code. */
-struct thunk_hdr {
-	uint32_t magic;
-	uint16_t free;
-	uint16_t op;
-	uint32_t regs;		/* ret | arg0 << 4 | ... as in the record */
-	uint32_t len;		/* bytes of code after the header */
-	uint32_t preserves;	/* the backend keeps every register but its result */
-	uint32_t pad;
-	uint64_t backend;
-};
-#define THUNK_MAGIC	0x4b4e4854u	/* "THNK" */
+/*
+ * The thunk area (pv->thunks, executable) holds only code: each thunk
+ * starts at a multiple of THUNK_ALIGN and the bytes up to the next one are
+ * int3.  What the patcher knows of each thunk (the key it was generated
+ * for, where its code is) is in pv->thunk_index, in the kernel's data.
+ */
 #define THUNK_ALIGN	16
+#define THUNK_MAX	128	/* code of one thunk, padding included */
+_Static_assert(THUNK_MAX % THUNK_ALIGN == 0 && THUNK_MAX <= 255, "thunk size");
 
 static uint32_t site_regs(const struct site *s)
 {
@@ -170,8 +170,10 @@ static int emit_direct(const struct site *s, const void *backend, bool preserves
 	return PVPATCH_OK;
 }
 
-/* Write the thunk's code for site s into e (at its final address). */
-static void thunk_code(struct enc *e, const struct site *s, const void *backend, bool preserves)
+/* Write the thunk's code for site s into e (at its final address); it
+ * returns the kernel's way (pv->return_thunk). */
+static void thunk_code(struct enc *e, const struct site *s, const void *backend, bool preserves,
+		       const void *return_thunk)
 {
 	const struct pvpatch_op_info *info = s->info;
 	int nouts = info->nouts, slots = nouts > 1 ? (nouts * 8 + 15) & ~15 : 0;
@@ -222,19 +224,19 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend,
 	for (int r = 15; r >= 0; r--)
 		if (save >> r & 1)
 			enc_pop(e, r);
-	enc_ret(e);
+	enc_return(e, (uintptr_t)return_thunk);
 }
 
-static uint32_t thunk_hash(const struct thunk_hdr *h)
+static uint32_t thunk_hash(const struct pvpatch_thunk_slot *k)
 {
-	uint64_t k = h->backend ^ ((uint64_t)h->regs << 32) ^ ((uint64_t)h->free << 16) ^ h->op ^
-		     ((uint64_t)h->preserves << 63);
+	uint64_t h = (uint64_t)k->backend ^ ((uint64_t)k->regs << 32) ^ ((uint64_t)k->free << 16) ^
+		     k->op ^ ((uint64_t)k->preserves << 63);
 
-	k *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(k >> 40);
+	h *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 40);
 }
 
-static bool thunk_same(const struct thunk_hdr *a, const struct thunk_hdr *b)
+static bool thunk_same(const struct pvpatch_thunk_slot *a, const struct pvpatch_thunk_slot *b)
 {
 	return a->free == b->free && a->op == b->op && a->regs == b->regs &&
 	       a->backend == b->backend && a->preserves == b->preserves;
@@ -242,51 +244,57 @@ static bool thunk_same(const struct thunk_hdr *a, const struct thunk_hdr *b)
 
 /*
  * The thunk for this site and backend: an existing one (found through
- * pv->thunk_index, open addressing), or a new one appended to the area.
+ * pv->thunk_index, open addressing), or a new one appended to the area,
+ * its code and the int3 padding after it written in one poke.
  */
 static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backend,
 		     bool preserves, uintptr_t *addr)
 {
-	struct thunk_hdr h = {
-		.magic = THUNK_MAGIC, .free = s->free, .op = s->info->abi,
-		.regs = site_regs(s), .preserves = preserves,
-		.backend = (uint64_t)(uintptr_t)backend,
+	struct pvpatch_thunk_slot k = {
+		.backend = (uintptr_t)backend, .regs = site_regs(s), .free = s->free,
+		.op = s->info->abi, .preserves = preserves,
 	};
-	uint32_t slot = thunk_hash(&h) & (PVPATCH_THUNK_INDEX - 1);
-	uint8_t code[128];
+	uint32_t slot = thunk_hash(&k) & (PVPATCH_THUNK_INDEX - 1);
+	uint8_t code[THUNK_MAX];
+	size_t at, padded;
 	struct enc e;
-	size_t at;
 	int probes;
 
 	for (probes = 0; probes < PVPATCH_THUNK_INDEX; probes++) {
-		uint32_t v = pv->thunk_index[slot];
-		const struct thunk_hdr *t;
+		const struct pvpatch_thunk_slot *t = &pv->thunk_index[slot];
 
-		if (!v)
+		if (!t->code)
 			break;
-		t = (const void *)(pv->thunks + v - 1);
-		if (thunk_same(t, &h)) {
-			*addr = (uintptr_t)(t + 1);
+		if (thunk_same(t, &k)) {
+			*addr = (uintptr_t)pv->thunks + t->code - 1;
 			return PVPATCH_OK;
 		}
 		slot = (slot + 1) & (PVPATCH_THUNK_INDEX - 1);
 	}
-	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks ||
+	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks || pv->thunks_used >= pv->thunks_size ||
+	    pv->thunks_used >= UINT32_MAX ||
 	    s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6)
 		return PVPATCH_E_THUNK_SPACE;
 	at = pv->thunks_used;
-	*addr = (uintptr_t)(pv->thunks + at + sizeof(h));
+	*addr = (uintptr_t)pv->thunks + at;
 	enc_init(&e, code, sizeof(code), *addr);
-	thunk_code(&e, s, backend, preserves);
+	thunk_code(&e, s, backend, preserves, pv->return_thunk);
 	if (e.range)
 		return PVPATCH_E_CALL_RANGE;
-	if (e.overflow || at + sizeof(h) + e.len > pv->thunks_size)
+	if (e.overflow || e.len > pv->thunks_size - at)
 		return PVPATCH_E_THUNK_SPACE;
-	h.len = (uint32_t)e.len;
-	text_poke(pv, pv->thunks + at + sizeof(h), code, e.len);
-	text_poke(pv, pv->thunks + at, &h, sizeof(h));
-	pv->thunk_index[slot] = (uint32_t)at + 1;
-	pv->thunks_used += (sizeof(h) + e.len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1);
+	/* int3 up to where the next thunk would start (THUNK_MAX is a multiple
+	 * of THUNK_ALIGN, so this fits in code[]), not past the area. */
+	padded = (e.len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1);
+	if (padded > pv->thunks_size - at)
+		padded = pv->thunks_size - at;
+	for (size_t i = e.len; i < padded; i++)
+		code[i] = 0xcc;
+	text_poke(pv, pv->thunks + at, code, padded);
+	k.code = (uint32_t)at + 1;
+	k.len = (uint8_t)e.len;
+	pv->thunk_index[slot] = k;
+	pv->thunks_used = at + padded;
 	return PVPATCH_OK;
 }
 

@@ -162,20 +162,31 @@ void enc_pop(struct enc *e, int reg)
 	put(e, (uint8_t)(0x58 + (reg & 7)));
 }
 
-void enc_call(struct enc *e, uintptr_t target)
+/* opcode rel32 to target, flagging a target out of reach. */
+static void rel32(struct enc *e, uint8_t opcode, uintptr_t target)
 {
 	uintptr_t next = e->addr + e->len + 5;
 	int64_t disp = (int64_t)(target - next);
 
 	if (disp < INT32_MIN || disp > INT32_MAX)
 		e->range = true;
-	put(e, 0xe8);
+	put(e, opcode);
 	put32(e, (uint32_t)disp);
 }
 
-void enc_ret(struct enc *e)
+void enc_call(struct enc *e, uintptr_t target)
 {
-	put(e, 0xc3);
+	rel32(e, 0xe8, target);
+}
+
+void enc_return(struct enc *e, uintptr_t return_thunk)
+{
+	if (return_thunk) {
+		rel32(e, 0xe9, return_thunk);	/* jmp return_thunk */
+	} else {
+		put(e, 0xc3);			/* ret */
+		put(e, 0xcc);			/* int3: no straight-line speculation */
+	}
 }
 
 void enc_rsp_add(struct enc *e, int8_t imm)

@@ -49,7 +49,8 @@ void enc_shift_ri(struct enc *e, int ext, int dst, uint8_t imm, bool w64);	/* C1
 void enc_push(struct enc *e, int reg);
 void enc_pop(struct enc *e, int reg);
 void enc_call(struct enc *e, uintptr_t target);
-void enc_ret(struct enc *e);
+/* A return: ret; int3, or jmp rel32 to the kernel's return thunk (non-zero). */
+void enc_return(struct enc *e, uintptr_t return_thunk);
 void enc_rsp_add(struct enc *e, int8_t imm);		/* add $imm, %rsp */
 void enc_rsp_align16(struct enc *e);			/* and $-16, %rsp */
 void enc_store_rsp(struct enc *e, uint8_t disp, int src);		/* mov %src, disp(%rsp) */

@@ -15,7 +15,8 @@
  *   5. resolve per-site overrides to sites;
  *   6. per site: build the complete new bytes in a buffer for the wanted mode,
  *      falling back INLINE -> CALL -> NATIVE (NOP -> NATIVE), and poke them
- *      only if they differ from what is there, in one write.
+ *      only if they differ from what is there, in one write.  A CALL to a
+ *      backend in a family pvpatch_free_backends() overwrote is refused.
  */
 #include "internal.h"
 #include "util.h"
@@ -217,7 +218,10 @@ static int init(struct pvpatch *pv)
 	}
 	pv->thunks_used = 0;
 	for (unsigned int i = 0; i < PVPATCH_THUNK_INDEX; i++)
-		pv->thunk_index[i] = 0;
+		pv->thunk_index[i].code = 0;
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
+		pv->call_backend[op] = NULL;
+	pv->n_freed = 0;
 	pv->ready = 1;
 	return 0;
 }
@@ -264,9 +268,12 @@ static int find_site(const struct pvpatch *pv, uintptr_t addr)
 	return -1;
 }
 
+/* rep may be NULL (the caller wants no report) everywhere below. */
 static void reject(struct pvpatch_report *rep, uintptr_t site, unsigned int op,
 		   unsigned int wanted, unsigned int got, int reason)
 {
+	if (!rep)
+		return;
 	rep->reasons[reason]++;
 	if (rep->n_rejects < PVPATCH_MAX_REJECTS) {
 		struct pvpatch_reject *j = &rep->rejects[rep->n_rejects];
@@ -305,6 +312,18 @@ static void apply_overrides(struct pvpatch *pv, const struct pvpatch_policy *pol
 	}
 }
 
+/* Whether a backend lies in a family pvpatch_free_backends() overwrote:
+ * calling it would run int3 (or whatever reuses that memory). */
+static bool backend_freed(const struct pvpatch *pv, const void *backend)
+{
+	uintptr_t a = (uintptr_t)backend;
+
+	for (unsigned int k = 0; k < pv->n_freed && k < PVPATCH_MAX_FREED; k++)
+		if (a >= pv->freed[k].start && a < pv->freed[k].end)
+			return true;
+	return false;
+}
+
 /* Build site bytes for one mode; the caller tries the fallbacks. */
 static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 		 const struct pvpatch_op_policy *opol, uint8_t *out)
@@ -319,6 +338,8 @@ static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 	case PVPATCH_MODE_INLINE:
 		return opol ? emit_inline(s, opol, out) : PVPATCH_E_NO_TEMPLATE;
 	case PVPATCH_MODE_CALL:
+		if (opol && opol->backend && backend_freed(pv, opol->backend))
+			return PVPATCH_E_FREED;
 		return emit_call(pv, s, opol ? opol->backend : NULL, opol && opol->preserves, out);
 	}
 	return PVPATCH_E_MODE;
@@ -384,8 +405,10 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 	/* Native and staying so (most sites of most boots): nothing to do. */
 	if (!first && wanted == PVPATCH_MODE_NATIVE && pv->state[i].mode == PVPATCH_MODE_NATIVE &&
 	    native_is_canonical(pv, i) && !(pv->flags & PVPATCH_F_DEBUG)) {
-		rep->mode[PVPATCH_MODE_NATIVE]++;
-		rep->op_mode[r->op][PVPATCH_MODE_NATIVE]++;
+		if (rep) {
+			rep->mode[PVPATCH_MODE_NATIVE]++;
+			rep->op_mode[r->op][PVPATCH_MODE_NATIVE]++;
+		}
 		return;
 	}
 	site_view(pv, i, &s);
@@ -400,7 +423,8 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 			return;
 	}
 	if (first) {
-		rep->fallbacks++;
+		if (rep)
+			rep->fallbacks++;
 		reject(rep, (uintptr_t)s.addr, r->op, wanted, mode, first);
 	}
 	changed = bytes_changed(out, s.addr, s.len);
@@ -408,32 +432,36 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 		debug_site(pv, &s, s.addr, out, mode);
 	if (changed) {
 		text_poke(pv, s.addr, out, s.len);
-		rep->written++;
-		rep->bytes_changed += changed;
-		rep->op_bytes[r->op] += changed;
+		if (rep) {
+			rep->written++;
+			rep->bytes_changed += changed;
+			rep->op_bytes[r->op] += changed;
+		}
 	}
 	pv->state[i].mode = (uint8_t)mode;
 	pv->state[i].flags = STATE_CHECKED | STATE_CANONICAL;	/* as NATIVE writes it */
-	rep->mode[mode]++;
-	rep->op_mode[r->op][mode]++;
+	if (rep) {
+		rep->mode[mode]++;
+		rep->op_mode[r->op][mode]++;
+	}
 }
 
 static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
 		 struct pvpatch_report *rep)
 {
-	static struct pvpatch_report scratch;
-
-	if (!rep)
-		rep = &scratch;
-	for (size_t b = 0; b < sizeof(*rep); b++)
+	/* No report wanted: nothing is counted (no static scratch report that
+	 * two descriptors patched at once would share). */
+	for (size_t b = 0; rep && b < sizeof(*rep); b++)
 		((uint8_t *)rep)[b] = 0;
 	if (!pv || (!pv->ready && init(pv)))
 		return -1;
-	rep->sites = nr_sites(pv);
+	if (rep)
+		rep->sites = nr_sites(pv);
 	apply_overrides(pv, pol, rep);
 	for (unsigned int i = 0; i < nr_sites(pv); i++) {
 		if (pv->state[i].reason) {
-			rep->invalid++;
+			if (rep)
+				rep->invalid++;
 			reject(rep, rec_addr(&pv->sites[i]), pv->sites[i].op,
 			       PVPATCH_MODE_NATIVE, PVPATCH_MODE_NATIVE, pv->state[i].reason);
 		} else {
@@ -441,7 +469,12 @@ static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
 		}
 		pv->state[i].override = NO_OVERRIDE;
 	}
-	rep->thunk_bytes = (unsigned int)pv->thunks_used;
+	/* Every site now in CALL mode calls its op's backend of this policy
+	 * (directly or through a thunk): what pvpatch_free_backends() keeps. */
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
+		pv->call_backend[op] = pol ? pol->op[op].backend : NULL;
+	if (rep)
+		rep->thunk_bytes = (unsigned int)pv->thunks_used;
 	return 0;
 }
 
@@ -451,24 +484,50 @@ int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
 	return apply(pv, policy, report);
 }
 
+static bool family_freed(const struct pvpatch *pv, uintptr_t start, uintptr_t end)
+{
+	for (unsigned int k = 0; k < pv->n_freed && k < PVPATCH_MAX_FREED; k++)
+		if (start >= pv->freed[k].start && end <= pv->freed[k].end)
+			return true;
+	return false;
+}
+
+/*
+ * A family stays while a CALL site may reach it: a site of an op of its
+ * class (the kernel's layout: one section per class), or one whose backend
+ * lies inside it whatever the class.  Each freed family is remembered
+ * before it is overwritten, so apply() never calls into it again; when
+ * there is no room to remember one, it is not freed.
+ */
 size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_family *fam,
 			     unsigned int n, uint8_t fill)
 {
+	bool call_op[PVPATCH_MAX_OP + 1] = { false };
 	size_t freed = 0;
 
-	if (!pv || !pv->ready)
+	if (!pv || !pv->ready || !fam)
 		return 0;
+	for (unsigned int i = 0; i < nr_sites(pv); i++)
+		if (!pv->state[i].reason && pv->state[i].mode == PVPATCH_MODE_CALL)
+			call_op[pv->sites[i].op] = true;	/* valid: op <= PVPATCH_MAX_OP */
 	for (unsigned int f = 0; f < n; f++) {
+		uintptr_t start = (uintptr_t)fam[f].start, end = (uintptr_t)fam[f].end;
 		bool used = false;
 
-		for (unsigned int i = 0; i < nr_sites(pv) && !used; i++) {
-			const struct pvpatch_op_info *info = op_info(pv->sites[i].op);
-
-			used = !pv->state[i].reason && pv->state[i].mode == PVPATCH_MODE_CALL &&
-			       info && !pv_strcmp(info->cls, fam[f].cls);
-		}
-		if (used || fam[f].end <= fam[f].start)
+		if (end <= start || family_freed(pv, start, end))
 			continue;
+		for (unsigned int op = 0; op <= PVPATCH_MAX_OP && !used; op++) {
+			const struct pvpatch_op_info *info = op_info(op);
+			uintptr_t be = (uintptr_t)pv->call_backend[op];
+
+			used = call_op[op] && info &&
+			       ((fam[f].cls && !pv_strcmp(info->cls, fam[f].cls)) || (be >= start && be < end));
+		}
+		if (used || pv->n_freed >= PVPATCH_MAX_FREED)
+			continue;
+		pv->freed[pv->n_freed].start = start;
+		pv->freed[pv->n_freed].end = end;
+		pv->n_freed++;
 		for (uint8_t *p = fam[f].start; p < fam[f].end;) {
 			uint8_t buf[64];
 			size_t len = (size_t)(fam[f].end - p) < sizeof(buf) ? (size_t)(fam[f].end - p)
@@ -479,7 +538,7 @@ size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_fa
 			text_poke(pv, p, buf, len);
 			p += len;
 		}
-		freed += (size_t)(fam[f].end - fam[f].start);
+		freed += end - start;
 	}
 	return freed;
 }

@@ -30,6 +30,7 @@ static const char *const reasons[PVPATCH_NR_REASONS] = {
 	[PVPATCH_E_CALL_RANGE] = "call target out of rel32 range",
 	[PVPATCH_E_THUNK_SPACE] = "thunk area full",
 	[PVPATCH_E_OVERRIDE] = "override names no valid site",
+	[PVPATCH_E_FREED] = "backend freed",
 };
 
 const char *pvpatch_reason_str(enum pvpatch_reason r)

@@ -3,8 +3,9 @@
  * The feature ROM: a hypervisor's description of what each op should become
  * (README.md, "Hypervisor profiles and the feature ROM").  It arrives from
  * outside the kernel, so every field is checked before it is used; a ROM
- * that is not sound as a whole is refused with a reason and the policy is
- * left untouched, so the kernel can fall back to its built-in profile.
+ * that is not sound as a whole is refused with a reason and the policy and
+ * the store are left untouched, so the kernel can fall back to its built-in
+ * profile (or keep the policy it has).
  * Templates in a sound ROM are checked later, per site, by the fitter.
  *
  * The kernel's built-in profiles are ROMs too (generated from the same
@@ -120,46 +121,94 @@ static const char *check_header(const uint8_t *rom, size_t len, uint32_t *total)
 	return NULL;
 }
 
-static const char *parse_entry(const uint8_t *e, uint32_t room, const struct pvpatch_hv_facts *facts,
-			       const void *const *backends, struct pvpatch_policy *pol,
-			       struct pvpatch_rom_store *store, uint32_t *entry_len)
+/* Pass 1: the entry at e (room bytes left in the ROM) is sound; its length. */
+static const char *check_entry(const uint8_t *e, uint32_t room, uint32_t *entry_len)
 {
 	const size_t base = sizeof(struct pvpatch_rom_entry);
-	unsigned int op, mode, n;
-	struct pvpatch_template *t;
+	unsigned int n;
 
 	if (room < base)
 		return "entry past the end";
 	*entry_len = FIELD(e, struct pvpatch_rom_entry, entry_len);
 	n = FIELD(e, struct pvpatch_rom_entry, n_insns);
-	op = FIELD(e, struct pvpatch_rom_entry, op);
-	mode = FIELD(e, struct pvpatch_rom_entry, mode);
 	if (*entry_len < base || *entry_len > room)
 		return "entry length out of bounds";
 	if (base + n * sizeof(struct pvpatch_rom_insn) > *entry_len)
 		return "template longer than its entry";
 	if (n > PVT_MAX_INSNS)
 		return "template with too many instructions";
-	if (mode >= PVPATCH_NR_MODES)
+	if (FIELD(e, struct pvpatch_rom_entry, mode) >= PVPATCH_NR_MODES)
 		return "unknown mode";
 	if (FIELD(e, struct pvpatch_rom_entry, cond) > PVPATCH_ROM_COND_VMPORT_GETHZ)
 		return "unknown condition";
+	return NULL;
+}
+
+/*
+ * Pass 1: the whole ROM is sound -- header, every entry, every override --
+ * reading it only.  On success *total is its length.
+ */
+static const char *check_rom(const uint8_t *rom, size_t len, uint32_t *total)
+{
+	uint32_t off, n, ovoff;
+	const char *err = check_header(rom, len, total);
+
+	if (err)
+		return err;
+	off = FIELD(rom, struct pvpatch_rom_header, entries_off);
+	n = FIELD(rom, struct pvpatch_rom_header, n_entries);
+	if (n && (off < sizeof(struct pvpatch_rom_header) || off > *total))
+		return "entries outside the ROM";
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t elen = 0;
+
+		err = check_entry(rom + off, *total - off, &elen);
+		if (err)
+			return err;
+		off += elen;
+	}
+	ovoff = FIELD(rom, struct pvpatch_rom_header, overrides_off);
+	n = FIELD(rom, struct pvpatch_rom_header, n_overrides);
+	if (n > PVPATCH_ROM_MAX_OVERRIDES)
+		return "too many overrides";
+	if (n && (ovoff < sizeof(struct pvpatch_rom_header) || ovoff > *total ||
+		  (*total - ovoff) / sizeof(struct pvpatch_rom_override) < n))
+		return "overrides outside the ROM";
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *o = rom + ovoff + i * sizeof(struct pvpatch_rom_override);
+
+		if (FIELD(o, struct pvpatch_rom_override, mode) >= PVPATCH_NR_MODES)
+			return "override with an unknown mode";
+	}
+	return NULL;
+}
+
+/* Pass 2: one entry of a sound ROM into the policy and the store. */
+static void use_entry(const uint8_t *e, const struct pvpatch_hv_facts *facts,
+		      const void *const *backends, struct pvpatch_policy *pol,
+		      struct pvpatch_rom_store *store)
+{
+	const size_t base = sizeof(struct pvpatch_rom_entry);
+	unsigned int op = FIELD(e, struct pvpatch_rom_entry, op);
+	unsigned int n = FIELD(e, struct pvpatch_rom_entry, n_insns);
+	struct pvpatch_template *t;
+
 	/* An op this kernel does not know: a newer hypervisor's, ignored. */
 	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name) {
 		store->entries_ignored++;
-		return NULL;
+		return;
 	}
 	store->entries_used++;
 	if (!cond_holds(FIELD(e, struct pvpatch_rom_entry, cond),
 			FIELD(e, struct pvpatch_rom_entry, cond_arg), facts))
-		return NULL;
-	pol->op[op].mode = (uint8_t)mode;
+		return;
+	pol->op[op].mode = (uint8_t)FIELD(e, struct pvpatch_rom_entry, mode);
 	pol->op[op].backend = backends ? backends[op] : NULL;
 	for (int i = 0; i < PVT_MAX_PARAMS; i++)
 		pol->op[op].params[i] = get64(e + offsetof(struct pvpatch_rom_entry, params) + 8 * i);
 	pol->op[op].tmpl = NULL;
 	if (!n)
-		return NULL;
+		return;
 	t = &store->tmpl[op];
 	t->name = store->hypervisor;
 	t->n_insns = (uint8_t)n;
@@ -174,14 +223,18 @@ static const char *parse_entry(const uint8_t *e, uint32_t room, const struct pvp
 		t->insn[i].imm = get64(in + offsetof(struct pvpatch_rom_insn, imm));
 	}
 	pol->op[op].tmpl = t;
-	return NULL;
 }
 
+/*
+ * Two passes, so that a refused ROM leaves *out and *store exactly as they
+ * were (the kernel may still be using a policy built earlier into them) and
+ * nothing is built aside: pass 1 checks the whole ROM writing nothing, pass
+ * 2, which cannot fail, writes the policy and the store in place.
+ */
 int pvpatch_rom_policy(const void *data, size_t len, const struct pvpatch_hv_facts *facts,
 		       const void *const *backends, struct pvpatch_policy *out,
 		       struct pvpatch_rom_store *store, const char **why)
 {
-	static struct pvpatch_policy pol;	/* built aside: *out changes only on success */
 	const uint8_t *rom = data;
 	uint32_t total = 0, off, n, ovoff;
 	const char *err;
@@ -191,64 +244,39 @@ int pvpatch_rom_policy(const void *data, size_t len, const struct pvpatch_hv_fac
 		*why = "no ROM";
 		return -1;
 	}
-	err = check_header(rom, len, &total);
-	if (err)
-		goto refuse;
-	for (size_t b = 0; b < sizeof(pol); b++)
-		((uint8_t *)&pol)[b] = 0;
+	err = check_rom(rom, len, &total);
+	if (err) {
+		*why = err;
+		return -1;
+	}
+
+	for (size_t b = 0; b < sizeof(*out); b++)
+		((uint8_t *)out)[b] = 0;
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
+		out->op[op].backend = backends ? backends[op] : NULL;
 	store->entries_used = store->entries_ignored = 0;
 	copy_name(store->hypervisor, rom + offsetof(struct pvpatch_rom_header, hypervisor),
 		  sizeof(store->hypervisor));
-	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
-		pol.op[op].backend = backends ? backends[op] : NULL;
-
 	off = FIELD(rom, struct pvpatch_rom_header, entries_off);
 	n = FIELD(rom, struct pvpatch_rom_header, n_entries);
-	if (n && (off < sizeof(struct pvpatch_rom_header) || off > total)) {
-		err = "entries outside the ROM";
-		goto refuse;
-	}
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t elen = 0;
-
-		err = parse_entry(rom + off, total - off, facts, backends, &pol, store, &elen);
-		if (err)
-			goto refuse;
-		off += elen;
+		use_entry(rom + off, facts, backends, out, store);
+		off += FIELD(rom + off, struct pvpatch_rom_entry, entry_len);
 	}
-
 	ovoff = FIELD(rom, struct pvpatch_rom_header, overrides_off);
 	n = FIELD(rom, struct pvpatch_rom_header, n_overrides);
-	if (n > PVPATCH_ROM_MAX_OVERRIDES) {
-		err = "too many overrides";
-		goto refuse;
-	}
-	if (n && (ovoff < sizeof(struct pvpatch_rom_header) || ovoff > total ||
-		  (total - ovoff) / sizeof(struct pvpatch_rom_override) < n)) {
-		err = "overrides outside the ROM";
-		goto refuse;
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *o = rom + ovoff + i * sizeof(struct pvpatch_rom_override);
-		unsigned int mode = FIELD(o, struct pvpatch_rom_override, mode);
 
-		if (mode >= PVPATCH_NR_MODES) {
-			err = "override with an unknown mode";
-			goto refuse;
-		}
 		copy_name(store->func[i], o + offsetof(struct pvpatch_rom_override, func),
 			  sizeof(store->func[i]));
 		store->ov[i] = (struct pvpatch_override){
-			store->func[i], FIELD(o, struct pvpatch_rom_override, offset), (uint8_t)mode };
+			store->func[i], FIELD(o, struct pvpatch_rom_override, offset),
+			(uint8_t)FIELD(o, struct pvpatch_rom_override, mode) };
 	}
-	pol.overrides = n ? store->ov : NULL;
-	pol.n_overrides = n;
-	*out = pol;
+	out->overrides = n ? store->ov : NULL;
+	out->n_overrides = n;
 	return 0;
-
-refuse:
-	*why = err;
-	return -1;
 }
 
 bool pvpatch_template_uses(const struct pvpatch_template *t, unsigned int opcode)

@@ -6,10 +6,13 @@
  * fails the test if it leaves a site or the thunk area.
  *
  * PVPATCH_DUMP=FILE writes the bytes of the sites the tests built, with the
- * instructions they must decode to, for tests/unit/test_patcher.py to
- * cross-check with capstone.
+ * instructions they must decode to, and PVPATCH_THUNK_DUMP=FILE the used
+ * thunk area after test_thunk_area_holds_only_code, for
+ * tests/unit/test_patcher.py to cross-check with capstone.
  */
+#define _GNU_SOURCE	/* REG_RIP, REG_RSP (ucontext) */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,9 +22,11 @@
 #include <cmocka.h>
 #include <cpuid.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <asm/pvpatch.h>
+#include "insn.h"
 #include "sites.h"
 
 extern const struct pvpatch_site __pvpatch_sites_start[], __pvpatch_sites_end[];
@@ -30,6 +35,10 @@ extern char __executable_start[], etext[];
 #define MAX_SITES	256
 #define THUNK_AREA	((void *)0x30000000ul)	/* within rel32 of a -no-pie text */
 #define THUNK_SIZE	8192
+#define AUX_THUNKS	((void *)0x30100000ul)	/* for a second descriptor */
+#define AUX_THUNK_SIZE	4096
+#define FAMILY_AREA	((uint8_t *)0x30200000ul)	/* backends to free */
+#define FAMILY_SIZE	4096
 
 static struct pvpatch pv;
 static struct pvpatch_site_state state[MAX_SITES];
@@ -39,9 +48,10 @@ static size_t text_len;
 static struct pvpatch_policy pol;
 static struct pvpatch_report rep;
 static FILE *dump;
+static const char *thunk_dump;
 
 /* --- the poke hook: every write must stay inside one site or the thunks -- */
-static unsigned int pokes;
+static unsigned int pokes, thunk_pokes;
 
 static int inside_site(uintptr_t a, size_t len, const struct pvpatch_site *s,
 		       const struct pvpatch_site *end)
@@ -61,13 +71,15 @@ static void checked_poke(void *addr, const void *src, size_t len, void *arg)
 	uintptr_t a = (uintptr_t)addr;
 	int ok = inside_site(a, len, p->sites, p->sites_end) ||
 		 (p->thunks && a >= (uintptr_t)p->thunks &&
-		  a + len <= (uintptr_t)p->thunks + p->thunks_size);
+		  a + len <= (uintptr_t)p->thunks + p->thunks_size) ||
+		 (a >= (uintptr_t)FAMILY_AREA && a + len <= (uintptr_t)FAMILY_AREA + FAMILY_SIZE);
 
 	if (!ok) {
 		fprintf(stderr, "poke outside sites: %p + %zu\n", addr, len);
 		abort();
 	}
 	pokes++;
+	thunk_pokes += p->thunks && a >= (uintptr_t)p->thunks;
 	memcpy(addr, src, len);
 }
 
@@ -203,6 +215,12 @@ static int group_setup(void **st)
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (thunks != THUNK_AREA)
 		return -1;
+	if (mmap(AUX_THUNKS, AUX_THUNK_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != AUX_THUNKS)
+		return -1;
+	if (mmap(FAMILY_AREA, FAMILY_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != FAMILY_AREA)
+		return -1;
 	text_copy = malloc(text_len);
 	memcpy(text_copy, (void *)start, text_len);
 	if ((size_t)(__pvpatch_sites_end - __pvpatch_sites_start) > MAX_SITES)
@@ -216,6 +234,7 @@ static int group_setup(void **st)
 	};
 	if (d)
 		dump = fopen(d, "w");
+	thunk_dump = getenv("PVPATCH_THUNK_DUMP");
 	return 0;
 }
 
@@ -541,6 +560,835 @@ static void test_call_preserving_inline_saves(void **st)
 	dump_site("call_inline_saves", s, expect);
 }
 
+/* --- thunks: what they end with, what the area holds, reuse ------------- */
+
+/* A return thunk as a kernel's __x86_return_thunk: it counts and returns. */
+volatile unsigned long rethunk_calls;
+__asm__(".text\n"
+	".globl test_return_thunk\n"
+	".type test_return_thunk, @function\n"
+	"test_return_thunk:\n"
+	"	lock incq rethunk_calls(%rip)\n"
+	"	ret\n"
+	"	int3\n"
+	".size test_return_thunk, . - test_return_thunk\n");
+void test_return_thunk(void);
+
+/* Where the call of a patched site goes (0: it calls nothing). */
+static uintptr_t site_call(const struct pvpatch_site *s)
+{
+	const uint8_t *p = site_bytes(s);
+	unsigned int off = 0;
+	struct insn insn;
+
+	while (off < s->site_len) {
+		int l = insn_decode(&insn, p + off, s->site_len - off);
+
+		assert_true(l > 0);
+		if (insn.branch == INSN_BR_CALL)
+			return (uintptr_t)insn_rel_target(&insn, (uintptr_t)p + off);
+		off += (unsigned int)l;
+	}
+	return 0;
+}
+
+/* The code of the thunk at p (room bytes readable): it decodes up to its
+ * return, `ret; int3` or `jmp rel32`, which is at *ret_at; returns the bytes
+ * up to the end of that return (the int3 included). */
+static size_t thunk_code_len(const uint8_t *p, size_t room, size_t *ret_at)
+{
+	size_t off = 0;
+	struct insn insn;
+
+	while (off < room) {
+		int l = insn_decode(&insn, p + off, room - off);
+
+		assert_true(l > 0);
+		if (insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len) {
+			*ret_at = off;
+			assert_true(off + 1 < room);
+			assert_int_equal(p[off + 1], 0xcc);
+			return off + 2;
+		}
+		if (insn.branch == INSN_BR_JMP && l == 5) {
+			*ret_at = off;
+			return off + 5;
+		}
+		/* A thunk branches nowhere but to its backend. */
+		assert_true(insn.branch == INSN_BR_NONE || insn.branch == INSN_BR_CALL);
+		off += (size_t)l;
+	}
+	fail_msg("thunk at %p without a return", (const void *)p);
+	return 0;
+}
+
+/* A second descriptor over the same sites, with its own thunk area (zeroed
+ * first: the patcher must write the int3 padding itself). */
+static struct pvpatch aux;
+static struct pvpatch_site_state aux_state[MAX_SITES];
+static uint8_t aux_saved[MAX_SITES * PVPATCH_MAX_SITE];
+
+static void aux_init(const void *return_thunk)
+{
+	memset(AUX_THUNKS, 0, AUX_THUNK_SIZE);
+	aux = pv;
+	aux.ready = 0;
+	aux.state = aux_state;
+	aux.saved = aux_saved;
+	aux.thunks = AUX_THUNKS;
+	aux.thunks_size = AUX_THUNK_SIZE;
+	aux.poke_arg = &aux;
+	aux.return_thunk = return_thunk;
+}
+
+static void aux_done(void)
+{
+	assert_int_equal(pvpatch_revert(&aux, &rep), 0);
+	assert_text_native();
+}
+
+/* Without a return thunk a thunk ends `ret; int3`, then int3 padding. */
+static void test_thunk_ends_ret_int3(void **st)
+{
+	const struct pvpatch_site *s = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	const uint8_t *t;
+	size_t len, ret_at;
+
+	(void)st;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	patch();
+	t = (const uint8_t *)site_call(s);
+	assert_true(t >= pv.thunks && t < pv.thunks + pv.thunks_used);
+	assert_int_equal((t - pv.thunks) % 16, 0);
+	len = thunk_code_len(t, pv.thunks + pv.thunks_used - t, &ret_at);
+	assert_int_equal(len, ret_at + 2);
+	assert_int_equal(t[ret_at], 0xc3);
+	assert_int_equal(t[ret_at + 1], 0xcc);
+	for (size_t i = len; (uintptr_t)(t + i) % 16; i++)
+		assert_int_equal(t[i], 0xcc);
+	site_write_cr3(0x5000);
+	assert_int_equal(cr3_seen, 0x5000);
+}
+
+/* With a return thunk a thunk ends `jmp return_thunk` and really goes
+ * there: the backend's result comes back through it. */
+static void test_thunk_ends_jmp_return_thunk(void **st)
+{
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	const struct pvpatch_site *r = rec(site_read_cr3, PVPATCH_OP_READ_CR3);
+	const struct pvpatch_site *both[] = { w, r };
+	uint32_t called[4], native[4];
+
+	(void)st;
+	site_cpuid(0, 0, native);
+	aux_init(test_return_thunk);
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_read_cr3 };
+	pol.op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_cpuid };
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	assert_int_equal(rep.fallbacks, 0);
+	for (int k = 0; k < 2; k++) {
+		const uint8_t *t = (const uint8_t *)site_call(both[k]);
+		size_t ret_at, len;
+		uint8_t want[5];
+		int32_t rel;
+
+		assert_true(t >= aux.thunks && t < aux.thunks + aux.thunks_used);
+		len = thunk_code_len(t, aux.thunks + aux.thunks_used - t, &ret_at);
+		assert_int_equal(len, ret_at + 5);
+		want[0] = 0xe9;
+		rel = (int32_t)((intptr_t)test_return_thunk - (intptr_t)(t + len));
+		memcpy(want + 1, &rel, 4);
+		assert_memory_equal(t + ret_at, want, 5);
+		for (size_t i = len; (uintptr_t)(t + i) % 16; i++)
+			assert_int_equal(t[i], 0xcc);
+	}
+	rethunk_calls = 0;
+	site_write_cr3(0x6000);
+	assert_int_equal(cr3_seen, 0x6000);
+	assert_int_equal(rethunk_calls, 1);
+	assert_int_equal(site_read_cr3(), 0xabc000);
+	assert_int_equal(rethunk_calls, 2);
+	assert_int_equal(site_write_cr3_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+	assert_int_equal(rethunk_calls, 3);
+	site_cpuid(0, 0, called);
+	assert_memory_equal(called, native, sizeof(native));
+	assert_int_equal(rethunk_calls, 4);
+	aux_done();
+}
+
+/* A return thunk beyond rel32 of the thunk area: sites that need a thunk
+ * fall back with the range reason and nothing is written to the area;
+ * direct calls (which do not return through the patcher's code) still work. */
+static void test_return_thunk_out_of_range(void **st)
+{
+	static const uint8_t zero[AUX_THUNK_SIZE];
+
+	(void)st;
+	aux_init((const void *)((uintptr_t)AUX_THUNKS + (3ul << 31)));
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pol.op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_mem_size };
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	assert_int_equal(rejects_with(PVPATCH_E_CALL_RANGE), count_op(PVPATCH_OP_WRITE_CR3));
+	assert_int_equal(rep.op_mode[PVPATCH_OP_WRITE_CR3][PVPATCH_MODE_NATIVE],
+			 count_op(PVPATCH_OP_WRITE_CR3));
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_CALL],
+			 count_op(PVPATCH_OP_MEM_SIZE));
+	assert_int_equal(aux.thunks_used, 0);
+	assert_memory_equal(AUX_THUNKS, zero, AUX_THUNK_SIZE);
+	assert_int_equal(site_mem_size(), 0x777000);
+	aux_done();
+}
+
+/* Every CALL op of this program with a thunk-needing site, as a policy. */
+static void call_everything(bool preserving)
+{
+	memset(&pol, 0, sizeof(pol));
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_write_cr3 : (void *)be_write_cr3,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_read_cr3 : (void *)be_read_cr3,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_cpuid : (void *)be_cpuid,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_RDMSR] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = preserving ? (void *)pbe_rdmsr : (void *)be_rdmsr,
+		.preserves = preserving };
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_sched_yield, .preserves = 1 };
+	if (!preserving) {
+		pol.op[PVPATCH_OP_SEND_IPI] = (struct pvpatch_op_policy){
+			.mode = PVPATCH_MODE_CALL, .backend = be_send_ipi };
+		pol.op[PVPATCH_OP_SET_PTE] = (struct pvpatch_op_policy){
+			.mode = PVPATCH_MODE_CALL, .backend = be_set_pte };
+	}
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+}
+
+/*
+ * The thunk area holds nothing but code: from its start, thunk after thunk
+ * at multiples of 16, each decoding up to its return, then int3 up to the
+ * next; nothing past the used area written (it was zeroed).  Every site the
+ * last apply sent through a thunk calls one of them; returns how many do.
+ */
+static unsigned int check_thunk_area(void)
+{
+	uintptr_t starts[256];
+	unsigned int n = 0, thunked = 0;
+	size_t off = 0, used = pv.thunks_used;
+
+	assert_true(used > 0 && used <= pv.thunks_size);
+	while (off < used) {
+		size_t ret_at;
+
+		assert_int_equal(off % 16, 0);
+		assert_true(n < 256);
+		starts[n++] = (uintptr_t)pv.thunks + off;
+		off += thunk_code_len(pv.thunks + off, used - off, &ret_at);
+		assert_true(off <= used);
+		for (; off < used && off % 16; off++)
+			assert_int_equal(pv.thunks[off], 0xcc);
+	}
+	for (size_t i = used; i < pv.thunks_size; i++)
+		assert_int_equal(pv.thunks[i], 0);
+	for (const struct pvpatch_site *s = __pvpatch_sites_start; s < __pvpatch_sites_end; s++) {
+		uintptr_t t = site_call(s);
+		unsigned int k = 0;
+
+		if (t < (uintptr_t)pv.thunks || t >= (uintptr_t)pv.thunks + pv.thunks_size)
+			continue;
+		while (k < n && starts[k] != t)
+			k++;
+		assert_true(k < n);
+		thunked++;
+	}
+	return thunked;
+}
+
+static void test_thunk_area_holds_only_code(void **st)
+{
+	size_t used;
+
+	(void)st;
+	call_everything(false);
+	assert_true(check_thunk_area() >= 6);
+	call_everything(true);
+	assert_true(check_thunk_area() >= 3);
+	used = pv.thunks_used;
+	if (thunk_dump) {
+		FILE *f = fopen(thunk_dump, "w");
+
+		assert_non_null(f);
+		fprintf(f, "%lx ", (unsigned long)(uintptr_t)pv.thunks);
+		for (size_t i = 0; i < used; i++)
+			fprintf(f, "%02x", pv.thunks[i]);
+		fprintf(f, "\n");
+		fclose(f);
+	}
+}
+
+/* What a thunk is generated for, computed from a site's record. */
+static uint64_t thunk_key(const struct pvpatch_site *s)
+{
+	const struct pvpatch_op_info *info = &pvpatch_op_table[s->op];
+	uint64_t k = (uint64_t)s->op << 48 | (uint64_t)s->clobbers << 32;
+
+	if (info->nouts)
+		k |= pvpatch_site_reg(s, PVPATCH_SLOT_RET);
+	for (unsigned int a = 0; a < info->nargs; a++)
+		k |= (uint64_t)pvpatch_site_reg(s, PVPATCH_SLOT_ARG0 + a) << (4 * (a + 1));
+	return k;
+}
+
+/* One thunk per key: sites with the same key share it, different keys get
+ * different thunks, and patching again (after a revert) reuses them all
+ * without writing to the thunk area. */
+static void test_thunk_reuse(void **st)
+{
+	static uintptr_t first[MAX_SITES];
+	const struct pvpatch_site *s0 = __pvpatch_sites_start;
+	unsigned int n = (unsigned int)(__pvpatch_sites_end - s0), thunked = 0, shared = 0;
+	size_t used;
+
+	(void)st;
+	call_everything(false);
+	used = pv.thunks_used;
+	for (unsigned int i = 0; i < n; i++) {
+		first[i] = site_call(&s0[i]);
+		if (first[i] < (uintptr_t)pv.thunks || first[i] >= (uintptr_t)pv.thunks + used) {
+			first[i] = 0;
+			continue;
+		}
+		thunked++;
+		for (unsigned int j = 0; j < i; j++) {
+			if (!first[j])
+				continue;
+			if (thunk_key(&s0[i]) == thunk_key(&s0[j])) {
+				assert_int_equal(first[i], first[j]);
+				shared++;
+			} else {
+				assert_int_not_equal(first[i], first[j]);
+			}
+		}
+	}
+	assert_true(thunked >= 6);
+	print_message("%u thunked sites, %u sharing a thunk\n", thunked, shared);
+	assert_int_equal(pvpatch_revert(&pv, &rep), 0);
+	thunk_pokes = 0;
+	call_everything(false);
+	assert_int_equal(thunk_pokes, 0);
+	assert_int_equal(pv.thunks_used, used);
+	for (unsigned int i = 0; i < n; i++)
+		if (first[i])
+			assert_int_equal(site_call(&s0[i]), first[i]);
+}
+
+/* --- the default poke: cli, copy, serialise, sti, for real ---------------
+ *
+ * In user mode cli and sti raise #GP (SIGSEGV): a handler recognises them
+ * (0xfa, 0xfb), records the event with how many destination bytes were
+ * already written, and steps over them.  The IRET to self is legal at any
+ * privilege level and really runs.  With the trap flag set, every
+ * instruction of the poke traps (SIGTRAP): that shows when the first byte
+ * changes and that the iretq comes after the last, and lets the test clear
+ * IF in the flags the poke's pushfq saved, as a kernel with interrupts off
+ * would have them: then no sti may follow.
+ */
+void text_poke(struct pvpatch *pv, void *addr, const void *src, size_t len);	/* poke.c */
+
+enum { EV_CLI = 1, EV_STI, EV_IRET, EV_WRITE };
+#define PK_MAX_EV 16
+
+static volatile struct { int what, written; } pk_ev[PK_MAX_EV];
+static volatile sig_atomic_t pk_n_ev, pk_armed, pk_wrote, pk_fake_if, pk_faked, pk_cli, pk_sti;
+static volatile uintptr_t pk_last_rip;		/* the instruction that just ran */
+static volatile int pk_prev_written, pk_n_stores, pk_store[64];	/* bytes per store */
+static uint8_t *volatile pk_dst;
+static const uint8_t *volatile pk_new;
+static volatile size_t pk_len;
+static struct sigaction pk_old_segv, pk_old_trap;
+
+static int pk_written(void)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < pk_len; i++)
+		n += pk_dst[i] == pk_new[i];
+	return n;
+}
+
+static void pk_record(int what)
+{
+	if (pk_n_ev < PK_MAX_EV) {
+		pk_ev[pk_n_ev].what = what;
+		pk_ev[pk_n_ev].written = pk_dst ? pk_written() : 0;
+	}
+	pk_n_ev++;
+}
+
+static void pk_segv(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	const uint8_t *rip = (const uint8_t *)g[REG_RIP];
+
+	(void)sig;
+	(void)si;
+	if (!pk_armed || (*rip != 0xfa && *rip != 0xfb)) {
+		/* A real fault: let it happen again under the old handler. */
+		sigaction(SIGSEGV, &pk_old_segv, NULL);
+		return;
+	}
+	if (*rip == 0xfa)
+		pk_cli++;
+	else
+		pk_sti++;
+	pk_record(*rip == 0xfa ? EV_CLI : EV_STI);
+	g[REG_RIP] += 1;
+	pk_last_rip = (uintptr_t)rip + 1;
+}
+
+static void pk_trap(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	const uint8_t *rip = (const uint8_t *)g[REG_RIP];
+	const uint8_t *last = (const uint8_t *)pk_last_rip;
+
+	(void)sig;
+	(void)si;
+	if (!pk_armed)
+		return;
+	/* The first pushfq of the poke saved RFLAGS: make IF look clear. */
+	if (pk_fake_if && !pk_faked && last && *last == 0x9c) {
+		*(uint64_t *)g[REG_RSP] &= ~(uint64_t)0x200;
+		pk_faked = 1;
+	}
+	if (pk_dst) {
+		int w = pk_written();
+
+		if (!pk_wrote && w > 0) {
+			pk_wrote = 1;
+			pk_record(EV_WRITE);
+		}
+		if (w != pk_prev_written && pk_n_stores < 64)
+			pk_store[pk_n_stores++] = w - pk_prev_written;
+		pk_prev_written = w;
+	}
+	if (rip[0] == 0x48 && rip[1] == 0xcf)
+		pk_record(EV_IRET);
+	pk_last_rip = (uintptr_t)rip;
+}
+
+static void pk_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = pk_segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGSEGV, &sa, &pk_old_segv), 0);
+	sa.sa_sigaction = pk_trap;
+	assert_int_equal(sigaction(SIGTRAP, &sa, &pk_old_trap), 0);
+}
+
+static void pk_uninstall(void)
+{
+	sigaction(SIGSEGV, &pk_old_segv, NULL);
+	sigaction(SIGTRAP, &pk_old_trap, NULL);
+}
+
+static void pk_arm(uint8_t *dst, const uint8_t *new, size_t len, bool fake_if_clear)
+{
+	pk_dst = dst;
+	pk_new = new;
+	pk_len = len;
+	pk_n_ev = pk_wrote = pk_faked = pk_cli = pk_sti = 0;
+	pk_prev_written = pk_n_stores = 0;
+	pk_last_rip = 0;
+	pk_fake_if = fake_if_clear;
+	pk_armed = 1;
+}
+
+static inline void tf_on(void)
+{
+	__asm__ volatile("pushfq; orq $0x100, (%%rsp); popfq" : : : "cc", "memory");
+}
+
+static inline void tf_off(void)
+{
+	__asm__ volatile("pushfq; andq $~0x100, (%%rsp); popfq" : : : "cc", "memory");
+}
+
+/* One poke of len bytes at dst + off with the default; the events it made. */
+static void default_poke_once(unsigned int off, unsigned int len, bool step, bool fake_if_clear)
+{
+	static uint8_t buf[64] __attribute__((aligned(64))), src[48], before[64];
+	struct pvpatch dp = { .poke = NULL };
+	const uint8_t *s = src + (off * 7 + len) % 8;	/* sources at any alignment too */
+
+	for (unsigned int i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(0x11 + 3 * i);
+	for (unsigned int i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)~(0x11 + 3 * (i - (s - src) + off));	/* differs from every byte */
+	memcpy(before, buf, sizeof(buf));
+	pk_arm(buf + off, s, len, fake_if_clear);
+	if (step) {
+		tf_on();
+		text_poke(&dp, buf + off, s, len);
+		pk_armed = 0;
+		tf_off();
+	} else {
+		text_poke(&dp, buf + off, s, len);
+		pk_armed = 0;
+	}
+	/* Exactly the bytes asked for, and nothing around them. */
+	assert_memory_equal(buf + off, s, len);
+	assert_memory_equal(buf, before, off);
+	assert_memory_equal(buf + off + len, before + off + len, sizeof(buf) - off - len);
+	assert_true(pk_n_ev <= PK_MAX_EV);
+}
+
+static void test_default_poke_order_and_bytes(void **st)
+{
+	(void)st;
+	pk_install();
+	for (unsigned int off = 0; off < 16; off++) {
+		for (unsigned int len = 1; len <= 32; len++) {
+			/* cli before any byte changes, sti after the last. */
+			default_poke_once(off, len, false, false);
+			assert_int_equal(pk_n_ev, 2);
+			assert_int_equal(pk_ev[0].what, EV_CLI);
+			assert_int_equal(pk_ev[0].written, 0);
+			assert_int_equal(pk_ev[1].what, EV_STI);
+			assert_int_equal(pk_ev[1].written, len);
+
+			/* Single-stepped: cli, the first write, iretq after the last
+			 * write, sti; and the stores: bytes up to an 8-byte
+			 * boundary, aligned 8-byte words, the remaining bytes. */
+			default_poke_once(off, len, true, false);
+			{
+				unsigned int head = (8 - off % 8) % 8, k = 0;
+
+				if (head > len)
+					head = len;
+				for (unsigned int i = 0; i < head; i++)
+					assert_int_equal(pk_store[k++], 1);
+				for (unsigned int i = 0; i < (len - head) / 8; i++)
+					assert_int_equal(pk_store[k++], 8);
+				for (unsigned int i = 0; i < (len - head) % 8; i++)
+					assert_int_equal(pk_store[k++], 1);
+				assert_int_equal(pk_n_stores, k);
+			}
+			assert_int_equal(pk_n_ev, 4);
+			assert_int_equal(pk_ev[0].what, EV_CLI);
+			assert_int_equal(pk_ev[0].written, 0);
+			assert_int_equal(pk_ev[1].what, EV_WRITE);
+			assert_int_equal(pk_ev[2].what, EV_IRET);
+			assert_int_equal(pk_ev[2].written, len);
+			assert_int_equal(pk_ev[3].what, EV_STI);
+			assert_int_equal(pk_ev[3].written, len);
+		}
+	}
+	pk_uninstall();
+}
+
+/* Interrupts were off when the poke began: it must not turn them on. */
+static void test_default_poke_keeps_interrupts_off(void **st)
+{
+	(void)st;
+	pk_install();
+	for (unsigned int off = 0; off < 16; off += 5) {
+		for (unsigned int len = 1; len <= 32; len += 7) {
+			default_poke_once(off, len, true, true);
+			assert_true(pk_faked);
+			assert_int_equal(pk_n_ev, 3);
+			assert_int_equal(pk_ev[0].what, EV_CLI);
+			assert_int_equal(pk_ev[0].written, 0);
+			assert_int_equal(pk_ev[1].what, EV_WRITE);
+			assert_int_equal(pk_ev[2].what, EV_IRET);
+			assert_int_equal(pk_ev[2].written, len);
+			assert_int_equal(pk_sti, 0);
+		}
+	}
+	pk_uninstall();
+}
+
+/* The patcher with the default poke, end to end: every site write and
+ * every thunk write between one cli and one sti, the sites working after. */
+static void test_default_poke_patches(void **st)
+{
+	const struct pvpatch_site *s = rec(site_io_delay, PVPATCH_OP_IO_DELAY);
+	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+
+	(void)st;
+	aux_init(NULL);
+	aux.poke = NULL;
+	aux.poke_arg = NULL;
+	pol.op[PVPATCH_OP_IO_DELAY].mode = PVPATCH_MODE_NOP;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pk_install();
+	pk_arm(NULL, NULL, 0, false);
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	pk_armed = 0;
+	assert_int_equal(rep.fallbacks, 0);
+	assert_true(rep.written >= 2 && aux.thunks_used > 0);
+	/* One cli and one sti per write: the sites written and the thunk(s). */
+	assert_true(pk_cli > (sig_atomic_t)rep.written);
+	assert_int_equal(pk_cli, pk_sti);
+	assert_memory_equal(site_bytes(s), nop5, 5);
+	site_io_delay();
+	site_write_cr3(0x8000);
+	assert_int_equal(cr3_seen, 0x8000);
+	pk_arm(NULL, NULL, 0, false);
+	aux_done();
+	pk_armed = 0;
+	assert_int_equal(pk_cli, rep.written);
+	assert_int_equal(pk_sti, rep.written);
+	pk_uninstall();
+}
+
+/* --- freeing backend families -------------------------------------------- */
+
+/*
+ * Backends the test can free: code copied into FAMILY_AREA (the poke hook
+ * allows writes there).  A mem_size backend (`mov $0x1234, %eax; ret`) at
+ * +0, a write_cr3 one (`ret`) at +128 that write_cr3 sites reach through a
+ * thunk.  Families: [+0, +64) and [+128, +192), with classes of ops this
+ * test never sends to CALL, so only the address can keep them; and a "mem"
+ * family at +2048 holding no backend, which only its class can keep.
+ */
+static void test_free_backends_keeps_used_refuses_freed(void **st)
+{
+	static const uint8_t be_code[] = { 0xb8, 0x34, 0x12, 0x00, 0x00, 0xc3 };
+	uint8_t *be_mem = FAMILY_AREA, *be_cr3 = FAMILY_AREA + 128, *mem_fam = FAMILY_AREA + 2048;
+	const struct pvpatch_backend_family direct = { "sched", be_mem, be_mem + 64 };
+	const struct pvpatch_backend_family thunked = { "desc", be_cr3, be_cr3 + 64 };
+	const struct pvpatch_backend_family by_class = { "mem", mem_fam, mem_fam + 64 };
+	const struct pvpatch_backend_family all[] = { direct, thunked, by_class };
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	unsigned int n_mem = count_op(PVPATCH_OP_MEM_SIZE), n_cr3 = count_op(PVPATCH_OP_WRITE_CR3);
+	uint8_t int3s[64];
+
+	(void)st;
+	memset(int3s, 0xcc, sizeof(int3s));
+	memset(FAMILY_AREA, 0x90, FAMILY_SIZE);
+	memcpy(be_mem, be_code, sizeof(be_code));
+	be_cr3[0] = 0xc3;
+	pol.op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_mem };
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_cr3 };
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	assert_int_equal(site_mem_size(), 0x1234);	/* runs the copied backend */
+	site_write_cr3(0x1000);				/* through a thunk to +128 */
+	assert_true(site_call(w) >= (uintptr_t)pv.thunks);
+
+	/* Used by CALL sites: by address (directly, through a thunk), by class. */
+	assert_int_equal(pvpatch_free_backends(&pv, all, 3, 0xcc), 0);
+	assert_memory_equal(be_mem, be_code, sizeof(be_code));
+	assert_int_equal(be_cr3[0], 0xc3);
+	assert_int_equal(mem_fam[0], 0x90);
+
+	/* No CALL site left: all three freed, once. */
+	assert_int_equal(pvpatch_revert(&pv, &rep), 0);
+	assert_int_equal(pvpatch_free_backends(&pv, all, 3, 0xcc), 3 * 64);
+	assert_memory_equal(be_mem, int3s, 64);
+	assert_memory_equal(be_cr3, int3s, 64);
+	assert_memory_equal(mem_fam, int3s, 64);
+	assert_int_equal(be_mem[64], 0x90);
+	assert_int_equal(pvpatch_free_backends(&pv, all, 3, 0xcc), 0);
+
+	/* CALL into a freed family again: refused, the sites stay native. */
+	pol.op[PVPATCH_OP_MEM_SIZE].backend = be_mem + 63;
+	patch();
+	assert_int_equal(rejects_with(PVPATCH_E_FREED), n_mem + n_cr3);
+	assert_int_equal(rep.fallbacks, n_mem + n_cr3);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_NATIVE], n_mem);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_WRITE_CR3][PVPATCH_MODE_NATIVE], n_cr3);
+	assert_int_equal(rep.rejects[0].reason, PVPATCH_E_FREED);
+	assert_int_equal(rep.rejects[0].wanted, PVPATCH_MODE_CALL);
+	assert_int_equal(rep.rejects[0].got, PVPATCH_MODE_NATIVE);
+	assert_string_equal(pvpatch_reason_str(PVPATCH_E_FREED), "backend freed");
+	assert_int_equal(rep.written, 0);
+	assert_text_native();
+	/* Nothing of the freed ranges runs (int3 would kill the test). */
+	assert_int_equal(site_mem_size(), native_mem_size());
+	assert_memory_equal(be_mem, int3s, 64);
+	/* Just past a freed range is not freed. */
+	pol.op[PVPATCH_OP_MEM_SIZE].backend = be_mem + 64;	/* nop ...; (never run) */
+	pol.op[PVPATCH_OP_WRITE_CR3].mode = PVPATCH_MODE_NATIVE;
+	patch();
+	assert_int_equal(rejects_with(PVPATCH_E_FREED), 0);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_CALL], n_mem);
+}
+
+/* --- the ROM parser: a refused ROM writes nothing ------------------------ */
+
+/* A ROM: a header, an entry with a two-instruction template for mem_size,
+ * an entry without one for io_delay, two overrides. */
+struct test_rom {
+	struct pvpatch_rom_header h;
+	struct pvpatch_rom_entry e0;
+	struct pvpatch_rom_insn i0[2];
+	struct pvpatch_rom_entry e1;
+	struct pvpatch_rom_override ov[2];
+};
+
+static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
+{
+	uint32_t crc = ~0u;
+
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void rom_seal(struct test_rom *r)
+{
+	r->h.checksum = 0;
+	r->h.checksum = crc32_bitwise((const uint8_t *)r, sizeof(*r));
+}
+
+static void rom_build(struct test_rom *r, const char *hv, uint64_t param)
+{
+	memset(r, 0, sizeof(*r));
+	r->h.magic = PVPATCH_ROM_MAGIC;
+	r->h.version = PVPATCH_ROM_VERSION;
+	r->h.header_len = sizeof(r->h);
+	r->h.total_len = sizeof(*r);
+	strcpy(r->h.hypervisor, hv);
+	r->h.n_entries = 2;
+	r->h.entries_off = offsetof(struct test_rom, e0);
+	r->h.n_overrides = 2;
+	r->h.overrides_off = offsetof(struct test_rom, ov);
+	r->e0 = (struct pvpatch_rom_entry){
+		.entry_len = sizeof(r->e0) + sizeof(r->i0), .op = PVPATCH_OP_MEM_SIZE,
+		.mode = PVPATCH_MODE_INLINE, .cond = PVPATCH_ROM_COND_ALWAYS, .n_insns = 2,
+		.params = { param } };
+	r->i0[0] = (struct pvpatch_rom_insn){ .op = PVT_MOVI, .dst = PVT_RET, .src = PVT_IMM(0),
+					      .width = 8 };
+	r->i0[1] = (struct pvpatch_rom_insn){ .op = PVT_PAUSE, .dst = PVT_NONE, .src = PVT_NONE,
+					      .width = 4 };
+	r->e1 = (struct pvpatch_rom_entry){
+		.entry_len = sizeof(r->e1), .op = PVPATCH_OP_IO_DELAY, .mode = PVPATCH_MODE_NOP,
+		.cond = PVPATCH_ROM_COND_ALWAYS };
+	strcpy(r->ov[0].func, "site_io_delay");
+	r->ov[0].mode = PVPATCH_MODE_NATIVE;
+	strcpy(r->ov[1].func, "site_save_fl");
+	r->ov[1].offset = 4;
+	r->ov[1].mode = PVPATCH_MODE_NATIVE;
+	rom_seal(r);
+}
+
+/*
+ * A sound ROM, then corrupt ones (each checksummed, so the parser reads on
+ * into the entries and overrides, and differing from the first in
+ * everything it would write) with the same policy and store: each is
+ * refused and both stay byte for byte what the sound one made of them.
+ */
+static void test_rom_refused_writes_nothing(void **st)
+{
+	static struct test_rom good, bad;
+	static struct pvpatch_rom_store store, store_before;
+	static struct pvpatch_policy rpol, rpol_before, other;
+	static struct pvpatch_rom_store other_store;
+	const struct pvpatch_hv_facts facts = { .kvm_features = 0 };	/* nothing found */
+	const void *backends[PVPATCH_MAX_OP + 1] = { [PVPATCH_OP_MEM_SIZE] = be_mem_size };
+	const char *why = NULL;
+
+	(void)st;
+	rom_build(&good, "good-hv", 0x1000);
+	assert_int_equal(pvpatch_rom_policy(&good, sizeof(good), &facts, backends, &rpol, &store,
+					    &why), 0);
+	assert_null(why);
+	assert_int_equal(rpol.op[PVPATCH_OP_MEM_SIZE].mode, PVPATCH_MODE_INLINE);
+	assert_ptr_equal(rpol.op[PVPATCH_OP_MEM_SIZE].tmpl, &store.tmpl[PVPATCH_OP_MEM_SIZE]);
+	assert_int_equal(rpol.op[PVPATCH_OP_MEM_SIZE].params[0], 0x1000);
+	assert_ptr_equal(rpol.op[PVPATCH_OP_MEM_SIZE].backend, be_mem_size);
+	assert_int_equal(rpol.op[PVPATCH_OP_IO_DELAY].mode, PVPATCH_MODE_NOP);
+	assert_int_equal(rpol.n_overrides, 2);
+	assert_ptr_equal(rpol.overrides, store.ov);
+	assert_string_equal(store.hypervisor, "good-hv");
+	assert_int_equal(store.entries_used, 2);
+	memcpy(&rpol_before, &rpol, sizeof(rpol));
+	memcpy(&store_before, &store, sizeof(store));
+
+	for (int k = 0; k < 6; k++) {
+		const char *want;
+
+		rom_build(&bad, "bad-hv", 0x2000);
+		bad.i0[0].op = PVT_MOV;
+		strcpy(bad.ov[0].func, "other_function");
+		switch (k) {
+		case 0:		/* the second entry: after the first was read */
+			bad.e1.mode = PVPATCH_NR_MODES;
+			want = "unknown mode";
+			break;
+		case 1:
+			bad.e1.cond = 99;
+			want = "unknown condition";
+			break;
+		case 2:		/* the last override: after the entries and the first */
+			bad.ov[1].mode = 0x77;
+			want = "override with an unknown mode";
+			break;
+		case 3:
+			bad.h.overrides_off = sizeof(bad) - sizeof(bad.ov[0]);
+			want = "overrides outside the ROM";
+			break;
+		case 4:
+			bad.e1.entry_len = 0xffff;
+			want = "entry length out of bounds";
+			break;
+		default:	/* the checksum: nothing read past the header */
+			bad.e0.params[0] = 0x3000;
+			want = "checksum mismatch";
+			break;
+		}
+		if (k < 5)
+			rom_seal(&bad);
+		why = NULL;
+		print_message("corrupt ROM %d: %s\n", k, want);
+		assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &facts, backends, &rpol,
+						    &store, &why), -1);
+		assert_non_null(why);
+		assert_string_equal(why, want);
+		assert_memory_equal(&rpol, &rpol_before, sizeof(rpol));
+		assert_memory_equal(&store, &store_before, sizeof(store));
+	}
+
+	/* A second sound ROM into another policy and store: the first policy
+	 * (and what it points to) is untouched. */
+	rom_build(&bad, "second", 0x5000);
+	assert_int_equal(pvpatch_rom_policy(&bad, sizeof(bad), &facts, backends, &other,
+					    &other_store, &why), 0);
+	assert_int_equal(other.op[PVPATCH_OP_MEM_SIZE].params[0], 0x5000);
+	assert_ptr_equal(other.op[PVPATCH_OP_MEM_SIZE].tmpl, &other_store.tmpl[PVPATCH_OP_MEM_SIZE]);
+	assert_memory_equal(&rpol, &rpol_before, sizeof(rpol));
+	assert_memory_equal(&store, &store_before, sizeof(store));
+	/* The policy built works: mem_size from the ROM's template. */
+	memcpy(&pol, &rpol, sizeof(pol));
+	pol.n_overrides = 0;
+	patch();
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_INLINE],
+			 count_op(PVPATCH_OP_MEM_SIZE));
+	assert_int_equal(site_mem_size(), 0x1000);
+}
+
 /* --- NOP ----------------------------------------------------------------- */
 static void test_nop(void **st)
 {
@@ -554,6 +1402,22 @@ static void test_nop(void **st)
 	assert_memory_equal(site_bytes(s), nop5, 5);
 	site_io_delay();	/* natively an `out`, which would kill this process */
 	dump_site("nop", s, "");
+}
+
+/* No report wanted: the patching is the same. */
+static void test_apply_without_report(void **st)
+{
+	const struct pvpatch_site *s = rec(site_io_delay, PVPATCH_OP_IO_DELAY);
+	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+
+	(void)st;
+	pol.op[PVPATCH_OP_IO_DELAY].mode = PVPATCH_MODE_NOP;
+	pol.op[PVPATCH_OP_SAVE_FL].mode = PVPATCH_MODE_INLINE;	/* no template: falls back */
+	assert_int_equal(pvpatch_apply(&pv, &pol, NULL), 0);
+	assert_memory_equal(site_bytes(s), nop5, 5);
+	site_io_delay();
+	assert_int_equal(pvpatch_revert(&pv, NULL), 0);
+	assert_text_native();
 }
 
 /* --- INLINE -------------------------------------------------------------- */
@@ -981,7 +1845,18 @@ int main(void)
 		cmocka_unit_test_setup(test_call_preserving_backend, setup),
 		cmocka_unit_test_setup(test_call_preserving_multiple_outputs, setup),
 		cmocka_unit_test_setup(test_call_preserving_inline_saves, setup),
+		cmocka_unit_test_setup(test_thunk_ends_ret_int3, setup),
+		cmocka_unit_test_setup(test_thunk_ends_jmp_return_thunk, setup),
+		cmocka_unit_test_setup(test_return_thunk_out_of_range, setup),
+		cmocka_unit_test_setup(test_thunk_area_holds_only_code, setup),
+		cmocka_unit_test_setup(test_thunk_reuse, setup),
+		cmocka_unit_test_setup(test_default_poke_order_and_bytes, setup),
+		cmocka_unit_test_setup(test_default_poke_keeps_interrupts_off, setup),
+		cmocka_unit_test_setup(test_default_poke_patches, setup),
+		cmocka_unit_test_setup(test_free_backends_keeps_used_refuses_freed, setup),
+		cmocka_unit_test_setup(test_rom_refused_writes_nothing, setup),
 		cmocka_unit_test_setup(test_nop, setup),
+		cmocka_unit_test_setup(test_apply_without_report, setup),
 		cmocka_unit_test_setup(test_inline_constant, setup),
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
 		cmocka_unit_test_setup(test_inline_void, setup),
