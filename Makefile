@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # pvpatch top-level Makefile.  `make V=1` shows full commands.
 
 MAKEFLAGS += -r

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # pvpatch hypervisor profile; tools/pvrom build compiles it into a feature ROM.
 # Format (README.md, "Hypervisor profiles and the feature ROM"):
 #   hypervisor NAME                          the name in the ROM, at most 15 characters
@@ -97,6 +98,24 @@ op set_pte CALL
 op calibrate_tsc CALL
 op get_wallclock CALL
 op mem_size CALL
+# descriptor tables, segments, debug registers (they exit on VT)
+op load_tr CALL
+op store_tr CALL
+op load_ldt CALL
+op load_gs_index CALL
+op write_gs_base CALL
+op write_kernel_gs_base CALL
+op read_dr6 CALL
+op write_dr6 CALL
+op read_dr7 CALL
+op write_dr7 CALL
+op write_cr2 CALL
+op flush_tlb_global CALL
+# swapgs does not exit; port I/O is the exit itself: a backend cannot do
+# it better, only the device model can (no entry: NATIVE)
+# hypervisor services: preemption and steal time from KVM's steal-time area
+op vcpu_is_preempted CALL
+op steal_clock CALL
 # io, apic, sched: a call without the feature, better with it
 op io_delay CALL
 op apic_eoi CALL

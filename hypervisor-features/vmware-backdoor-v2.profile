@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # pvpatch hypervisor profile; tools/pvrom build compiles it into a feature ROM.
 # Format (README.md, "Hypervisor profiles and the feature ROM"):
 #   hypervisor NAME                          the name in the ROM, at most 15 characters

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # The hosted hardware benchmark (tests/bench/): cycles per op of patched
 # sites against hand-written equivalents on the real CPU, and patching
 # throughput.  Included by the top-level Makefile, which defines B, Q, CC,

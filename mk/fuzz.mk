@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # libFuzzer targets:
 #   fuzz-patch  the runtime patcher: site records, templates, policies and
 #               overrides built from the fuzzer's input, every write and

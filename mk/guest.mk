@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # The test guest kernel (tests/guest/), built as an adopting kernel builds
 # pvpatch: through pvpatch.mk's variables, $(PVPATCH_OBJ) and the linker
 # fragments only.  QEMU's multiboot loader takes 32-bit ELF files, so the

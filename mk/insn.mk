@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # The x86-64 instruction decoder (arch/x86/alternatives/insn.c) and its
 # hosted tests.  Included by the top-level Makefile; also usable alone,
 # `make -f mk/insn.mk`, which is how tests/unit/test_insn.py builds it.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # The runtime patcher built two ways: as a kernel builds it (freestanding,
 # proving it needs nothing from outside) and for hosted tests with
 # AddressSanitizer and UBSan, patching and executing the test's own sites.

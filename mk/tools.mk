@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # Host helpers of the Python tools: pvrom-sim, the kernel's ROM parser and
 # patcher built for the host (what `pvrom check` runs).
 

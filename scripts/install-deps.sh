@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # Install the Debian packages pvpatch needs.  Idempotent: packages already
 # present are not touched, and apt-get runs only when something is missing.
 set -eu

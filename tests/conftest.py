@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Paths shared by the pytest suites; `make check` builds what they read."""
 
 import os

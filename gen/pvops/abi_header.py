@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: asm/pvpatch-abi.h, the record layout, flags, modes and op numbers
 for C and assembler (C99; the struct is hidden from the assembler)."""
 

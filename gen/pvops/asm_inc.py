@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: asm/pvops-gen.inc, one GNU as macro pv_<op> per op for .S callers.
 
 A .S file (preprocessed) includes it and writes `pv_read_cr3 %rbx`: the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: asm/pvops-gen.h, one inline function pv_<op>() per op.
 
 Two flavours from one model: the framework build (native code padded to the
@@ -63,6 +64,9 @@ def _function(op: Op, framework: bool, spec_file: str) -> list[str]:
         lines.append(f"\t{o.ctype} __o_{o.name};")
     for s in op.scratch:
         lines.append(f"\tunsigned long __s_{s};")
+    consumed = [o for o in op.ins if o.name in op.consumed]
+    for o in consumed:
+        lines.append(f"\t{o.ctype} __i_{o.name} = {o.name};")
     body = [c_asm_text(i) for i in op.native]
     if framework:
         body = [f"{START}:"] + body + [f"{END}:", _site_end(op)]
@@ -71,10 +75,15 @@ def _function(op: Op, framework: bool, spec_file: str) -> list[str]:
     outs = [f'[{o.name}] "{_constraint(o, True, early)}" (__o_{o.name})'
             for o in op.outs]
     outs += [f'[{s}] "=&r" (__s_{s})' for s in op.scratch]
+    # A pinned input the native code destroys: read and written ("+").
+    outs += [f'[{o.name}] "+{layout.PIN_CONSTRAINT[o.pin]}" (__i_{o.name})'
+             for o in consumed]
     if op.native_call:
         outs.append("PVPATCH_CALL_CONSTRAINT")
-    ins = [f'[{o.name}] "{_constraint(o, False)}" ({o.name})' for o in op.ins]
-    clobbers = [f'"{r}"' for r in op.clobbers]
+    ins = [f'[{o.name}] "{_constraint(o, False)}" ({o.name})' for o in op.ins
+           if o not in consumed]
+    clobbers = [f'"{r}"' for r in op.clobbers
+                if r not in {o.pin for o in consumed}]
     if op.clobber_memory:
         clobbers.append('"memory"')
     if op.clobber_cc:
@@ -86,7 +95,62 @@ def _function(op: Op, framework: bool, spec_file: str) -> list[str]:
     if len(op.outs) == 1:
         lines.append(f"\treturn __o_{op.outs[0].name};")
     else:
-        lines += [f"\t*{o.name} = __o_{o.name};" for o in op.outs]
+        for o in op.outs:
+            if o.name in op.optional:  # NULL: not wanted (folded when constant)
+                lines += [f"\tif ({o.name})", f"\t\t*{o.name} = __o_{o.name};"]
+            else:
+                lines.append(f"\t*{o.name} = __o_{o.name};")
+    lines += ["}", ""]
+    if op.pair:
+        lines += _pair_function(op)
+    return lines
+
+
+def _pair_function(op: Op) -> list[str]:
+    """pv_<func>(): the op's pv_<op>() with lo and hi as one u64."""
+    p = op.pair
+    lines = [f"/* pv_{op.name}() with {p.lo} and {p.hi} as one u64 {p.name} "
+             f"= {p.hi}:{p.lo}: the same site. */"]
+    if p.outputs:
+        rest = [o for o in op.outs if o.name not in (p.lo, p.hi)]
+        params = [f"{o.ctype} {o.name}" for o in op.ins]
+        if rest:
+            ret = "void"
+            params += [f"uint64_t *{p.name}"] + [f"{o.ctype} *{o.name}" for o in rest]
+        else:
+            ret = "uint64_t"
+        lines += [f"static __always_inline {ret} pv_{p.func}({', '.join(params) or 'void'})",
+                  "{", "\tuint32_t __lo, __hi;"]
+        args = []
+        for o in op.ins:
+            args.append(o.name)
+        for o in op.outs:
+            args.append({p.lo: "&__lo", p.hi: "&__hi"}.get(o.name, o.name))
+        lines.append(f"\tpv_{op.name}({', '.join(args)});")
+        if rest:
+            lines.append(f"\t*{p.name} = (uint64_t)__hi << 32 | __lo;")
+        else:
+            lines.append("\treturn (uint64_t)__hi << 32 | __lo;")
+    else:
+        params, args = [], []
+        for o in op.ins:
+            if o.name == p.lo:
+                params.append(f"uint64_t {p.name}")
+                args.append(f"(uint32_t){p.name}")
+            elif o.name == p.hi:
+                args.append(f"(uint32_t)({p.name} >> 32)")
+            else:
+                params.append(f"{o.ctype} {o.name}")
+                args.append(o.name)
+        if len(op.outs) == 1:
+            ret = op.outs[0].ctype
+        else:
+            ret = "void"
+            params += [f"{o.ctype} *{o.name}" for o in op.outs]
+            args += [o.name for o in op.outs]
+        lines += [f"static __always_inline {ret} pv_{p.func}({', '.join(params)})",
+                  "{",
+                  f"\t{'return ' if len(op.outs) == 1 else ''}pv_{op.name}({', '.join(args)});"]
     lines += ["}", ""]
     return lines
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Validator: turns parsed records into the model, or fails at file:line.
 
 Everything a later stage relies on is checked here, so the backends can
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 
 from . import layout
-from .model import Op, Operand, Spec, SpecError
+from .model import Op, Operand, Pair, Spec, SpecError
 from .spec import RawOp
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -112,6 +113,7 @@ def _check_op(raw: RawOp, file: str) -> Op:
                 raise SpecError(file, raw.line, f"two {what} pinned to {p}")
 
     clobbers: list[str] = []
+    consumed: list[str] = []
     memory = cc = False
     if (v := _one(raw, "clobbers")):
         for word in v[1].split():
@@ -121,11 +123,46 @@ def _check_op(raw: RawOp, file: str) -> Op:
                 cc = True
             else:
                 r = _register(file, v[0], word)
-                pinned = {o.pin for o in ins + outs if o.pin}
-                if r in pinned:
-                    raise SpecError(file, v[0], f"{r} is both an operand "
+                if r in {o.pin for o in outs if o.pin}:
+                    raise SpecError(file, v[0], f"{r} is both an output "
                                     "and a clobber")
+                # A pinned input named as a clobber is consumed: the native
+                # code leaves something else in its register.
+                consumed += [o.name for o in ins if o.pin == r]
                 clobbers.append(r)
+
+    optional: list[str] = []
+    if (v := _one(raw, "optional")):
+        for word in v[1].split():
+            o = next((o for o in outs if o.name == word), None)
+            if o is None:
+                raise SpecError(file, v[0], f"optional: '{word}' is not an "
+                                f"output of op '{raw.name}'")
+            if len(outs) == 1:
+                raise SpecError(file, v[0], f"optional: '{word}' is the "
+                                "return value, not an output pointer")
+            optional.append(word)
+
+    pair = None
+    if (v := _one(raw, "pair")):
+        words = v[1].split()
+        if len(words) != 4 or not all(IDENT.match(w) for w in words):
+            raise SpecError(file, v[0], "pair: expected 'FUNC NAME LO HI' "
+                            "(pv_FUNC takes or returns NAME = HI:LO as u64)")
+        func, name, lo, hi = words
+        for group, is_out in ((ins, False), (outs, True)):
+            los = [o for o in group if o.name == lo and o.type == "u32"]
+            his = [o for o in group if o.name == hi and o.type == "u32"]
+            if los and his and lo != hi:
+                pair = Pair(func, name, lo, hi, is_out)
+        if pair is None:
+            raise SpecError(file, v[0], f"pair: '{lo}' and '{hi}' are not two "
+                            f"u32 inputs or two u32 outputs of op '{raw.name}'")
+        others = [o.name for o in (outs if pair.outputs else ins)
+                  if o.name not in (lo, hi)]
+        if name in others:
+            raise SpecError(file, v[0], f"pair: '{name}' is already an "
+                            f"operand of op '{raw.name}'")
 
     natives = raw.fields["native"]
     native: list[str] = []
@@ -189,7 +226,12 @@ def _check_op(raw: RawOp, file: str) -> Op:
     doc = " ".join(t for _, t in raw.fields.get("doc", []))
     return Op(raw.name, abi, file, raw.line, cls, ins, outs, scratch, native,
               natives[0][0], clobbers, memory, cc, modes, native_max,
-              inline_max, site_len, native_call, doc, names)
+              inline_max, site_len, native_call, doc, names, consumed,
+              optional, pair)
+
+
+def _pair_lines(raws: list[RawOp], name: str):
+    return next(r for r in raws if r.name == name).fields["pair"]
 
 
 def check(raws: list[RawOp], file: str) -> Spec:
@@ -208,6 +250,16 @@ def check(raws: list[RawOp], file: str) -> Spec:
                             f"{other.line}")
         by_name[op.name] = by_abi[op.abi] = op
         ops.append(op)
+    funcs: dict[str, Op] = {}
+    for op in ops:
+        if op.pair:
+            f = op.pair.func
+            other = by_name.get(f) or funcs.get(f)
+            if other is not None:
+                line = next(l for l, _ in _pair_lines(raws, op.name))
+                raise SpecError(file, line, f"pair: pv_{f} is already "
+                                f"defined by op '{other.name}'")
+            funcs[f] = op
     if not ops:
         raise SpecError(file, 1, "the spec defines no op")
     ops.sort(key=lambda o: o.abi)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The GNU as macros that measure a site, pad it and emit its record.
 
 The same text is embedded in the C header (as a top-level asm statement) and

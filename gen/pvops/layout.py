@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The one definition of the site record, the register numbering and the modes.
 
 Every consumer (C headers, GNU as macros, the Python tools) is generated from
@@ -110,6 +111,9 @@ TYPES = {
     "u64": ("uint64_t", 8),
     "ulong": ("unsigned long", 8),
     "ptr": ("void *", 8),
+    # A pointer the op only reads through (descriptor tables, string output,
+    # an address to flush): callers may pass const and volatile objects.
+    "cptr": ("const volatile void *", 8),
 }
 
 

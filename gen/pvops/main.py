@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """pvgen: op spec -> headers, assembler macros, op table, Python module and
 linker-script fragments."""
 

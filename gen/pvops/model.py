@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The semantic model of an op spec, built by check.py from parsed lines."""
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ class Operand:
         return layout.TYPES[self.type][1]
 
 
+@dataclass(frozen=True)
+class Pair:
+    """A generated convenience function pv_<func>() built on the op's own
+    pv_<op>(): two u32 operands lo and hi (both inputs or both outputs)
+    taken or returned as one u64 name = hi:lo.  Same site, same record."""
+    func: str
+    name: str
+    lo: str
+    hi: str
+    outputs: bool  # lo and hi are outputs (else inputs)
+
+
 @dataclass
 class Op:
     name: str
@@ -54,6 +67,11 @@ class Op:
     native_call: str | None = None  # symbol, when the native code is a call
     doc: str = ""
     all_operands: list[str] = field(default_factory=list)
+    # Pinned inputs the native code destroys (named in `clobbers`).
+    consumed: list[str] = field(default_factory=list)
+    # Outputs returned through pointers that callers may pass as NULL.
+    optional: list[str] = field(default_factory=list)
+    pair: Pair | None = None
 
     @property
     def flags(self) -> int:

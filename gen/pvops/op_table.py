@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: pvops-table.c, the op table the runtime patcher consults."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Writing generated files: banner, and no rewrite when the text is unchanged
 (so make does not rebuild what depends on an output that did not change)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: pvpatch_gen.py, the record layout and op table for the tools."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Parser: turns the line-oriented op spec into raw, located records.
 
 Only the shape of the text is checked here (an `op` header, then indented
@@ -13,7 +14,7 @@ from .model import SpecError
 # Keys that may appear more than once in an op; their values accumulate.
 REPEATABLE = {"native", "doc"}
 KEYS = {"class", "in", "out", "scratch", "native", "clobbers", "modes",
-        "native_max", "inline_max", "site", "doc"}
+        "native_max", "inline_max", "site", "doc", "optional", "pair"}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * pvpatch templates: code a hypervisor (or the kernel) supplies for an op,
  * with holes the patcher fills per site.

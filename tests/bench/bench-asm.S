@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * Retpoline thunks, as Linux's arch/x86/lib/retpoline.S builds them (the
  * plain retpoline form, one 32-byte aligned thunk per register): GCC's

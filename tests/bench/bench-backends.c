@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The CALL sites' backends: trivial, with the C signatures of pv_<op>(),
  * compiled twice from this one source:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The same loops as bench-ops.c, calling a function from C instead of
  * executing a site, compiled three times from this one source:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * 100,000 sites for the patching throughput measurement, written with the
  * pv_<op> macros of asm/pvops-gen.inc as any assembler caller writes them:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The benchmark's patching throughput: the 100,000 sites of bench-mass.S
  * (bench.lds gives their records their own bounds) patched again and again

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * pvpatch hardware benchmark (hosted, real CPU): cycles per op of patched
  * sites against their hand-written equivalents, and patching throughput.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * What the benchmark harness's files (bench.c, bench-throughput.c) share:
  * options, error reporting, statistics, the backends' policy, and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The hardware benchmark (tests/bench, mk/bench.mk) builds, runs in its quick
 mode, and reports well-formed JSON in which every variant has a number and
 the patched sites really took their modes.  No timing thresholds: timings on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * Reference bytes shared by the fuzz targets: the native encoding of every
  * op (as GNU as assembles the spec's native code; natives_check() drops

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * libFuzzer target for the runtime patcher (arch/x86/alternatives/).
  *

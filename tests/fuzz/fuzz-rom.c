@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * libFuzzer target for the feature-ROM parser (arch/x86/alternatives/rom.c)
  * and, through the policy it builds, the template fitter and the rest of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * What the fuzz targets share: the failure macro, the op table lookup, three
  * real backends (never executed: only their addresses matter), the padding

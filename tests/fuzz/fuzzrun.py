@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """What the bounded fuzz runs of `make check` share: the run count from
 mk/fuzz.mk, a fixed-seed run over a fresh copy of a seed corpus, and the
 checks that it crashed nowhere and did what it says."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Write the seed corpus of tests/fuzz/fuzz-rom.c (tests/fuzz/corpus-rom/).
 
 Each seed is the fuzzer's 10-byte prefix (see the comment at the top of

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Write the seed corpus of tests/fuzz/fuzz-patch.c (tests/fuzz/corpus/).
 
 Each seed is one input in the layout LLVMFuzzerTestOneInput() reads; the

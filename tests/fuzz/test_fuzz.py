@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The bounded fuzz run of `make check`: the libFuzzer target over the
 runtime patcher (tests/fuzz/fuzz-patch.c), a fixed seed and a fixed number
 of runs over a fresh copy of the seed corpus.  Any crash, sanitizer report or

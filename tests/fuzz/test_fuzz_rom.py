@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The bounded fuzz run of `make check` over the feature-ROM parser and the
 template fitter (tests/fuzz/fuzz-rom.c): a fixed seed and a fixed number of
 runs over a fresh copy of tests/fuzz/corpus-rom/.  Any crash, sanitizer

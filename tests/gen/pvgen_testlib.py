@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Shared helpers for the generator tests (tests/gen).
 
 (A module with its own name, not conftest.py: other test directories may

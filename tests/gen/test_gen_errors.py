@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Golden error tests of gen/pvgen.
 
 Each tests/gen/errors/<case>.spec is a small spec with exactly one mistake;

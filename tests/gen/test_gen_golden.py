@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Golden output tests of gen/pvgen, and its rewrite-only-when-changed rule.
 
 tests/gen/good/<name>.spec is generated (from tests/gen/good, with the
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from pvgen_testlib import GOOD, REGEN, ROOT, run_pvgen, tree
 
@@ -125,12 +128,17 @@ def test_mini_outputs_build(tmp_path):
                  "\tuint32_t lo, hi;\n"
                  "\tpv_io_delay(); pv_store_word(p, 7); pv_msr_get(1, &lo, &hi);\n"
                  "\tpv_port_out(0x80, 1); pv_tlb_flush();\n"
+                 "\tstatic const volatile uint8_t msg[2] = { 1, 2 };\n"
+                 "\tuint64_t v = pv_msr_getq(1);\n"
+                 "\tpv_msr_pair(2, &lo, 0); pv_msr_putq(3, v); pv_msr_put(4, lo, hi);\n"
+                 "\tpv_port_outs(0x80, msg, sizeof(msg));\n"
                  "\treturn pv_read_base() + pv_get_clock() + lo + hi;\n}\n")
     s = tmp_path / "use.S"
     s.write_text("#include <asm/pvops-gen.inc>\n\t.text\n"
                  "\tpv_io_delay\n\tpv_read_base %r12\n"
                  "\tpv_store_word %r13, %r9d\n\tpv_msr_get\n\tpv_port_out\n"
-                 "\tpv_tlb_flush %rbx\n\tpv_get_clock\n")
+                 "\tpv_tlb_flush %rbx\n\tpv_get_clock\n\tpv_msr_pair\n"
+                 "\tpv_msr_put\n\tpv_port_outs\n")
     # The framework-free flavour's directory comes first; it shares
     # asm/pvpatch-abi.h with the framework's.
     for incs in ([out / "include"], [out / "native" / "include", out / "include"]):
@@ -146,6 +154,33 @@ def test_mini_outputs_build(tmp_path):
                             "-c", str(out / "src" / table), "-o", str(tmp_path / "t.o")],
                            capture_output=True, text=True)
         assert r.returncode == 0, f"{table}:\n{r.stderr}"
+
+
+def test_optional_output_and_pair_fold(tmp_path):
+    """A NULL optional output costs nothing: the store and its test are
+    folded away, and the u64 convenience functions are the op's own site
+    (one record each, the op's number)."""
+    out = tmp_path / "gen"
+    assert run_pvgen("mini.spec", out, GOOD).returncode == 0
+    c = tmp_path / "fold.c"
+    c.write_text("#include <asm/pvops-gen.h>\n"
+                 "uint32_t lo_only(void) { uint32_t lo; pv_msr_pair(1, &lo, 0); return lo; }\n"
+                 "uint64_t both(void) { return pv_msr_getq(1); }\n"
+                 "void put(uint64_t v) { pv_msr_putq(3, v); }\n")
+    obj = tmp_path / "fold.o"
+    r = subprocess.run(["gcc", "-O2", "-ffreestanding", "-fno-pie", "-mno-red-zone",
+                        "-Wall", "-Werror", f"-I{out / 'include'}", "-c", str(c),
+                        "-o", str(obj)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    d = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(obj)],
+                       capture_output=True, text=True, check=True).stdout
+    body = d.split("<lo_only>:", 1)[1].split("\n\n", 1)[0]
+    assert "rdmsr" in body
+    assert not any(w in body for w in ("test", "cmp", "\tj")), body
+    with open(obj, "rb") as f:
+        data = ELFFile(f).get_section_by_name(".pvpatch.sites").data()
+    ops = [struct.unpack_from("<H", data, off + 4)[0] for off in range(0, len(data), 16)]
+    assert ops == [7, 7, 8]
 
 
 def _symbols(elf):

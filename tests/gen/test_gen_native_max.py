@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """native_max is the longest native encoding of each op, exactly.
 
 For a spec, the generated include/asm/pvops-gen.inc is included by a .S file

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Interrupt sources the tests use: the 8259 PIC with the PIT on IRQ0 (to
  * wake hlt), and the local APIC (xAPIC, MMIO at 0xfee00000) with its timer

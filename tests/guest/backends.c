@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * CALL backends: one C function per op with the signature of its pv_<op>(),
  * doing the operation natively (the paravirt profile routes every site
@@ -140,6 +141,94 @@ BACKEND("mem") static unsigned long be_mem_size(void) { return native_mem_size()
 BACKEND("desc") static void be_load_idt(void *d) { asm volatile("lidt (%0)" : : "r"(d) : "memory"); }
 BACKEND("desc") static void be_load_gdt(void *d) { asm volatile("lgdt (%0)" : : "r"(d) : "memory"); }
 
+BACKEND("desc") static void be_load_tr(uint16_t sel) { asm volatile("ltr %0" : : "r"(sel) : "memory"); }
+BACKEND("desc") static uint32_t be_store_tr(void)
+{
+	uint32_t sel;
+
+	asm volatile("str %0" : "=r"(sel) : : "memory");
+	return sel;
+}
+BACKEND("desc") static void be_load_ldt(uint16_t sel) { asm volatile("lldt %0" : : "r"(sel) : "memory"); }
+BACKEND("desc") static void be_load_gs_index(uint32_t sel)
+{
+	asm volatile("swapgs; mov %0, %%gs; swapgs" : : "r"(sel) : "memory");
+}
+
+/* Port I/O: the instructions themselves (a hypervisor's backend would
+ * batch, emulate or forward them). */
+BACKEND("io") static uint8_t be_inb(uint16_t port) { return inb(port); }
+BACKEND("io") static uint16_t be_inw(uint16_t port)
+{
+	uint16_t v;
+
+	asm volatile("inw %1, %0" : "=a"(v) : "d"(port) : "memory");
+	return v;
+}
+BACKEND("io") static uint32_t be_inl(uint16_t port) { return inl(port); }
+BACKEND("io") static void be_outb(uint16_t port, uint8_t v) { outb(port, v); }
+BACKEND("io") static void be_outw(uint16_t port, uint16_t v) { outw(port, v); }
+BACKEND("io") static void be_outl(uint16_t port, uint32_t v) { outl(port, v); }
+#define STRING_IO(x)								\
+	BACKEND("io") static void be_ins##x(uint16_t port, void *buf, unsigned long n) \
+	{									\
+		asm volatile("rep ins" #x : "+D"(buf), "+c"(n) : "d"(port) : "memory"); \
+	}									\
+	BACKEND("io") static void be_outs##x(uint16_t port, const volatile void *buf, \
+					     unsigned long n)			\
+	{									\
+		asm volatile("rep outs" #x : "+S"(buf), "+c"(n) : "d"(port) : "memory"); \
+	}
+STRING_IO(b)
+STRING_IO(w)
+STRING_IO(l)
+
+BACKEND("cpu") static void be_swapgs(void) { asm volatile("swapgs" ::: "memory"); }
+BACKEND("msr") static void be_write_gs_base(uint32_t lo, uint32_t hi)
+{
+	asm volatile("wrmsr" : : "c"(0xc0000101), "a"(lo), "d"(hi) : "memory");
+}
+BACKEND("msr") static void be_write_kernel_gs_base(uint32_t lo, uint32_t hi)
+{
+	asm volatile("wrmsr" : : "c"(0xc0000102), "a"(lo), "d"(hi) : "memory");
+}
+#define DR_BACKENDS(n)								\
+	BACKEND("cpu") static unsigned long be_read_dr##n(void)		\
+	{									\
+		unsigned long v;						\
+		asm volatile("mov %%dr" #n ", %0" : "=r"(v) : : "memory");	\
+		return v;							\
+	}									\
+	BACKEND("cpu") static void be_write_dr##n(unsigned long v)		\
+	{									\
+		asm volatile("mov %0, %%dr" #n : : "r"(v) : "memory");		\
+	}
+DR_BACKENDS(6)
+DR_BACKENDS(7)
+BACKEND("mmu") static void be_write_cr2(unsigned long v)
+{
+	asm volatile("mov %0, %%cr2" : : "r"(v) : "memory");
+}
+BACKEND("mmu") static void be_flush_tlb_global(void)
+{
+	unsigned long cr4;
+
+	asm volatile("mov %%cr4, %0; btc $7, %0; mov %0, %%cr4; btc $7, %0; mov %0, %%cr4"
+		     : "=&r"(cr4) : : "memory", "cc");
+}
+/* No hypervisor here publishes preemption or steal time: the answers a
+ * bare machine gives, through a call. */
+BACKEND("sched") static uint32_t be_vcpu_is_preempted(uint32_t cpu)
+{
+	(void)cpu;
+	return 0;
+}
+BACKEND("time") static uint64_t be_steal_clock(uint32_t cpu)
+{
+	(void)cpu;
+	return 0;
+}
+
 /* Registered with pvpatch (section .pvpatch.backends): pvpatch_boot()
  * collects them, tools/pvrom check reads them from the ELF. */
 PVPATCH_REGISTER_BACKEND(PVPATCH_OP_IRQ_DISABLE, be_irq_disable);
@@ -176,3 +265,30 @@ PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_CR8, be_write_cr8);
 PVPATCH_REGISTER_BACKEND(PVPATCH_OP_LOAD_IDT, be_load_idt);
 PVPATCH_REGISTER_BACKEND(PVPATCH_OP_LOAD_GDT, be_load_gdt);
 PVPATCH_REGISTER_BACKEND(PVPATCH_OP_CLTS, be_clts);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_LOAD_TR, be_load_tr);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_STORE_TR, be_store_tr);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_LOAD_LDT, be_load_ldt);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_LOAD_GS_INDEX, be_load_gs_index);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_INB, be_inb);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_INW, be_inw);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_INL, be_inl);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_OUTB, be_outb);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_OUTW, be_outw);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_OUTL, be_outl);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_INSB, be_insb);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_INSW, be_insw);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_INSL, be_insl);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_OUTSB, be_outsb);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_OUTSW, be_outsw);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_OUTSL, be_outsl);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_SWAPGS, be_swapgs);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_GS_BASE, be_write_gs_base);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_KERNEL_GS_BASE, be_write_kernel_gs_base);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_DR6, be_read_dr6);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_DR6, be_write_dr6);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_READ_DR7, be_read_dr7);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_DR7, be_write_dr7);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_WRITE_CR2, be_write_cr2);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_FLUSH_TLB_GLOBAL, be_flush_tlb_global);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_VCPU_IS_PREEMPTED, be_vcpu_is_preempted);
+PVPATCH_REGISTER_BACKEND(PVPATCH_OP_STEAL_CLOCK, be_steal_clock);

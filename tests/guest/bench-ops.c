@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * One function per benchmarked op, calling it once.  Built twice: with the
  * framework headers (bench_pv_*: real, patched sites) and with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The pv_ops way of doing the same ops: an indirect call through a table
  * of function pointers, `call *pv_ops+N(%rip)`.  Built twice: plain, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * In-guest benchmarks: for each op, the cost of one call at its patched
  * site (bench_pv_*), of the same op in the framework-free build

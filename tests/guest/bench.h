@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* The benchmark functions (bench-ops.c built twice, bench-pvops.c twice). */
 #ifndef GUEST_BENCH_H
 #define GUEST_BENCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * Multiboot entry: QEMU's -kernel loads the (32-bit ELF copy of the) guest
  * and jumps here in 32-bit protected mode with paging off.  Identity-map

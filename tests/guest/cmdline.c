@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The guest's own command-line words (the pvpatch.* options are the
  * library's, parsed by pvpatch_boot()):

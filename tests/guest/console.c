@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /* COM1 at 0x3f8, a small printf, and the isa-debug-exit port. */
 #include "console.h"
 #include "io.h"

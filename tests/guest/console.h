@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Serial console (COM1), printf, and leaving QEMU. */
 #ifndef GUEST_CONSOLE_H
 #define GUEST_CONSOLE_H

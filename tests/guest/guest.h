@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* What the parts of the guest kernel share. */
 #ifndef GUEST_H
 #define GUEST_H

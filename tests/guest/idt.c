@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /* The IDT: exceptions end the boot with a report naming the vector, the
  * RIP and, when the RIP is inside a pvpatch site, the op; interrupts go to
  * handlers the tests install. */

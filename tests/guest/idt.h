@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Exceptions and interrupts of the guest. */
 #ifndef GUEST_IDT_H
 #define GUEST_IDT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Port I/O and other raw helpers of the guest (not paravirt ops). */
 #ifndef GUEST_IO_H
 #define GUEST_IO_H

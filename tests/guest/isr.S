@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Interrupt and exception entry stubs: push a uniform frame, call trap(). */
 
 .macro stub vec, has_error

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /* The few libc functions the guest (and GCC's generated code) needs. */
 #include "io.h"
 

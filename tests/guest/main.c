@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The pvpatch test guest: boots (multiboot), negotiates with the
  * hypervisor, patches itself, then runs the in-guest tests (KTAP) and the

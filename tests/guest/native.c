@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The native code of the ops whose native form is a call (calibrate_tsc,
  * get_wallclock, mem_size): the PIT, the CMOS clock and the boot loader's

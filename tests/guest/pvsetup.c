@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Patching, as any adopter does it: the kernel's hooks (port I/O, CPUID is
  * the instruction, the console, symbol lookup for func+offset overrides)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* The retpoline thunk GCC's -mindirect-branch=thunk-extern calls (the
  * benchmark's pv_ops calls go through %rax), as Linux defines it. */
 	.text

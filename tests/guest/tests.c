@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * In-guest tests, in KTAP over the serial port: after patching, every op is
  * called through its own call site and its effect checked with raw
@@ -186,6 +187,14 @@ static NOINLINE enum result t_cpuid(char *why, size_t size)
 		CHECK(!memcmp(raw, r, sizeof(r)), "leaf 0x%x: %x %x %x %x != %x %x %x %x",
 		      leaves[i], r[0], r[1], r[2], r[3], raw[0], raw[1], raw[2], raw[3]);
 	}
+	/* Outputs a caller does not want: NULL (a kernel's cpuid_eax()). */
+	raw_cpuid(0, raw);
+	r[0] = 0;
+	pv_cpuid(0, 0, &r[0], NULL, NULL, NULL);
+	CHECK(r[0] == raw[0], "cpuid(0) eax alone: %x, raw %x", r[0], raw[0]);
+	pv_cpuid(0, 0, NULL, &r[1], NULL, &r[3]);
+	CHECK(r[1] == raw[1] && r[3] == raw[3], "cpuid(0) ebx, edx alone: %x %x, raw %x %x",
+	      r[1], r[3], raw[1], raw[3]);
 	return PASS;
 }
 
@@ -234,6 +243,102 @@ static NOINLINE enum result t_msr(char *why, size_t size)
 	pv_rdmsr(msr, &lo, &hi);
 	CHECK(lo == rlo && hi == rhi, "rdmsr %x:%x, raw %x:%x", hi, lo, rhi, rlo);
 	pv_wrmsr(msr, 0, 0);
+	/* The u64 forms, on the same op. */
+	pv_wrmsrq(msr, 0x00007ffe12345678ull);
+	asm volatile("rdmsr" : "=a"(rlo), "=d"(rhi) : "c"(msr));
+	CHECK(rlo == 0x12345678 && rhi == 0x7ffe, "wrmsrq: MSR is %x:%x", rhi, rlo);
+	CHECK(pv_rdmsrq(msr) == 0x00007ffe12345678ull, "rdmsrq 0x%lx", pv_rdmsrq(msr));
+	pv_wrmsrq(msr, 0);
+	return PASS;
+}
+
+static uint64_t raw_rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void raw_wrmsr(uint32_t msr, uint64_t v)
+{
+	asm volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+#define MSR_GS_BASE 0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
+static volatile uint64_t gs_area[2] = { 0x1122334455667788ull, 0x99 };
+
+static NOINLINE enum result t_gs_base(char *why, size_t size)
+{
+	uint64_t v;
+
+	pv_write_gs_baseq((uintptr_t)gs_area);
+	asm volatile("mov %%gs:0, %0" : "=r"(v));
+	CHECK(raw_rdmsr(MSR_GS_BASE) == (uintptr_t)gs_area, "write_gs_base: GS base 0x%lx",
+	      raw_rdmsr(MSR_GS_BASE));
+	CHECK(v == gs_area[0], "%%gs:0 reads 0x%lx, not 0x%lx", v, gs_area[0]);
+	pv_write_gs_base(0, 0);
+	CHECK(raw_rdmsr(MSR_GS_BASE) == 0, "write_gs_base(0, 0) left 0x%lx", raw_rdmsr(MSR_GS_BASE));
+	pv_write_kernel_gs_baseq(0x00007fff00001000ull);
+	CHECK(raw_rdmsr(MSR_KERNEL_GS_BASE) == 0x00007fff00001000ull,
+	      "write_kernel_gs_base: KERNEL_GS_BASE 0x%lx", raw_rdmsr(MSR_KERNEL_GS_BASE));
+	pv_write_kernel_gs_base(0, 0);
+	return PASS;
+}
+
+static NOINLINE enum result t_swapgs(char *why, size_t size)
+{
+	uint64_t a, b;
+
+	asm volatile("cli");
+	raw_wrmsr(MSR_GS_BASE, 0x1000);
+	raw_wrmsr(MSR_KERNEL_GS_BASE, 0x2000);
+	pv_swapgs();
+	a = raw_rdmsr(MSR_GS_BASE);
+	b = raw_rdmsr(MSR_KERNEL_GS_BASE);
+	pv_swapgs();
+	CHECK(raw_rdmsr(MSR_GS_BASE) == 0x1000, "second swapgs: GS base 0x%lx", raw_rdmsr(MSR_GS_BASE));
+	raw_wrmsr(MSR_GS_BASE, 0);
+	raw_wrmsr(MSR_KERNEL_GS_BASE, 0);
+	asm volatile("sti");
+	CHECK(a == 0x2000 && b == 0x1000, "after swapgs GS base 0x%lx, KERNEL_GS_BASE 0x%lx", a, b);
+	return PASS;
+}
+
+static unsigned long raw_dr6(void)
+{
+	unsigned long v;
+
+	asm volatile("mov %%dr6, %0" : "=r"(v));
+	return v;
+}
+
+static unsigned long raw_dr7(void)
+{
+	unsigned long v;
+
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	return v;
+}
+
+static NOINLINE enum result t_debugreg(char *why, size_t size)
+{
+	unsigned long dr7 = pv_read_dr7(), dr6 = pv_read_dr6();
+
+	CHECK(dr7 == raw_dr7() && dr6 == raw_dr6(), "read_dr7 0x%lx read_dr6 0x%lx, raw 0x%lx 0x%lx",
+	      dr7, dr6, raw_dr7(), raw_dr6());
+	/* No breakpoint enabled: LE (bit 8), and B0 in DR6, are only state. */
+	pv_write_dr7(0x500);
+	CHECK((raw_dr7() & 0x1ff) == 0x100, "write_dr7(0x500): DR7 is 0x%lx", raw_dr7());
+	CHECK(pv_read_dr7() == raw_dr7(), "read_dr7 0x%lx, raw 0x%lx", pv_read_dr7(), raw_dr7());
+	pv_write_dr6(0xffff0ff1);
+	CHECK(raw_dr6() & 1, "write_dr6: B0 not set (DR6 0x%lx)", raw_dr6());
+	CHECK(pv_read_dr6() == raw_dr6(), "read_dr6 0x%lx, raw 0x%lx", pv_read_dr6(), raw_dr6());
+	pv_write_dr6(0xffff0ff0);
+	pv_write_dr7(dr7);
+	CHECK(!(raw_dr6() & 1) && raw_dr7() == dr7, "DR6 0x%lx DR7 0x%lx not restored",
+	      raw_dr6(), raw_dr7());
 	return PASS;
 }
 
@@ -334,6 +439,34 @@ static NOINLINE enum result t_set_pte(char *why, size_t size)
 	return PASS;
 }
 
+static NOINLINE enum result t_flush_tlb_global(char *why, size_t size)
+{
+	unsigned long cr4 = raw_cr4(), after;
+
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 | 0x80) : "memory");	/* PGE */
+	test_pt[0] = (uint64_t)page_a | 0x103;				/* global */
+	asm volatile("invlpg (%0)" : : "r"(TEST_VA) : "memory");
+	(void)*TEST_VA;
+	test_pt[0] = (uint64_t)page_b | 0x103;
+	pv_flush_tlb_global();
+	after = raw_cr4();
+	asm volatile("mov %0, %%cr4" : : "r"(cr4) : "memory");
+	CHECK(*TEST_VA == 0xbbbb, "after flush_tlb_global the old global page is still mapped");
+	CHECK(after == (cr4 | 0x80), "flush_tlb_global left CR4 0x%lx, was 0x%lx", after, cr4 | 0x80);
+	return PASS;
+}
+
+static NOINLINE enum result t_write_cr2(char *why, size_t size)
+{
+	unsigned long v;
+
+	pv_write_cr2(0x12345000);
+	asm volatile("mov %%cr2, %0" : "=r"(v));
+	CHECK(v == 0x12345000, "write_cr2: CR2 is 0x%lx", v);
+	CHECK(pv_read_cr2() == 0x12345000, "read_cr2 after write_cr2: 0x%lx", pv_read_cr2());
+	return PASS;
+}
+
 static NOINLINE enum result t_read_cr2(char *why, size_t size)
 {
 	unsigned long addr = 0x200000000ul, cr2;
@@ -367,6 +500,156 @@ static NOINLINE enum result t_load_idt_gdt(char *why, size_t size)
 	t = pit_ticks;
 	asm volatile("sti");
 	CHECK(wait_ticks(&pit_ticks, t), "no interrupt through the reloaded IDT");
+	return PASS;
+}
+
+/* A GDT of our own: the boot GDT's code and data, a 64-bit TSS at 0x18
+ * and an LDT at 0x28 (system descriptors: 16 bytes each). */
+static uint64_t test_gdt[7] __attribute__((aligned(16)));
+static uint8_t test_tss[104] __attribute__((aligned(16)));
+static uint64_t test_ldt[1];
+
+static void sys_desc(uint64_t *d, const void *base, uint32_t limit, unsigned int type)
+{
+	uint64_t b = (uintptr_t)base;
+
+	d[0] = (limit & 0xffff) | (b & 0xffffff) << 16 | (uint64_t)type << 40 | 1ull << 47 |
+	       (uint64_t)(limit >> 16 & 0xf) << 48 | (b >> 24 & 0xff) << 56;
+	d[1] = b >> 32;
+}
+
+static NOINLINE enum result t_tr_ldt(char *why, size_t size)
+{
+	struct desc_ptr boot_gdt, mine;
+	uint16_t ldt;
+	uint32_t tr;
+
+	asm volatile("sgdt %0" : "=m"(boot_gdt));
+	memcpy(test_gdt, (const void *)boot_gdt.base, 3 * 8);
+	sys_desc(&test_gdt[3], test_tss, sizeof(test_tss) - 1, 9);	/* available TSS */
+	sys_desc(&test_gdt[5], test_ldt, sizeof(test_ldt) - 1, 2);	/* LDT */
+	mine.limit = sizeof(test_gdt) - 1;
+	mine.base = (uintptr_t)test_gdt;
+	pv_load_gdt((const volatile struct desc_ptr *)&mine);
+	pv_load_tr(0x18);
+	tr = pv_store_tr();
+	CHECK(tr == 0x18, "store_tr after load_tr(0x18): 0x%x", tr);
+	asm volatile("str %0" : "=r"(tr));
+	CHECK(tr == 0x18, "str after load_tr(0x18): 0x%x", tr);
+	CHECK((test_gdt[3] >> 40 & 0xf) == 0xb, "the TSS descriptor is not busy (type %lu)",
+	      test_gdt[3] >> 40 & 0xf);
+	pv_load_ldt(0x28);
+	asm volatile("sldt %0" : "=r"(ldt));
+	CHECK(ldt == 0x28, "sldt after load_ldt(0x28): 0x%x", ldt);
+	pv_load_ldt(0);
+	asm volatile("sldt %0" : "=r"(ldt));
+	CHECK(ldt == 0, "sldt after load_ldt(0): 0x%x", ldt);
+	pv_load_gdt(&boot_gdt);
+	return PASS;
+}
+
+/* As Linux's native_load_gs_index(): the selector changes, the active GS
+ * base (the kernel's) does not; the user one is the descriptor's base. */
+static NOINLINE enum result t_load_gs_index(char *why, size_t size)
+{
+	uint16_t gs;
+	uint64_t base, kbase;
+
+	asm volatile("cli");
+	raw_wrmsr(MSR_GS_BASE, 0x3000);
+	raw_wrmsr(MSR_KERNEL_GS_BASE, 0x4000);
+	pv_load_gs_index(0x10);
+	asm volatile("mov %%gs, %0" : "=r"(gs));
+	base = raw_rdmsr(MSR_GS_BASE);
+	kbase = raw_rdmsr(MSR_KERNEL_GS_BASE);
+	pv_load_gs_index(0);
+	raw_wrmsr(MSR_GS_BASE, 0);
+	raw_wrmsr(MSR_KERNEL_GS_BASE, 0);
+	asm volatile("sti");
+	CHECK(gs == 0x10, "%%gs is 0x%x after load_gs_index(0x10)", gs);
+	CHECK(base == 0x3000, "the active GS base changed: 0x%lx", base);
+	CHECK(kbase == 0, "the user GS base is 0x%lx, not the descriptor's 0", kbase);
+	return PASS;
+}
+
+/* --- port I/O on devices QEMU has: CMOS NVRAM, PCI configuration, fw_cfg -- */
+#define CMOS_INDEX 0x70
+#define CMOS_DATA 0x71
+#define PCI_ADDR 0xcf8
+#define PCI_DATA 0xcfc
+#define FW_CFG_SEL 0x510
+#define FW_CFG_DATA 0x511
+
+static uint8_t cmos_raw(uint8_t reg)
+{
+	outb(CMOS_INDEX, reg);
+	return inb(CMOS_DATA);
+}
+
+static NOINLINE enum result t_port_io(char *why, size_t size)
+{
+	uint32_t id;
+	uint8_t b;
+
+	asm volatile("cli");
+	pv_outb(CMOS_INDEX, 0x40);	/* an NVRAM byte (NMIs stay enabled) */
+	pv_outb(CMOS_DATA, 0x5a);
+	b = cmos_raw(0x40);
+	CHECK(b == 0x5a, "outb: CMOS 0x40 reads 0x%x, not 0x5a", b);
+	outb(CMOS_INDEX, 0x40);
+	outb(CMOS_DATA, 0xa5);
+	pv_outb(CMOS_INDEX, 0x40);
+	b = pv_inb(CMOS_DATA);
+	CHECK(b == 0xa5, "inb: CMOS 0x40 reads 0x%x, not 0xa5", b);
+
+	pv_outl(PCI_ADDR, 0x80000000u);	/* bus 0, device 0, register 0 */
+	CHECK(inl(PCI_ADDR) == 0x80000000u, "outl: PCI address 0x%x", inl(PCI_ADDR));
+	CHECK(pv_inl(PCI_ADDR) == 0x80000000u, "inl: PCI address 0x%x", pv_inl(PCI_ADDR));
+	id = inl(PCI_DATA);
+	CHECK(id != 0xffffffffu && pv_inl(PCI_DATA) == id, "inl: host bridge id 0x%x, raw 0x%x",
+	      pv_inl(PCI_DATA), id);
+	CHECK(pv_inw(PCI_DATA) == (id & 0xffff), "inw: vendor 0x%x, raw 0x%x", pv_inw(PCI_DATA),
+	      id & 0xffff);
+
+	outw(FW_CFG_SEL, 1);		/* FW_CFG_ID, then the signature key */
+	pv_outw(FW_CFG_SEL, 0);
+	b = inb(FW_CFG_DATA);
+	asm volatile("sti");
+	CHECK(b == 'Q', "outw: fw_cfg key 0 starts with 0x%x, not 'Q'", b);
+	return PASS;
+}
+
+static NOINLINE enum result t_string_io(char *why, size_t size)
+{
+	char sig[5] = "";
+	uint32_t id, l[3] = { 0 }, addr[2] = { 0x80000000u, 0x80000008u };
+	uint16_t w[3] = { 0 }, key = 0;
+	static const volatile uint8_t nv[2] = { 0x11, 0x22 };
+	uint8_t b;
+
+	asm volatile("cli");
+	outw(FW_CFG_SEL, 0);		/* the signature: "QEMU" */
+	pv_insb(FW_CFG_DATA, sig, 4);
+	outl(PCI_ADDR, 0x80000000u);
+	id = inl(PCI_DATA);
+	pv_insl(PCI_DATA, l, 3);
+	pv_insw(PCI_DATA, w, 3);
+	pv_outsl(PCI_ADDR, addr, 2);	/* the last one stays */
+	CHECK(inl(PCI_ADDR) == addr[1], "outsl: PCI address 0x%x", inl(PCI_ADDR));
+	outb(CMOS_INDEX, 0x41);
+	pv_outsb(CMOS_DATA, nv, 2);
+	b = cmos_raw(0x41);
+	outw(FW_CFG_SEL, 1);
+	pv_outsw(FW_CFG_SEL, &key, 1);
+	sig[4] = (char)inb(FW_CFG_DATA);	/* 'Q' again */
+	asm volatile("sti");
+	CHECK(!memcmp(sig, "QEMUQ", 5), "insb/outsw: fw_cfg signature '%c%c%c%c' then '%c'",
+	      sig[0], sig[1], sig[2], sig[3], sig[4]);
+	for (int i = 0; i < 3; i++) {
+		CHECK(l[i] == id, "insl: word %d is 0x%x, not 0x%x", i, l[i], id);
+		CHECK(w[i] == (id & 0xffff), "insw: word %d is 0x%x, not 0x%x", i, w[i], id & 0xffff);
+	}
+	CHECK(b == 0x22, "outsb: CMOS 0x41 reads 0x%x, not 0x22", b);
 	return PASS;
 }
 
@@ -443,6 +726,14 @@ static NOINLINE enum result t_sched_yield(char *why, size_t size)
 	return PASS;
 }
 
+static NOINLINE enum result t_vcpu_is_preempted(char *why, size_t size)
+{
+	uint32_t p = pv_vcpu_is_preempted(apic_id());
+
+	CHECK(p == 0, "the running vCPU is reported preempted (%u)", p);
+	return PASS;
+}
+
 /* --- time and memory ----------------------------------------------------- */
 /* Both sides may be PIT calibrations, which a busy host (a preempted vCPU
  * in a PIT window) can skew by percents: up to three tries, each printed. */
@@ -470,6 +761,14 @@ static NOINLINE enum result t_get_wallclock(char *why, size_t size)
 
 	CHECK(t > 1577836800ul, "wall clock %lu is before 2020", t);
 	CHECK(t + 2 >= n && n + 2 >= t, "wall clock %lu, CMOS %lu", t, n);
+	return PASS;
+}
+
+static NOINLINE enum result t_steal_clock(char *why, size_t size)
+{
+	uint64_t ns = pv_steal_clock(apic_id());
+
+	CHECK(ns == 0, "steal time %lu ns with no steal-time area registered", ns);
 	return PASS;
 }
 
@@ -535,19 +834,30 @@ static const struct test tests[] = {
 	{ "rdmsr wrmsr", t_msr },
 	{ "wbinvd", t_wbinvd },
 	{ "read_tsc", t_read_tsc },
+	{ "write_gs_base reaches gs:0, write_kernel_gs_base", t_gs_base },
+	{ "swapgs exchanges the GS bases", t_swapgs },
+	{ "read_dr6 write_dr6 read_dr7 write_dr7", t_debugreg },
 	{ "io_delay", t_io_delay },
 	{ "flush_tlb_one drops the old translation", t_flush_tlb_one },
 	{ "flush_tlb_local drops the old translation", t_flush_tlb_local },
 	{ "read_cr3 and write_cr3 reload the page tables", t_cr3 },
 	{ "set_pte maps the new page", t_set_pte },
+	{ "flush_tlb_global drops a global translation", t_flush_tlb_global },
+	{ "write_cr2", t_write_cr2 },
 	{ "read_cr2 is the faulting address", t_read_cr2 },
 	{ "load_idt load_gdt", t_load_idt_gdt },
+	{ "load_tr store_tr load_ldt", t_tr_ldt },
+	{ "load_gs_index keeps the kernel GS base", t_load_gs_index },
+	{ "outb inb inl inw outl outw on CMOS, PCI and fw_cfg", t_port_io },
+	{ "insb insw insl outsb outsw outsl", t_string_io },
 	{ "apic_eoi acknowledges the APIC timer", t_apic_eoi },
 	{ "send_ipi delivers a self IPI", t_send_ipi },
 	{ "kick_cpu delivers a kick", t_kick_cpu },
 	{ "sched_yield", t_sched_yield },
+	{ "vcpu_is_preempted is false for this vCPU", t_vcpu_is_preempted },
 	{ "calibrate_tsc within 1% of the PIT", t_calibrate_tsc },
 	{ "get_wallclock matches the CMOS clock", t_get_wallclock },
+	{ "steal_clock is 0 without steal time", t_steal_clock },
 	{ "mem_size equals the boot information", t_mem_size },
 	{ "patch report is consistent", t_report },
 	{ "bad override refused, site stays native", t_bad_override },

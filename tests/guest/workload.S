@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * Sites written by an assembler caller, as a kernel's entry code has them:
  * the pv_<op> macros of asm/pvops-gen.inc with hand-picked registers.

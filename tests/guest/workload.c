@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Kernel-like code using the ops the way a kernel does: interrupt-safe
  * locks, page table updates with TLB flushes, address space switches,

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Many call sites of every op, in functions whose register pressure differs,
  * so that the compiler allocates different registers at different sites.
  * Built at -O0, -O2 and -Os with the framework headers (and once without
  * them); tools/pvsites must verify every site.  Never executed.
  */
+#include <stddef.h>
 #include <asm/pvops-gen.h>
 
 /* Parameters exist to vary register allocation, not all are used. */
@@ -58,6 +60,8 @@ PLAIN(wbinvd)
 PLAIN(io_delay)
 PLAIN(flush_tlb_local)
 PLAIN(clts)
+PLAIN(swapgs)
+PLAIN(flush_tlb_global)
 
 OUT1(save_fl)
 OUT1(read_cr0)
@@ -68,6 +72,9 @@ OUT1(read_cr8)
 OUT1(calibrate_tsc)
 OUT1(get_wallclock)
 OUT1(mem_size)
+OUT1(store_tr)
+OUT1(read_dr6)
+OUT1(read_dr7)
 
 IN1(restore_fl, unsigned long)
 IN1(write_cr0, unsigned long)
@@ -79,6 +86,51 @@ IN1(apic_eoi, void *)
 IN1(load_idt, void *)
 IN1(load_gdt, void *)
 IN1(sched_yield, uint32_t)
+IN1(load_tr, uint16_t)
+IN1(load_ldt, uint16_t)
+IN1(load_gs_index, uint32_t)
+IN1(write_dr6, unsigned long)
+IN1(write_dr7, unsigned long)
+IN1(write_cr2, unsigned long)
+
+/* Several results live at once: store_tr's output lands in more registers. */
+unsigned long store_tr_many(A6)
+{
+	unsigned long x = a * b, y = c * d;
+	uint32_t t0 = pv_store_tr(), t1 = pv_store_tr(), t2 = pv_store_tr();
+
+	sink[0] = x; sink[1] = y; sink[2] = e; sink[3] = f;
+	return (unsigned long)t0 * t1 * t2 + x * y;
+}
+
+/* One compiler-chosen input and one output. */
+unsigned long preempted_1(A6) { return pv_vcpu_is_preempted((uint32_t)a) + b; }
+void preempted_2(A6) { sink[0] = pv_vcpu_is_preempted((uint32_t)(c * d)); sink[1] = a ^ f; }
+unsigned long preempted_3(A6)
+{
+	unsigned long x = a * b, y = c * d;
+	uint32_t p0 = pv_vcpu_is_preempted((uint32_t)e), p1 = pv_vcpu_is_preempted((uint32_t)f);
+	uint32_t p2 = pv_vcpu_is_preempted((uint32_t)x);
+
+	sink[0] = x; sink[1] = y; sink[2] = e; sink[3] = f;
+	return (unsigned long)p0 * p1 * p2 + x * y;
+}
+unsigned long steal_3(A6)
+{
+	unsigned long x = a * b, y = c * d;
+	uint64_t s0 = pv_steal_clock((uint32_t)e), s1 = pv_steal_clock((uint32_t)f);
+	uint64_t s2 = pv_steal_clock((uint32_t)x);
+
+	sink[0] = x; sink[1] = y; sink[2] = e; sink[3] = f;
+	return s0 * s1 * s2 + x * y;
+}
+unsigned long steal_1(A6) { return pv_steal_clock((uint32_t)f) + pv_steal_clock((uint32_t)e); }
+void steal_2(A6)
+{
+	unsigned long x = a * b, y = c * d, z = e * f;
+
+	sink[0] = pv_steal_clock((uint32_t)(x + y)); sink[1] = x; sink[2] = y; sink[3] = z;
+}
 
 /* Interrupt save/restore around a critical section, as a kernel does. */
 void irq_section(A6)
@@ -145,6 +197,50 @@ unsigned long msr_rw(A6)
 	pv_wrmsr((uint32_t)b, lo | (uint32_t)c, hi);
 	pv_wrmsr(0xc0000080, (uint32_t)d, (uint32_t)(d >> 32));
 	return ((unsigned long)hi << 32 | lo) + e + f;
+}
+
+/* Port I/O: pinned port and value, string forms with consumed registers. */
+unsigned long port_io(A6)
+{
+	pv_outb((uint16_t)a, (uint8_t)b);
+	pv_outw(0x510, (uint16_t)c);
+	pv_outl(0xcf8, (uint32_t)d);
+	return pv_inb((uint16_t)e) + pv_inw(0x511) + pv_inl((uint16_t)f);
+}
+
+void string_io(A6)
+{
+	static const volatile uint8_t msg[4] = { 1, 2, 3, 4 };
+	uint32_t buf[4];
+
+	pv_insb((uint16_t)a, buf, 4);
+	pv_insw((uint16_t)a, buf, b);
+	pv_insl(0x511, buf, 4);
+	sink[0] = buf[0] + buf[3] + c;
+	pv_outsb((uint16_t)d, msg, 4);
+	pv_outsw((uint16_t)d, buf, e);
+	pv_outsl(0x80, buf, 4);
+	sink[1] = f;
+}
+
+/* GS bases (u64 and hi:lo forms), optional outputs, u64 MSR forms. */
+void gs_bases(A6)
+{
+	pv_write_gs_baseq(a);
+	pv_write_kernel_gs_baseq(b + c);
+	pv_write_gs_base((uint32_t)d, 0);
+	pv_write_kernel_gs_base(0, (uint32_t)e);
+	sink[0] = f;
+}
+
+unsigned long kernel_forms(A6)
+{
+	uint32_t eax, edx;
+
+	pv_cpuid((uint32_t)a, 0, &eax, NULL, NULL, &edx);
+	pv_cpuid(1, 0, NULL, NULL, NULL, NULL);
+	pv_wrmsrq((uint32_t)b, c);
+	return eax + edx + pv_rdmsrq((uint32_t)d) + pv_read_tscq();
 }
 
 unsigned long tsc_delta(A6)

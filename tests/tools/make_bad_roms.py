@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Write a corpus of malformed (and a few unusual but valid) feature ROMs.
 
     tests/tools/make_bad_roms.py DIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """tools/pvrom: every shipped profile builds and dumps back to the same
 entries, profile errors name file:line, malformed ROMs are refused in one
 line, the C file of built-in profiles compiles and holds the same bytes, and
@@ -184,7 +185,11 @@ def test_kvm_pv_golden(tmp_path):
     g = gen()
     d = dump_json(build(tmp_path, "kvm-pv"))
     by = entries_by_op(d)
-    assert set(by) == {op["name"] for op in g.OPS.values()}
+    # Every op has an entry, but the port I/O ops and swapgs: a backend cannot
+    # do them better than the exit (they stay NATIVE without one).
+    unlisted = {"inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw", "insl",
+                "outsb", "outsw", "outsl", "swapgs"}
+    assert set(by) == {op["name"] for op in g.OPS.values()} - unlisted
     unconditional = {op: [e["mode"] for e in es if e["cond"] == "ALWAYS"]
                      for op, es in by.items()}
     assert unconditional["read_tsc"] == ["NATIVE"]

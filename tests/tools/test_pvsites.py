@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """tools/pvsites on the site test objects: clean verification, statistics,
 and the findings it must report on records and ELF files broken on purpose."""
 

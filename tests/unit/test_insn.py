@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The x86-64 instruction decoder (arch/x86/alternatives/insn.c).
 
 Known encodings and random bytes (insn-selftest), the freestanding build, and

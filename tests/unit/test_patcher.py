@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The runtime patcher's hosted tests (cmocka, under ASan and UBSan), the
 capstone cross-check of the bytes they produced, and the freestanding build."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Boot the pvpatch test guest in QEMU and read what it reports.
 
 The guest prints KTAP and, on `# pvpatch-<kind>: {json}` lines, its patch

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """pvrom check: what a ROM would do to a guest, decided offline by the
 kernel's own negotiation and patcher (build/tools/pvrom-sim), not a Python
 copy of their logic.  The guest's text (its thunk area included) and site

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Read the site records of an object file or a linked ELF into plain data.
 
 All parsing of untrusted ELF input happens here; anything malformed that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Errors the tools report in one line (exit status 2), never as a traceback."""
 
 

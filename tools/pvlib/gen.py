@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Import the Python module gen/pvgen writes (record layout, op table).
 
 The tools never spell out the record layout themselves: they read

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Hypervisor profiles (hypervisor-features/*.profile): parse, check, render.
 
 A profile is line oriented; `#` starts a comment.  Statements:

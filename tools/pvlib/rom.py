@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The feature ROM: build a blob from entries, parse one back.
 
 The layout comes from the generated module (gen.load(): ROM_*_LAYOUT and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Check site records against the code they describe, decoded by capstone.
 
 For each record: format version, op number, lengths and flags against the
@@ -21,6 +22,19 @@ from .elfsites import Record, SiteTable
 
 OPERAND = re.compile(r"%\[([A-Za-z_][A-Za-z0-9_]*)\]")
 SUFFIXES = ("b", "w", "l", "q")
+PREFIXES = ("rep", "repe", "repz", "repne", "repnz", "lock")
+
+
+def _mnemonic(insn) -> str:
+    """capstone's mnemonic, corrected where capstone 4 decodes wrongly: an
+    operand-size prefix before rep (66 f3 6d, GNU as's order for rep insw)
+    comes out as the 32-bit form."""
+    m = insn.mnemonic
+    b = bytes(insn.bytes)
+    if (m.startswith("rep ") and m[-1] == "l" and len(b) >= 3
+            and b[0] == 0x66 and b[1] in (0xF2, 0xF3)):
+        m = m[:-1] + "w"
+    return m
 
 
 @dataclass
@@ -200,8 +214,11 @@ class Verifier:
         """One instruction against its template; returns its unrecorded
         written registers as a mask, or None after a finding."""
         mnem, _, ops = tmpl.partition(" ")
-        got = f"{insn.mnemonic} {insn.op_str}".strip()
-        if not _mnemonic_ok(mnem, insn.mnemonic):
+        if mnem in PREFIXES:
+            word, _, ops = ops.partition(" ")
+            mnem = f"{mnem} {word}"
+        got = f"{_mnemonic(insn)} {insn.op_str}".strip()
+        if not _mnemonic_ok(mnem, _mnemonic(insn)):
             self.warn(site.where, f"native code is '{got}', expected '{tmpl}'")
             return None
         if mnem == "call":

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * CALL mode: the site calls a backend, a C function with the signature of
  * the op's pv_<op>() (inputs as arguments, one output returned, several

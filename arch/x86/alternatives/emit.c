@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * What a site becomes in the NATIVE, NOP and INLINE modes.  Each emitter
  * builds the complete new site in a buffer; the caller pokes it in one go.

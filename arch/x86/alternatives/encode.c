@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The x86-64 encoder of the patcher.  Encodings are from the Intel SDM,
  * volume 2; NOPs are the recommended multi-byte forms (SDM "NOP"), with

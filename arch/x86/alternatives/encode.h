@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * A small x86-64 encoder: exactly the instructions the patcher emits (NOP
  * padding, direct calls, register moves, the template instruction set and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * x86-64 instruction decoder: lengths, operand fields and the few
  * classifications the patcher needs.  See insn.h for what it covers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /*
  * x86-64 instruction decoder for the runtime patcher.
  *

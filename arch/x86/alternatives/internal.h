@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Shared between the parts of the runtime patcher; not for kernels. */
 #ifndef PVPATCH_ALTERNATIVES_INTERNAL_H
 #define PVPATCH_ALTERNATIVES_INTERNAL_H

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The runtime patcher: checks every site record once, then gives each valid
  * site the mode the policy asks for, or the next one that works.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The one place that writes to text.  A kernel that patches late passes its
  * own poke (a temporary writable mapping, breakpoint-based live patching),

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The patcher's report and debug dump, printed through the kernel's
  * print hook one line at a time (no printf in a freestanding patcher).

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The feature ROM: a hypervisor's description of what each op should become
  * (README.md, "Hypervisor profiles and the feature ROM").  It arrives from

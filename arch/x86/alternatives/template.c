@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * The template fitter: an inline linker.  It resolves a template's holes to
  * one site's registers and encodes it, while simulating what the template

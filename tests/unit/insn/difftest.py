@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Differential test of the instruction decoder against objdump (or capstone).
 
 For each ELF, the reference disassembles .text linearly and insn-ref records

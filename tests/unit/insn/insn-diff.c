@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Differential test of insn_decode() against a reference disassembler.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Turn objdump's disassembly of a .text section into the reference file
  * insn-diff reads (format described there).

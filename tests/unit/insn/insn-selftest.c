@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * insn_decode() on known encodings: lengths, fields and classification,
  * each truncation of each, then random bytes against the invariants every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Register-preserving backends (PVPATCH_BACKEND), built as kernel code is
  * (-mgeneral-regs-only, no sanitizer): they keep every register but their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Sites whose operands are in %rbp, which C code rarely gets at -O2 but
  * may: CALL thunks must not use %rbp themselves. */
 #include <asm/pvops-gen.inc>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Real call sites for the hosted patcher tests, compiled with the framework
  * headers as kernel code is (-mno-red-zone).  Each function holds one site

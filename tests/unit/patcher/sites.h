@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
 /* Call sites the hosted patcher tests patch and execute (sites.c). */
 #ifndef PVPATCH_TEST_SITES_H
 #define PVPATCH_TEST_SITES_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
  * Hosted tests of the runtime patcher: the patcher, built unchanged for
  * userspace, patches this very program's call sites (text made writable

@@ -287,7 +287,7 @@ __asm__(
 );
 
 /* Wait for slow ISA devices. */
-#line 17 "mini.spec"
+#line 18 "mini.spec"
 static __always_inline void pv_io_delay(void)
 {
 	asm volatile("880:\n\toutb %%al, $0x80\n\t881:\n\tpvpatch_site_end 880b, 881b, 1, 5, 2, 0, 0x0"
@@ -297,7 +297,7 @@ static __always_inline void pv_io_delay(void)
 }
 
 /* op read_base */
-#line 24 "mini.spec"
+#line 25 "mini.spec"
 static __always_inline unsigned long pv_read_base(void)
 {
 	unsigned long __o_val;
@@ -309,7 +309,7 @@ static __always_inline unsigned long pv_read_base(void)
 }
 
 /* Store v at base + 0x10. */
-#line 32 "mini.spec"
+#line 33 "mini.spec"
 static __always_inline void pv_store_word(void * base, uint32_t v)
 {
 	asm volatile("880:\n\tmovl %[v], 0x10(%[base])\n\t881:\n\tpvpatch_site_end 880b, 881b, 3, 16, 5, 2, 0x0, a0=%[base], a1=%[v]"
@@ -319,7 +319,7 @@ static __always_inline void pv_store_word(void * base, uint32_t v)
 }
 
 /* Read an MSR (hi:lo). */
-#line 43 "mini.spec"
+#line 44 "mini.spec"
 static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t __o_lo;
@@ -333,7 +333,7 @@ static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 }
 
 /* op port_out */
-#line 53 "mini.spec"
+#line 54 "mini.spec"
 static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 {
 	asm volatile("880:\n\toutb %[val], (%[port])\n\t881:\n\tpvpatch_site_end 880b, 881b, 5, 5, 1, 2, 0x0, a0=%[port], a1=%[val]"
@@ -343,7 +343,7 @@ static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 }
 
 /* Flush the non-global TLB entries of this CPU. */
-#line 60 "mini.spec"
+#line 61 "mini.spec"
 static __always_inline void pv_tlb_flush(void)
 {
 	unsigned long __s_tmp;
@@ -353,10 +353,61 @@ static __always_inline void pv_tlb_flush(void)
 		     : "memory");
 }
 
+/* op msr_pair */
+#line 74 "mini.spec"
+static __always_inline void pv_msr_pair(uint32_t msr, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t __o_lo;
+	uint32_t __o_hi;
+	asm volatile("880:\n\trdmsr\n\t881:\n\tpvpatch_site_end 880b, 881b, 7, 5, 2, 9, 0x5, ret=%[lo], a0=%[msr], x0=%[hi]"
+		     : [lo] "=a" (__o_lo), [hi] "=d" (__o_hi)
+		     : [msr] "c" (msr)
+		     : );
+	*lo = __o_lo;
+	if (hi)
+		*hi = __o_hi;
+}
+
+/* pv_msr_pair() with lo and hi as one u64 val = hi:lo: the same site. */
+static __always_inline uint64_t pv_msr_getq(uint32_t msr)
+{
+	uint32_t __lo, __hi;
+	pv_msr_pair(msr, &__lo, &__hi);
+	return (uint64_t)__hi << 32 | __lo;
+}
+
+/* op msr_put */
+#line 84 "mini.spec"
+static __always_inline void pv_msr_put(uint32_t msr, uint32_t lo, uint32_t hi)
+{
+	asm volatile("880:\n\twrmsr\n\t881:\n\tpvpatch_site_end 880b, 881b, 8, 5, 2, 3, 0x0, a0=%[msr], a1=%[lo], a2=%[hi]"
+		     : 
+		     : [msr] "c" (msr), [lo] "a" (lo), [hi] "d" (hi)
+		     : );
+}
+
+/* pv_msr_put() with lo and hi as one u64 val = hi:lo: the same site. */
+static __always_inline void pv_msr_putq(uint32_t msr, uint64_t val)
+{
+	pv_msr_put(msr, (uint32_t)val, (uint32_t)(val >> 32));
+}
+
+/* op port_outs */
+#line 94 "mini.spec"
+static __always_inline void pv_port_outs(uint16_t port, const volatile void * buf, unsigned long count)
+{
+	const volatile void * __i_buf = buf;
+	unsigned long __i_count = count;
+	asm volatile("880:\n\trep outsb (%[buf]), %[port]\n\t881:\n\tpvpatch_site_end 880b, 881b, 9, 5, 2, 3, 0x42, a0=%[port], a1=%[buf], a2=%[count]"
+		     : [buf] "+S" (__i_buf), [count] "+c" (__i_count)
+		     : [port] "d" (port)
+		     : "memory");
+}
+
 /* Defined by the kernel: op get_clock's native code. */
 extern uint64_t native_get_clock(void);
 /* Seconds since 1970, natively from a C function. */
-#line 7 "mini.spec"
+#line 8 "mini.spec"
 static __always_inline uint64_t pv_get_clock(void)
 {
 	uint64_t __o_secs;

@@ -63,8 +63,11 @@
 #define PVPATCH_OP_MSR_GET 4
 #define PVPATCH_OP_PORT_OUT 5
 #define PVPATCH_OP_TLB_FLUSH 6
+#define PVPATCH_OP_MSR_PAIR 7
+#define PVPATCH_OP_MSR_PUT 8
+#define PVPATCH_OP_PORT_OUTS 9
 #define PVPATCH_OP_GET_CLOCK 12
-#define PVPATCH_NR_OPS 7
+#define PVPATCH_NR_OPS 10
 #define PVPATCH_MAX_OP 12
 
 /* The feature ROM (tools/pvrom; fw_cfg file PVPATCH_ROM_FWCFG_NAME).

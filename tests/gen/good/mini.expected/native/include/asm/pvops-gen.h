@@ -17,7 +17,7 @@ register unsigned long pvpatch_stack_pointer __asm__("rsp");
 #define PVPATCH_CALL_CONSTRAINT "+r" (pvpatch_stack_pointer)
 
 /* Wait for slow ISA devices. */
-#line 17 "mini.spec"
+#line 18 "mini.spec"
 static __always_inline void pv_io_delay(void)
 {
 	asm volatile("outb %%al, $0x80"
@@ -27,7 +27,7 @@ static __always_inline void pv_io_delay(void)
 }
 
 /* op read_base */
-#line 24 "mini.spec"
+#line 25 "mini.spec"
 static __always_inline unsigned long pv_read_base(void)
 {
 	unsigned long __o_val;
@@ -39,7 +39,7 @@ static __always_inline unsigned long pv_read_base(void)
 }
 
 /* Store v at base + 0x10. */
-#line 32 "mini.spec"
+#line 33 "mini.spec"
 static __always_inline void pv_store_word(void * base, uint32_t v)
 {
 	asm volatile("movl %[v], 0x10(%[base])"
@@ -49,7 +49,7 @@ static __always_inline void pv_store_word(void * base, uint32_t v)
 }
 
 /* Read an MSR (hi:lo). */
-#line 43 "mini.spec"
+#line 44 "mini.spec"
 static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t __o_lo;
@@ -63,7 +63,7 @@ static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 }
 
 /* op port_out */
-#line 53 "mini.spec"
+#line 54 "mini.spec"
 static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 {
 	asm volatile("outb %[val], (%[port])"
@@ -73,7 +73,7 @@ static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 }
 
 /* Flush the non-global TLB entries of this CPU. */
-#line 60 "mini.spec"
+#line 61 "mini.spec"
 static __always_inline void pv_tlb_flush(void)
 {
 	unsigned long __s_tmp;
@@ -83,10 +83,61 @@ static __always_inline void pv_tlb_flush(void)
 		     : "memory");
 }
 
+/* op msr_pair */
+#line 74 "mini.spec"
+static __always_inline void pv_msr_pair(uint32_t msr, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t __o_lo;
+	uint32_t __o_hi;
+	asm volatile("rdmsr"
+		     : [lo] "=a" (__o_lo), [hi] "=d" (__o_hi)
+		     : [msr] "c" (msr)
+		     : );
+	*lo = __o_lo;
+	if (hi)
+		*hi = __o_hi;
+}
+
+/* pv_msr_pair() with lo and hi as one u64 val = hi:lo: the same site. */
+static __always_inline uint64_t pv_msr_getq(uint32_t msr)
+{
+	uint32_t __lo, __hi;
+	pv_msr_pair(msr, &__lo, &__hi);
+	return (uint64_t)__hi << 32 | __lo;
+}
+
+/* op msr_put */
+#line 84 "mini.spec"
+static __always_inline void pv_msr_put(uint32_t msr, uint32_t lo, uint32_t hi)
+{
+	asm volatile("wrmsr"
+		     : 
+		     : [msr] "c" (msr), [lo] "a" (lo), [hi] "d" (hi)
+		     : );
+}
+
+/* pv_msr_put() with lo and hi as one u64 val = hi:lo: the same site. */
+static __always_inline void pv_msr_putq(uint32_t msr, uint64_t val)
+{
+	pv_msr_put(msr, (uint32_t)val, (uint32_t)(val >> 32));
+}
+
+/* op port_outs */
+#line 94 "mini.spec"
+static __always_inline void pv_port_outs(uint16_t port, const volatile void * buf, unsigned long count)
+{
+	const volatile void * __i_buf = buf;
+	unsigned long __i_count = count;
+	asm volatile("rep outsb (%[buf]), %[port]"
+		     : [buf] "+S" (__i_buf), [count] "+c" (__i_count)
+		     : [port] "d" (port)
+		     : "memory");
+}
+
 /* Defined by the kernel: op get_clock's native code. */
 extern uint64_t native_get_clock(void);
 /* Seconds since 1970, natively from a C function. */
-#line 7 "mini.spec"
+#line 8 "mini.spec"
 static __always_inline uint64_t pv_get_clock(void)
 {
 	uint64_t __o_secs;
