@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: pvpatch-contract.c, the contract's tables the runtime looks
 things up in: the template instruction set, mode and register names."""
 

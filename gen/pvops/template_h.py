@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 """Backend: asm/pvpatch-template-gen.h, the template instruction set
 (layout.PVT_OPCODE_INFO) for C: operand encoding, limits, opcodes, operand
 shapes and the declaration of pvt_opcode_table[] (src/pvpatch-contract.c)."""
