@@ -217,14 +217,13 @@ struct pvpatch_hv_facts {
 	void (*cpuid)(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
 };
 
-#define PVPATCH_ROM_MAX_OVERRIDES 16
-
-/* What a policy built from a ROM points into; the kernel provides it and
- * keeps it as long as the policy.  A refused ROM leaves it unchanged. */
+/* What a policy built from a ROM points into (PVPATCH_ROM_MAX_OVERRIDES:
+ * asm/pvpatch-abi.h); the kernel provides it and keeps it as long as the
+ * policy.  A refused ROM leaves it unchanged. */
 struct pvpatch_rom_store {
 	struct pvpatch_template tmpl[PVPATCH_MAX_OP + 1];
 	struct pvpatch_override ov[PVPATCH_ROM_MAX_OVERRIDES];
-	char func[PVPATCH_ROM_MAX_OVERRIDES][32];
+	char func[PVPATCH_ROM_MAX_OVERRIDES][PVPATCH_ROM_FUNC_LEN];
 	char hypervisor[PVPATCH_ROM_HYPERVISOR_LEN];
 	unsigned int entries_used;	/* entries this kernel understands */
 	unsigned int entries_ignored;	/* entries of an op, mode, condition or
@@ -251,6 +250,13 @@ struct pvpatch_rom_env {
 int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_rom_env *env,
 		       struct pvpatch_policy *policy, struct pvpatch_rom_store *store,
 		       const char **why);
+
+/*
+ * What every site of op would refuse in pol (enum pvpatch_reason): a mode
+ * the op does not allow, INLINE without a template, a template that fits no
+ * site.  PVPATCH_OK says nothing of a particular site.  pvrom-sim --verdict.
+ */
+int pvpatch_op_policy_check(unsigned int op, const struct pvpatch_op_policy *pol);
 
 /* Whether template t contains an instruction with this PVT_* opcode. */
 bool pvpatch_template_uses(const struct pvpatch_template *t, unsigned int opcode);
