@@ -137,6 +137,8 @@ static void check_negotiation(const uint8_t *rom, size_t len, const struct pvpat
 		neg.backend[op] = be ? be[op] : NULL;
 		neg.preserves[op] = (uint8_t)(op & 1);
 	}
+	neg.recs = id_recs;
+	neg.n_recs = sizeof(id_recs) / sizeof(id_recs[0]);
 	pvpatch_negotiate(&neg, copy, (size_t)got > len ? -1 : got, NULL, print_nothing);
 	free(copy);
 
@@ -167,7 +169,8 @@ static void check_negotiation(const uint8_t *rom, size_t len, const struct pvpat
 		CHECK(p->op[op].mode < PVPATCH_NR_MODES, "op %u mode %u", op, p->op[op].mode);
 		CHECK(neg.cmd.op_mode[op] < 0 || p->op[op].mode == neg.cmd.op_mode[op],
 		      "op %u: the command line's mode was not applied", op);
-		CHECK(p->op[op].backend == neg.backend[op] && p->op[op].preserves == neg.preserves[op],
+		CHECK(p->op[op].backend_id ||
+		      (p->op[op].backend == neg.backend[op] && p->op[op].preserves == neg.preserves[op]),
 		      "op %u: not the registered backend", op);
 	}
 	CHECK(p->n_overrides <= PVPATCH_ROM_MAX_OVERRIDES + PVPATCH_CMDLINE_MAX_SITES &&

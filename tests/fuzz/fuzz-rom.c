@@ -62,7 +62,8 @@
  *               (NULL and out-of-rel32-range entries), 2 lookup hook,
  *               3 apply twice, 4 revert, 5-7 misalignment of the ROM (0-7)
  *   [2..5]      facts.kvm_features (u32 LE)
- *   [6] vm      bit 0 facts.vmport, 1 facts.vmport_gethz, 6 small thunk
+ *   [6] vm      bit 0 facts.vmport, 1 facts.vmport_gethz, 2-3 the hypervisor
+ *               signature (none, KVM, TCG, VMware), 5 no CPUID hook, 6 small thunk
  *               area (64 bytes), 7 facts NULL (must be refused)
  *   [7] cut     trailing bytes after total_len (with fix bit 3)
  *   [8] regs    0: sites use the default registers (ret %rax, arguments
@@ -125,6 +126,9 @@ static const uint8_t extra_ops[N_EXTRA] = {
 
 static const void *be_real[PVPATCH_MAX_OP + 1];		/* a function for every op */
 static const void *be_mixed[PVPATCH_MAX_OP + 1];	/* and NULL, far, in the text */
+static const uint8_t preserves[PVPATCH_MAX_OP + 1];	/* the defaults are plain C */
+/* The kernel's backends registered with an id, which v2 entries may name. */
+static struct pvpatch_backend_rec id_recs[8];
 
 NOCOV static void init_backends(void)
 {
@@ -140,6 +144,12 @@ NOCOV static void init_backends(void)
 		case 4: be_mixed[op] = A.text + TEXT_SIZE / 2; break;
 		}
 	}
+	/* ids 1-3 of a few ops, one of them in the same op twice */
+	for (unsigned int i = 0; i < sizeof(id_recs) / sizeof(id_recs[0]); i++)
+		id_recs[i] = (struct pvpatch_backend_rec){
+			.fn = (uint64_t)(uintptr_t)fn[(i + 1) % 3], .op = (uint16_t)(1 + i / 2 * 7),
+			.flags = i & 1 ? PVPATCH_BACKEND_F_PRESERVES : 0, .id = (uint16_t)(1 + i % 3),
+		};
 }
 
 /* --- CRC-32 as zlib's crc32(), with a table ---------------------------------- */
@@ -188,6 +198,26 @@ NOCOV static void put(uint8_t *p, uint32_t v, unsigned int n)
 
 #define H(f) PVPATCH_ROM_HEADER_OFF_##f
 #define E(f) PVPATCH_ROM_ENTRY_OFF_##f
+#define H2(f) PVPATCH_ROM_HEADER_V2_OFF_##f
+#define E2(f) PVPATCH_ROM_ENTRY_V2_OFF_##f
+
+/* Where a version puts the header fields that moved and an entry's fixed
+ * part (magic..checksum, entry_len and op are where version 1 has them). */
+struct fmt {
+	unsigned int version, hsize, esize, name_off, name_size;
+	unsigned int n_entries, n_overrides, entries_off, overrides_off;
+};
+
+NOCOV static struct fmt fmt_of(unsigned int version)
+{
+	if (version == 2)
+		return (struct fmt){ 2, PVPATCH_ROM_HEADER_V2_SIZE, PVPATCH_ROM_ENTRY_V2_SIZE,
+				     H2(HYPERVISOR), PVPATCH_ROM_HYPERVISOR_LEN, H2(N_ENTRIES),
+				     H2(N_OVERRIDES), H2(ENTRIES_OFF), H2(OVERRIDES_OFF) };
+	return (struct fmt){ 1, PVPATCH_ROM_HEADER_SIZE, PVPATCH_ROM_ENTRY_SIZE, H(HYPERVISOR),
+			     PVPATCH_ROM_V1_HYPERVISOR_LEN, H(N_ENTRIES), H(N_OVERRIDES),
+			     H(ENTRIES_OFF), H(OVERRIDES_OFF) };
+}
 #define I(f) PVPATCH_ROM_INSN_OFF_##f
 #define O(f) PVPATCH_ROM_OVERRIDE_OFF_##f
 
@@ -201,44 +231,53 @@ NOCOV static void put(uint8_t *p, uint32_t v, unsigned int n)
  */
 NOCOV static void fix_body(uint8_t *rom, uint32_t total, uint8_t fix)
 {
-	uint32_t off = le(rom + H(ENTRIES_OFF), 4), n = le(rom + H(N_ENTRIES), 2), i;
+	const struct fmt F = fmt_of(le(rom + H(VERSION), 2));
+	uint32_t off, n, i;
 
+	if (total < F.hsize)
+		return;
+	off = le(rom + F.entries_off, 4);
+	n = le(rom + F.n_entries, 2);
 	if ((fix & 0x60) && off >= PVPATCH_ROM_HEADER_SIZE && off <= total) {
 		for (i = 0; i < n; i++) {
 			uint8_t *e = rom + off;
 			uint32_t ni, elen;
 
-			if (total - off < PVPATCH_ROM_ENTRY_SIZE)
+			if (total - off < F.esize)
 				break;
 			if (fix & 0x40) {
-				e[E(MODE)] %= PVPATCH_NR_MODES;
-				e[E(COND)] %= PVPATCH_ROM_NR_CONDS;
+				/* v2 keeps some unknown ones: ignored per entry */
+				e[F.version == 2 ? E2(MODE) : E(MODE)] %= PVPATCH_NR_MODES + F.version - 1;
+				e[F.version == 2 ? E2(COND) : E(COND)] %=
+					F.version == 2 ? PVPATCH_ROM_NR_CONDS + 1 : PVPATCH_ROM_V1_NR_CONDS;
 			}
 			elen = le(e + E(ENTRY_LEN), 2);
 			if (fix & 0x20) {
-				ni = e[E(N_INSNS)];
+				uint8_t *nip = e + (F.version == 2 ? E2(N_INSNS) : E(N_INSNS));
+
+				ni = *nip;
 				if (ni > PVT_MAX_INSNS)
-					e[E(N_INSNS)] = (uint8_t)(ni = PVT_MAX_INSNS);
-				elen = PVPATCH_ROM_ENTRY_SIZE + ni * PVPATCH_ROM_INSN_SIZE;
+					*nip = (uint8_t)(ni = PVT_MAX_INSNS);
+				elen = F.esize + ni * PVPATCH_ROM_INSN_SIZE;
 				if (elen > total - off)
 					break;
 				put(e + E(ENTRY_LEN), elen, 2);
-			} else if (elen < PVPATCH_ROM_ENTRY_SIZE || elen > total - off) {
+			} else if (elen < F.esize || elen > total - off) {
 				break;
 			}
 			off += elen;
 		}
 		if (fix & 0x20)
-			put(rom + H(N_ENTRIES), i, 2);
+			put(rom + F.n_entries, i, 2);
 	}
-	off = le(rom + H(OVERRIDES_OFF), 4);
-	n = le(rom + H(N_OVERRIDES), 2);
+	off = le(rom + F.overrides_off, 4);
+	n = le(rom + F.n_overrides, 2);
 	if ((fix & 0x40) && off >= PVPATCH_ROM_HEADER_SIZE && off <= total) {
 		if (n > PVPATCH_ROM_MAX_OVERRIDES)
 			n = PVPATCH_ROM_MAX_OVERRIDES;
 		if (n > (total - off) / PVPATCH_ROM_OVERRIDE_SIZE)
 			n = (total - off) / PVPATCH_ROM_OVERRIDE_SIZE;
-		put(rom + H(N_OVERRIDES), n, 2);
+		put(rom + F.n_overrides, n, 2);
 		for (i = 0; i < n; i++)
 			rom[off + i * PVPATCH_ROM_OVERRIDE_SIZE + O(MODE)] %= PVPATCH_NR_MODES;
 	}
@@ -247,7 +286,10 @@ NOCOV static void fix_body(uint8_t *rom, uint32_t total, uint8_t fix)
 /* --- the model: what README.md ("The ROM") and rom.c's comment say ---------- */
 struct model {
 	const char *refused;		/* NULL: accepted */
+	unsigned int version;
 	struct {
+		const void *backend;	/* CALL */
+		uint8_t preserves;
 		uint8_t mode;
 		uint8_t n_insns;	/* 0: no template */
 		uint16_t hv_clobbers;
@@ -258,8 +300,33 @@ struct model {
 	uint32_t ov_off;
 };
 
-NOCOV static bool model_cond(unsigned int cond, unsigned int arg, const struct pvpatch_hv_facts *f)
+
+NOCOV static const struct pvpatch_backend_rec *model_rec(unsigned int op, unsigned int id)
 {
+	for (unsigned int i = 0; i < sizeof(id_recs) / sizeof(id_recs[0]); i++)
+		if (id_recs[i].op == op && id_recs[i].id == id && id_recs[i].fn)
+			return &id_recs[i];
+	return NULL;
+}
+
+/* CPUID as the fuzzer's CPU answers it: a hash of leaf, subleaf and
+ * register; the basic range ends at 0x20, the extended one at 0x80000008. */
+NOCOV static void fuzz_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	for (int i = 0; i < 4; i++)
+		r[i] = (leaf * 0x9e3779b1u) ^ (sub * 0x85ebca6bu) ^ (uint32_t)(i * 0xc2b2ae35u);
+	if (leaf == 0)
+		r[0] = 0x20;
+	if (leaf == 0x80000000u)
+		r[0] = 0x80000008u;
+}
+
+NOCOV static bool model_cond(const uint8_t *e, unsigned int version,
+			     const struct pvpatch_hv_facts *f)
+{
+	unsigned int cond = e[version == 2 ? E2(COND) : E(COND)];
+	unsigned int arg = e[version == 2 ? E2(COND_BIT) : E(COND_ARG)];
+
 	switch (cond) {
 	case PVPATCH_ROM_COND_ALWAYS:
 		return true;
@@ -267,33 +334,67 @@ NOCOV static bool model_cond(unsigned int cond, unsigned int arg, const struct p
 		return arg < 32 && (f->kvm_features & (1u << arg));
 	case PVPATCH_ROM_COND_VMPORT:
 		return f->vmport;
-	default:
+	case PVPATCH_ROM_COND_VMPORT_GETHZ:
 		return f->vmport_gethz;
+	case PVPATCH_ROM_COND_CPUID_BIT: {
+		uint32_t leaf = (uint32_t)le(e + E2(COND_LEAF), 4), reg = e[E2(COND_REG)], r[4], max;
+
+		if (!f->cpuid || reg > 3 || arg > 31)
+			return false;
+		if ((leaf & 0xffff0000u) == 0x40000000u) {
+			max = f->hypervisor ? f->max_leaf : 0;
+		} else {
+			f->cpuid(leaf & 0xffff0000u, 0, r);
+			max = r[0];
+		}
+		if (leaf > max)
+			return false;
+		f->cpuid(leaf, (uint32_t)le(e + E2(COND_SUBLEAF), 4), r);
+		return r[reg] >> arg & 1;
+	}
+	default: {	/* SIGNATURE */
+		char sig[13] = { 0 };
+
+		memcpy(sig, e + E2(COND_SIG), 12);
+		return !strcmp(sig, f->signature);
+	}
 	}
 }
 
 NOCOV static void model(const uint8_t *rom, size_t len, const struct pvpatch_hv_facts *f,
-			struct model *m)
+			const void *const *be, const uint8_t *pres, struct model *m)
 {
-	uint32_t total, hlen, off, ovoff, n, sum;
+	uint32_t total, hlen, off, ovoff, n, sum, version;
 	uint8_t hdr[PVPATCH_ROM_HEADER_SIZE];
+	struct fmt F;
 
 	memset(m, 0, sizeof(*m));
 	if (!f) {
 		m->refused = "no facts";
 		return;
 	}
+	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
+		m->op[op].backend = be ? be[op] : NULL;
+		m->op[op].preserves = pres[op];
+	}
 	if (len < PVPATCH_ROM_HEADER_SIZE) {
 		m->refused = "short";
 		return;
 	}
-	if (le(rom + H(MAGIC), 4) != PVPATCH_ROM_MAGIC || le(rom + H(VERSION), 2) != PVPATCH_ROM_VERSION) {
+	version = le(rom + H(VERSION), 2);
+	if (le(rom + H(MAGIC), 4) != PVPATCH_ROM_MAGIC || version < 1 || version > 2) {
 		m->refused = "magic or version";
+		return;
+	}
+	F = fmt_of(version);
+	m->version = version;
+	if (len < F.hsize) {
+		m->refused = "short";
 		return;
 	}
 	hlen = le(rom + H(HEADER_LEN), 2);
 	total = le(rom + H(TOTAL_LEN), 4);
-	if (hlen < PVPATCH_ROM_HEADER_SIZE || hlen > total || total > len) {
+	if (hlen < F.hsize || hlen > total || total > len) {
 		m->refused = "lengths";
 		return;
 	}
@@ -313,64 +414,74 @@ NOCOV static void model(const uint8_t *rom, size_t len, const struct pvpatch_hv_
 		return;
 	}
 	{
-		/* The name: 1-15 of [A-Za-z0-9._+-] starting alphanumeric, then NULs. */
-		const uint8_t *nm = rom + H(HYPERVISOR);
-		size_t k = 0;
+		/* The name: 1 to size-1 of [A-Za-z0-9._+-] starting alphanumeric, then NULs. */
+		const uint8_t *nm = rom + F.name_off;
+		size_t k = 0, size = F.name_size;
 
-		while (k < 16 && nm[k] && (isalnum(nm[k]) ||
-					   (k && strchr("._+-", nm[k]))))
+		while (k < size && nm[k] && (isalnum(nm[k]) ||
+					     (k && strchr("._+-", nm[k]))))
 			k++;
-		for (size_t j = k; j < 16; j++)
+		for (size_t j = k; j < size; j++)
 			if (nm[j] || k == 0 || j == 0)
-				k = 16;
-		if (k == 0 || k >= 16) {
+				k = size;
+		if (k == 0 || k >= size) {
 			m->refused = "name";
 			return;
 		}
 	}
-	off = le(rom + H(ENTRIES_OFF), 4);
-	n = le(rom + H(N_ENTRIES), 2);
+	off = le(rom + F.entries_off, 4);
+	n = le(rom + F.n_entries, 2);
 	if (n && (off < PVPATCH_ROM_HEADER_SIZE || off > total)) {
 		m->refused = "entries offset";
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = rom + off;
-		uint32_t elen, op, mode, cond, ni;
+		const struct pvpatch_backend_rec *rec = NULL;
+		uint32_t elen, op, mode, cond, ni, id = 0;
 
-		if (total - off < PVPATCH_ROM_ENTRY_SIZE) {
+		if (total - off < F.esize) {
 			m->refused = "entry past the end";
 			return;
 		}
 		elen = le(e + E(ENTRY_LEN), 2);
 		op = le(e + E(OP), 2);
-		mode = e[E(MODE)];
-		cond = e[E(COND)];
-		ni = e[E(N_INSNS)];
-		if (elen < PVPATCH_ROM_ENTRY_SIZE || elen > total - off ||
-		    PVPATCH_ROM_ENTRY_SIZE + ni * PVPATCH_ROM_INSN_SIZE > elen || ni > PVT_MAX_INSNS ||
-		    mode >= PVPATCH_NR_MODES || cond >= PVPATCH_ROM_NR_CONDS) {
+		mode = e[version == 2 ? E2(MODE) : E(MODE)];
+		cond = e[version == 2 ? E2(COND) : E(COND)];
+		ni = e[version == 2 ? E2(N_INSNS) : E(N_INSNS)];
+		if (version == 2)
+			id = le(e + E2(BACKEND_ID), 2);
+		if (elen < F.esize || elen > total - off ||
+		    F.esize + ni * PVPATCH_ROM_INSN_SIZE > elen || ni > PVT_MAX_INSNS ||
+		    (version == 1 && (mode >= PVPATCH_NR_MODES || cond >= PVPATCH_ROM_V1_NR_CONDS))) {
 			m->refused = "entry";
 			return;
 		}
-		if (!op_info(op)) {
-			/* an op this kernel does not know (0 is none): ignored */
+		if (!op_info(op) || mode >= PVPATCH_NR_MODES || cond >= PVPATCH_ROM_NR_CONDS ||
+		    (id && !(rec = model_rec(op, id)))) {
+			/* an op (0 is none), mode, condition or backend it does not know */
 			m->ignored++;
 		} else {
 			m->used++;
-			if (model_cond(cond, e[E(COND_ARG)], f)) {
+			if (model_cond(e, version, f)) {
 				m->op[op].mode = (uint8_t)mode;
 				m->op[op].n_insns = (uint8_t)ni;
-				m->op[op].hv_clobbers = (uint16_t)le(e + E(HV_CLOBBERS), 2);
-				m->op[op].insns = off + PVPATCH_ROM_ENTRY_SIZE;
+				m->op[op].hv_clobbers = (uint16_t)le(e + (version == 2 ? E2(HV_CLOBBERS) :
+										E(HV_CLOBBERS)), 2);
+				m->op[op].insns = off + F.esize;
+				m->op[op].backend = rec ? (const void *)(uintptr_t)rec->fn :
+						    be ? be[op] : NULL;
+				m->op[op].preserves = rec ? rec->flags & PVPATCH_BACKEND_F_PRESERVES :
+						      pres[op];
 				for (int k = 0; k < PVT_MAX_PARAMS; k++)
-					m->op[op].params[k] = le64(e + E(PARAMS) + 8 * k);
+					m->op[op].params[k] = le64(e + (version == 2 ? E2(PARAMS) :
+									E(PARAMS)) + 8 * k);
 			}
 		}
 		off += elen;
 	}
-	ovoff = le(rom + H(OVERRIDES_OFF), 4);
-	n = le(rom + H(N_OVERRIDES), 2);
+	ovoff = le(rom + F.overrides_off, 4);
+	n = le(rom + F.n_overrides, 2);
 	if (n > PVPATCH_ROM_MAX_OVERRIDES) {
 		m->refused = "overrides";
 		return;
@@ -407,21 +518,25 @@ NOCOV static void check_name(const char *got, const uint8_t *field, size_t size,
 	}
 }
 
-NOCOV static void check_policy(const uint8_t *rom, const struct model *m, const void *const *be)
+NOCOV static void check_policy(const uint8_t *rom, const struct model *m)
 {
+	const struct fmt F = fmt_of(m->version);
+
 	uintptr_t t0 = (uintptr_t)&store.tmpl[0], t1 = (uintptr_t)&store.tmpl[PVPATCH_MAX_OP + 1];
 
 	CHECK(store.entries_used == m->used && store.entries_ignored == m->ignored,
 	      "entries used %u ignored %u, model %u %u", store.entries_used,
 	      store.entries_ignored, m->used, m->ignored);
-	check_name(store.hypervisor, rom + H(HYPERVISOR), sizeof(store.hypervisor), "hypervisor");
+	check_name(store.hypervisor, rom + F.name_off, F.name_size, "hypervisor");
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		const struct pvpatch_op_policy *o = &pol.op[op];
 		const struct pvpatch_template *t = o->tmpl;
 
 		CHECK(o->mode < PVPATCH_NR_MODES, "op %u: mode %u", op, o->mode);
 		CHECK(o->mode == m->op[op].mode, "op %u: mode %u, model %u", op, o->mode, m->op[op].mode);
-		CHECK(o->backend == (be ? be[op] : NULL), "op %u: backend %p", op, o->backend);
+		CHECK(o->backend == m->op[op].backend && o->preserves == m->op[op].preserves,
+		      "op %u: backend %p preserves %u, model %p %u", op, o->backend, o->preserves,
+		      m->op[op].backend, m->op[op].preserves);
 		for (int k = 0; k < PVT_MAX_PARAMS; k++)
 			CHECK(o->params[k] == m->op[op].params[k], "op %u: param %d %#llx, model %#llx",
 			      op, k, (unsigned long long)o->params[k],
@@ -932,6 +1047,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pvpatch_hv_facts facts;
 	const struct pvpatch_hv_facts *fp = &facts;
 	const void *const *be;
+	struct pvpatch_rom_env env;
 	uint8_t *buf, *rom, *orig;
 	const char *why = (const char *)1;
 	struct model m;
@@ -945,7 +1061,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cut = pre[7];
 	mis = cfg >> 5;
 	facts = (struct pvpatch_hv_facts){ .kvm_features = (uint32_t)le(pre + 2, 4),
-					   .vmport = vm & 1, .vmport_gethz = vm >> 1 & 1 };
+					   .vmport = vm & 1, .vmport_gethz = vm >> 1 & 1,
+					   .hypervisor = (vm >> 2 & 3) != 0, .max_leaf = 0x40000001,
+					   .cpuid = vm & 0x20 ? NULL : fuzz_cpuid };
+	snprintf(facts.signature, sizeof(facts.signature), "%s",
+		 (const char *[]){ "", "KVMKVMKVM", "TCGTCGTCGTCG", "VMwareVMware" }[vm >> 2 & 3]);
 	if (vm & 0x80)
 		fp = NULL;
 	be = cfg & 1 ? NULL : cfg & 2 ? be_mixed : be_real;
@@ -958,12 +1078,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (len >= PVPATCH_ROM_HEADER_SIZE) {
 		if (fix & 2)
 			put(rom + H(MAGIC), PVPATCH_ROM_MAGIC, 4);
-		if (fix & 4)
-			put(rom + H(VERSION), PVPATCH_ROM_VERSION, 2);
+		if ((fix & 4) && le(rom + H(VERSION), 2) - 1u > 1u)
+			put(rom + H(VERSION), 1 + (cut & 1), 2);
 		if (fix & 8)
 			put(rom + H(TOTAL_LEN), (uint32_t)(len - (cut < len ? cut : 0)), 4);
 		if (fix & 16)
-			put(rom + H(HEADER_LEN), PVPATCH_ROM_HEADER_SIZE, 2);
+			put(rom + H(HEADER_LEN), fmt_of(le(rom + H(VERSION), 2)).hsize, 2);
 		total = le(rom + H(TOTAL_LEN), 4);
 		if (total <= len)
 			fix_body(rom, (uint32_t)total, fix);
@@ -982,11 +1102,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(store_pattern, &store, sizeof(store));
 	if (total >= PVPATCH_ROM_HEADER_SIZE && total < len)
 		ASAN_POISON_MEMORY_REGION(rom + total, len - total);
-	ret = pvpatch_rom_policy(rom, len, fp, be, &pol, &store, &why);
+	env = (struct pvpatch_rom_env){ .facts = fp, .backends = be, .preserves = preserves,
+					.recs = id_recs, .n_recs = sizeof(id_recs) / sizeof(id_recs[0]) };
+	ret = pvpatch_rom_policy(rom, len, &env, &pol, &store, &why);
 	ASAN_UNPOISON_MEMORY_REGION(buf, mis + len);
 
 	CHECK(!memcmp(rom, orig, len), "the parser changed the ROM");
-	model(rom, len, fp, &m);
+	model(rom, len, fp, be, preserves, &m);
 	if (verbose)
 		fprintf(stderr, "ROM of %zu bytes (total_len %zu): %s%s (model: %s)\n", len, total,
 			ret ? "refused: " : "accepted", ret ? (why ? why : "(null)") : "",
@@ -1002,7 +1124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		stats.accepted++;
 		CHECK(!m.refused, "accepted, but the model refuses it (%s)", m.refused);
-		check_policy(rom, &m, be);
+		check_policy(rom, &m);
 		run_text(cfg, vm, pre[8], pre[9]);
 	}
 	check_negotiation(rom, len, fp, be, ret, why, &pol, pre[8]);

@@ -205,8 +205,25 @@ site nowhere+0x10 NOP
 """
 
 
-def pvrom_build(profile_path, out_path):
-    subprocess.run([sys.executable, PVROM, "build", "--gen", GEN, profile_path, "-o", out_path], check=True)
+# Format 2: conditions on CPUID bits and the hypervisor signature, backends by
+# id (fuzz-rom.c registers ids 1-3 for ops 1, 8, 15, 22), an unknown id.
+CONDS_V2_PROFILE = """\
+hypervisor conds-v2-with-a-longer-name
+op irq_disable CALL backend 2
+op read_cr0 CALL backend 3 if hv:KVMKVMKVM
+op wbinvd CALL backend 9
+op io_delay NOP if cpu:pcid
+op save_fl CALL if cpuid:0x80000001:edx:27
+op restore_fl CALL if cpuid:0x7fffffff:eax:0
+"""
+KVM_SIG, TCG_SIG, NO_CPUID = 1 << 2, 2 << 2, 0x20
+
+
+def pvrom_build(profile_path, out_path, fmt=1):
+    """Format 1 unless the profile needs 2: every op at 72 bytes would pass
+    the fuzzer's 4096-byte inputs."""
+    subprocess.run([sys.executable, PVROM, "build", "--gen", GEN, profile_path, "-o", out_path,
+                    "--format", str(fmt)], check=True)
     with open(out_path, "rb") as f:
         return f.read()
 
@@ -228,7 +245,7 @@ def profile_seeds(tmp):
         prof, pre = item[0], item[1]
         name = item[2] if len(item) > 2 else prof
         blob = pvrom_build(os.path.join(PROFILES, prof + ".profile"),
-                           os.path.join(tmp, name + ".rom"))
+                           os.path.join(tmp, name + ".rom"), 2 if prof.endswith("-v2") else 1)
         yield name, pre + blob
     path = os.path.join(tmp, "fitter.profile")
     with open(path, "w") as f:
@@ -238,6 +255,12 @@ def profile_seeds(tmp):
     blob = pvrom_build(path, os.path.join(tmp, "fitter.rom"))
     yield "fitter", prefix(cfg=LOOKUP | TWICE | REVERT, clob=1) + blob
     yield "fitter-regs", prefix(cfg=LOOKUP | REVERT | 3 << 5, regs=9, clob=3) + blob
+    path = os.path.join(tmp, "conds-v2.profile")
+    with open(path, "w") as f:
+        f.write(CONDS_V2_PROFILE)
+    blob = pvrom_build(path, os.path.join(tmp, "conds-v2.rom"), 2)
+    yield "v2-conds-kvm", prefix(cfg=REVERT, vm=KVM_SIG) + blob
+    yield "v2-conds-tcg-nocpuid", prefix(cfg=TWICE | REVERT, vm=TCG_SIG | NO_CPUID) + blob
 
 
 def main():

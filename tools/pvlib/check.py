@@ -73,13 +73,14 @@ def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
 
 
 def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool,
-          gethz: bool, signature: str = "", cmdline: str = "") -> dict:
+          gethz: bool, signature: str = "", cmdline: str = "", cpuid: str = "") -> dict:
     if rom != "-" and not os.path.exists(rom):
         raise UsageError(f"{rom}: no such ROM")
     with tempfile.TemporaryDirectory() as tmp:
         args = _guest_image(gen, guest, tmp)
         p = subprocess.run([sim_path(), *args, rom, hex(kvm_features), str(int(vmport)),
-                            str(int(gethz)), signature, cmdline], capture_output=True, text=True)
+                            str(int(gethz)), signature, cmdline, cpuid],
+                           capture_output=True, text=True)
     if p.returncode:
         raise UsageError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else
                          f"pvrom-sim exited {p.returncode}")

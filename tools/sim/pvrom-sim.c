@@ -156,21 +156,76 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* The CPUID a guest would see, for entries conditioned on CPUID bits:
+ * "LEAF[.SUB]=EAX:EBX:ECX:EDX,..." (hex); leaves not given read 0, and the
+ * maximum of each range is its largest leaf given. */
+static struct {
+	uint32_t leaf, sub, r[4];
+} cpuids[256];
+static unsigned int ncpuids;
+
+static void cpuid_parse(const char *s)
+{
+	while (s && *s && ncpuids < 256) {
+		unsigned int l, sub = 0;
+		int used = 0;
+
+		if (sscanf(s, "%x.%x=%x:%x:%x:%x%n", &l, &sub, &cpuids[ncpuids].r[0],
+			   &cpuids[ncpuids].r[1], &cpuids[ncpuids].r[2], &cpuids[ncpuids].r[3],
+			   &used) != 6) {
+			sub = 0;
+			if (sscanf(s, "%x=%x:%x:%x:%x%n", &l, &cpuids[ncpuids].r[0],
+				   &cpuids[ncpuids].r[1], &cpuids[ncpuids].r[2],
+				   &cpuids[ncpuids].r[3], &used) != 5)
+				die("CPUID", "not LEAF[.SUB]=EAX:EBX:ECX:EDX,...");
+		}
+		cpuids[ncpuids].leaf = l;
+		cpuids[ncpuids].sub = sub;
+		ncpuids++;
+		s += used;
+		if (*s == ',')
+			s++;
+	}
+}
+
+static void cpuid_table(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+{
+	r[0] = r[1] = r[2] = r[3] = 0;
+	if ((leaf & 0xffff) == 0) {	/* a range's maximum */
+		for (unsigned int i = 0; i < ncpuids; i++)
+			if ((cpuids[i].leaf & 0xffff0000u) == leaf && cpuids[i].leaf > r[0])
+				r[0] = cpuids[i].leaf;
+	}
+	for (unsigned int i = 0; i < ncpuids; i++)
+		if (cpuids[i].leaf == leaf && cpuids[i].sub == subleaf)
+			memcpy(r, cpuids[i].r, sizeof(cpuids[i].r));
+}
+
 #define NO_OP 0xffffu	/* an op number no kernel knows */
 _Static_assert(NO_OP > PVPATCH_MAX_OP, "NO_OP must be unknown");
+
+/* Every CPUID bit set, every leaf present: every CPUID condition holds. */
+static void cpuid_every(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+{
+	(void)leaf;
+	(void)subleaf;
+	r[0] = r[1] = r[2] = r[3] = ~0u;
+}
 
 static int verdict(const char *path)
 {
 	static struct pvpatch_rom_store store;
-	const struct pvpatch_hv_facts every = {
-		.kvm_features = ~0u, .vmport = 1, .vmport_gethz = 1,
+	struct pvpatch_hv_facts every = {
+		.kvm_features = ~0u, .vmport = 1, .vmport_gethz = 1, .hypervisor = 1,
+		.max_leaf = ~0u, .cpuid = cpuid_every,
 	};
+	const struct pvpatch_rom_env env = { .facts = &every };
 	struct pvpatch_policy pol;
 	const char *why = NULL;
 	size_t len;
 	uint8_t *rom = slurp(path, &len), *one;
-	uint32_t total, n, off;
-	int refused = pvpatch_rom_policy(rom, len, &every, NULL, &pol, &store, &why);
+	uint32_t total, n, off, v2;
+	int refused = pvpatch_rom_policy(rom, len, &env, &pol, &store, &why);
 
 	printf("{\"rom\": \"%s\", \"why\": ", refused ? "refused" : "used");
 	json_str(why);
@@ -182,16 +237,28 @@ static int verdict(const char *path)
 	if (refused)
 		return 0;
 
-	/* The parser accepted it: every offset and length below is in bounds. */
+	/* The parser accepted it: every offset and length below is in bounds.
+	 * Version 2 moves the counts, not magic..checksum nor an entry's
+	 * entry_len and op. */
+	_Static_assert(PVPATCH_ROM_ENTRY_OFF_OP == PVPATCH_ROM_ENTRY_V2_OFF_OP &&
+		       PVPATCH_ROM_ENTRY_OFF_ENTRY_LEN == PVPATCH_ROM_ENTRY_V2_OFF_ENTRY_LEN,
+		       "entry_len and op where version 1 has them");
+	v2 = get(rom + PVPATCH_ROM_HEADER_OFF_VERSION, 2) == 2;
 	total = get(rom + PVPATCH_ROM_HEADER_OFF_TOTAL_LEN, 4);
-	n = get(rom + PVPATCH_ROM_HEADER_OFF_N_ENTRIES, 2);
+	n = get(rom + (v2 ? PVPATCH_ROM_HEADER_V2_OFF_N_ENTRIES : PVPATCH_ROM_HEADER_OFF_N_ENTRIES), 2);
 	one = malloc(total);
 	if (!one)
 		die(path, "out of memory");
-	off = get(rom + PVPATCH_ROM_HEADER_OFF_ENTRIES_OFF, 4);
+	off = get(rom + (v2 ? PVPATCH_ROM_HEADER_V2_OFF_ENTRIES_OFF :
+			      PVPATCH_ROM_HEADER_OFF_ENTRIES_OFF), 4);
 	for (uint32_t k = 0, at = off; k < n; k++) {
 		unsigned int op = get(rom + at + PVPATCH_ROM_ENTRY_OFF_OP, 2);
 		int reason;
+
+		/* A signature condition holds for that signature. */
+		memset(every.signature, 0, sizeof(every.signature));
+		if (v2)
+			memcpy(every.signature, rom + at + PVPATCH_ROM_ENTRY_V2_OFF_COND_SIG, 12);
 
 		memcpy(one, rom, total);
 		for (uint32_t i = 0, o = off; i < n; i++) {
@@ -201,9 +268,10 @@ static int verdict(const char *path)
 		}
 		put(one + PVPATCH_ROM_HEADER_OFF_CHECKSUM, 4, 0);
 		put(one + PVPATCH_ROM_HEADER_OFF_CHECKSUM, 4, crc32(one, total));
-		if (pvpatch_rom_policy(one, total, &every, NULL, &pol, &store, &why))
+		if (pvpatch_rom_policy(one, total, &env, &pol, &store, &why))
 			die(path, "an entry alone is refused");
-		if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name) {
+		if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name || store.entries_ignored) {
+			/* an op, mode, condition or backend id it does not know */
 			printf("{\"entry\": %u, \"op\": %u, \"known\": false}\n", k, op);
 		} else {
 			reason = pvpatch_op_policy_check(op, &pol.op[op]);
@@ -233,9 +301,10 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "--verdict"))
 		return verdict(argv[2]);
-	if (argc != 15)
+	if (argc != 16)
 		die("usage", "pvrom-sim TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS "
-			     "THUNKS_ADDR THUNKS_SIZE ROM KVM_FEATURES VMPORT GETHZ SIGNATURE CMDLINE");
+			     "THUNKS_ADDR THUNKS_SIZE ROM KVM_FEATURES VMPORT GETHZ SIGNATURE CMDLINE "
+			     "CPUID");
 	text = slurp(argv[1], &tlen);
 	taddr = num(argv[2], "TEXT_ADDR");
 	sites = slurp(argv[3], &slen);
@@ -251,6 +320,9 @@ int main(int argc, char **argv)
 	neg.facts.vmport_gethz = (uint8_t)num(argv[12], "GETHZ");
 	snprintf(neg.facts.signature, sizeof(neg.facts.signature), "%s", argv[13]);
 	neg.facts.hypervisor = argv[13][0] != 0;
+	cpuid_parse(argv[15]);
+	neg.facts.cpuid = cpuid_table;
+	neg.facts.max_leaf = neg.facts.hypervisor ? 0x40000001 : 0;
 	if (slen % PVPATCH_SITE_SIZE)
 		die(argv[3], "not a whole number of records");
 	if (blen % sizeof(*recs))
