@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only OR MIT
 # pvpatch hypervisor profile; tools/pvrom build compiles it into a feature ROM.
 # Format (README.md, "Hypervisor profiles and the feature ROM"):
-#   hypervisor NAME                          the name in the ROM, at most 15 characters
+#   hypervisor NAME                          the name in the ROM, at most 31 characters
 #   template NAME [clobbers REG...]          template instructions, one a line, then `end`
 #   op OP|* MODE [TEMPLATE] [params N...] [if kvm:BIT | vmport | vmport:gethz]
 #   site FUNC+0xOFF MODE                     one site overridden
@@ -10,8 +10,8 @@
 
 # A newer VMware backdoor hypervisor, shipped only as a ROM (fw_cfg), never
 # built into the guest: version 1's entries, plus the memory size from
-# GETRAMSIZE (which the backdoor answers under TCG and KVM).  The name is
-# short: the ROM's hypervisor field holds 15 characters.
+# GETRAMSIZE (which the backdoor answers under TCG and KVM).  Its name needs
+# ROM format 2 (format 1 holds 15 characters).
 hypervisor vmware-backdoor-v2
 
 # VMware backdoor (QEMU vmport): eax = magic, ecx = command (param0), dx =

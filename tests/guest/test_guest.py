@@ -102,13 +102,13 @@ def roms(tmp_path_factory):
     return d
 
 
-def assert_check_is_boot(r, rom="-"):
+def assert_check_is_boot(r, rom="-", cpuid=""):
     """tools/pvrom check, given what this TCG boot observed (QEMU's backdoor
     answers, GETHZ does not) and its command line, predicts it site by site:
     the policy's source, every site's mode and every byte written."""
     p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvrom"), "check", rom, ELF,
                         "--signature", "TCGTCGTCGTCG", "--vmport", "--cmdline", r.cmdline,
-                        "--json"], capture_output=True, text=True)
+                        "--cpuid", cpuid, "--json"], capture_output=True, text=True)
     assert p.returncode in (0, 1), p.stderr
     sim = json.loads(p.stdout)
     booted = [json.loads(ln.split(":", 1)[1]) for ln in r.output.splitlines()
@@ -243,3 +243,34 @@ def test_pvrom_check_predicts_the_boot(roms, profile):
     for op, counts in r.ops.items():
         booted = {m: n for m, n in counts.items() if m != "bytes" and n}
         assert offline["per_op"][op] == booted, op
+
+
+# A format 2 profile conditioned as Linux alternatives are, on CPU features,
+# and on the hypervisor signature, beside an entry this kernel cannot know.
+CPU_PROFILE = """\
+hypervisor cpu-features-and-signature
+op io_delay NOP if cpu:rdtscp
+op wbinvd CALL if hv:TCGTCGTCGTCG
+op clts CALL if hv:KVMKVMKVM
+"""
+
+
+@pytest.mark.parametrize("rdtscp", [True, False])
+def test_cpuid_condition_follows_the_cpu(tmp_path, rdtscp):
+    """`if cpu:rdtscp` decides as the CPU says: QEMU's -cpu turns RDTSCP
+    (CPUID 0x80000001 EDX bit 27) on and off; pvrom check, given the same
+    CPUID, predicts the boot byte for byte."""
+    prof = tmp_path / "cpu.profile"
+    prof.write_text(CPU_PROFILE)
+    rom = tmp_path / "cpu.rom"
+    subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvrom"), "build", str(prof),
+                    "-o", str(rom)], check=True)
+    flag = "+rdtscp" if rdtscp else "-rdtscp"
+    r = run("tcg", "guest.dump_sites", rom=str(rom), cpu=f"qemu64,{flag}")
+    assert r.report["source"] == "rom:cpu-features-and-signature"
+    io = r.ops["io_delay"]
+    assert (io.get("NOP", 0) > 0 and not io.get("NATIVE")) if rdtscp else \
+        (io.get("NATIVE", 0) > 0 and not io.get("NOP")), io
+    assert r.ops["wbinvd"].get("CALL", 0) > 0 and not r.ops["clts"].get("CALL"), r.ops
+    edx = 1 << 27 if rdtscp else 0
+    assert_check_is_boot(r, str(rom), cpuid=f"80000000=80000008:0:0:0,80000001=0:0:0:{edx:x}")

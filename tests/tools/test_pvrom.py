@@ -81,7 +81,7 @@ def test_build_dump_round_trip(name, tmp_path):
     d = dump_json(rom)
     h = d["header"]
     assert blob[:4] == b"PROM"
-    assert (h["magic"], h["version"], h["header_len"]) == (0x4D4F5250, 1, 48)
+    assert (h["magic"], h["version"], h["header_len"]) == (0x4D4F5250, 2, 64)
     assert h["total_len"] == len(blob) == d["size"]
     assert h["hypervisor"] == prof.hypervisor
     assert h["n_entries"] == len(prof.entries) == len(d["entries"])
@@ -118,9 +118,10 @@ def test_checksum_is_zlib_crc32(tmp_path):
     blob = build(tmp_path, "kvm-vt").read_bytes()
     (crc,) = struct.unpack_from("<I", blob, 12)
     assert crc == zlib.crc32(blob[:12] + b"\0\0\0\0" + blob[16:])
-    assert blob[16:32] == b"kvm-vt".ljust(16, b"\0")
-    assert struct.unpack_from("<HHII", blob, 32) == (
-        len(parse_profile("kvm-vt").entries), 0, 48, len(blob))
+    # format 2: a 32-byte name, the counts and offsets after it
+    assert blob[16:48] == b"kvm-vt".ljust(32, b"\0")
+    assert struct.unpack_from("<HHII", blob, 48) == (
+        len(parse_profile("kvm-vt").entries), 0, 64, len(blob))
 
 
 def test_kvm_vt_golden(tmp_path):
@@ -347,7 +348,7 @@ def test_bad_roms_messages(bad_roms):
         "truncated-header": "truncated",
         "bad-magic": "bad magic",
         "bad-checksum": "checksum mismatch",
-        "unknown-version": "unknown ROM version 2",
+        "unknown-version": "unknown ROM version 3",
         "total-len-past-end": "total_len",
         "entries-off-past-end": "entries_off",
         "entry-len-past-end": "entry_len 65520 runs past the end",
@@ -474,7 +475,7 @@ def test_layout_matches_c_headers(tmp_path):
     """The generated Python constants, the generated C structs and the
     hand-written template header describe the same bytes."""
     g = gen()
-    for name in ("HEADER", "ENTRY", "INSN", "OVERRIDE"):
+    for name in ("HEADER", "ENTRY", "INSN", "OVERRIDE", "HEADER_V2", "ENTRY_V2"):
         assert struct.calcsize(getattr(g, f"ROM_{name}_FORMAT")) == getattr(g, f"ROM_{name}_SIZE")
     checks = [
         f"_Static_assert(PVPATCH_ROM_MAGIC == {g.ROM_MAGIC}u, \"magic\");",
@@ -490,8 +491,10 @@ def test_layout_matches_c_headers(tmp_path):
         f"_Static_assert(PVT_MAX_PARAMS == {g.PVT_MAX_PARAMS}, \"params\");",
         f"_Static_assert(PVT_MAX_INSNS == {g.PVT_MAX_INSNS}, \"insns\");",
         f"_Static_assert(PVT_NR_OPCODES == {len(g.PVT_OPCODES)}, \"opcodes\");",
-        "_Static_assert(sizeof(((struct pvpatch_rom_header *)0)->hypervisor) == "
+        "_Static_assert(sizeof(((struct pvpatch_rom_header_v2 *)0)->hypervisor) == "
         "PVPATCH_ROM_HYPERVISOR_LEN, \"name\");",
+        "_Static_assert(sizeof(((struct pvpatch_rom_header *)0)->hypervisor) == "
+        "PVPATCH_ROM_V1_HYPERVISOR_LEN, \"v1 name\");",
     ]
     checks += [f"_Static_assert(PVT_{n} == {i}, \"{n}\");" for i, n in enumerate(g.PVT_OPCODES)]
     for f in ("op", "dst", "src", "width", "imm"):

@@ -106,15 +106,19 @@ def qemu_binary() -> str:
 
 
 def command(elf32: str, accel: str, cmdline: str, rom: str | None,
-            kvm_features: list[str], memory: str) -> list[str]:
+            kvm_features: list[str], memory: str, cpu: str | None = None) -> list[str]:
     cmd = [qemu_binary(), "-kernel", elf32, "-append", cmdline, "-m", memory,
            "-display", "none", "-vga", "none", "-no-reboot", "-monitor", "none",
            "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
     if accel == "kvm":
-        cmd += ["-enable-kvm", "-cpu", ",".join(["host"] + kvm_features)]
+        # cpu: its feature flags (after the model) on top of the host's
+        extra = cpu.split(",")[1:] if cpu else []
+        cmd += ["-enable-kvm", "-cpu", ",".join(["host"] + kvm_features + extra)]
     else:
         # Exact guest instruction counts: rdtsc deltas count instructions.
         cmd += ["-accel", "tcg", "-icount", "shift=0,sleep=off"]
+        if cpu:
+            cmd += ["-cpu", cpu]
     if rom:
         cmd += ["-fw_cfg", f"name=opt/org.pvpatch/rom,file={rom}"]
     return cmd
@@ -182,7 +186,7 @@ def check_fitted(obj: dict) -> dict:
 
 def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = None,
          kvm_features: list[str] | None = None, hypercalls: bool = False,
-         timeout: float = 120, memory: str = "128M") -> BootResult:
+         timeout: float = 120, memory: str = "128M", cpu: str | None = None) -> BootResult:
     notes = []
     if accel == "auto":
         usable, why = kvm_usable()
@@ -202,7 +206,7 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
             notes.append("vmcall hangs under this KVM: turned off " + ",".join(added)
                          + " (use --kvm-hypercalls to keep them and check, not run, "
                          "the fitted hypercalls)")
-    cmd = command(elf32, accel, cmdline, rom, features, memory)
+    cmd = command(elf32, accel, cmdline, rom, features, memory, cpu)
     res = BootResult(accel=accel, cmdline=cmdline, command=cmd, notes=notes)
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,

@@ -270,8 +270,9 @@ static int verdict(const char *path)
 		put(one + PVPATCH_ROM_HEADER_OFF_CHECKSUM, 4, crc32(one, total));
 		if (pvpatch_rom_policy(one, total, &env, &pol, &store, &why))
 			die(path, "an entry alone is refused");
-		if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name || store.entries_ignored) {
-			/* an op, mode, condition or backend id it does not know */
+		/* The n - 1 others carry NO_OP: ignored.  This one too when the
+		 * kernel does not know its op, mode, condition or backend id. */
+		if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name || store.entries_ignored == n) {
 			printf("{\"entry\": %u, \"op\": %u, \"known\": false}\n", k, op);
 		} else {
 			reason = pvpatch_op_policy_check(op, &pol.op[op]);

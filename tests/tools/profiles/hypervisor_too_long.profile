@@ -1,1 +1,1 @@
-hypervisor vmware-backdoor-v2
+hypervisor a-hypervisor-name-of-thirty-three-chars

@@ -1268,7 +1268,7 @@ static void rom_build(struct test_rom *r, const char *hv, uint64_t param)
 {
 	memset(r, 0, sizeof(*r));
 	r->h.magic = PVPATCH_ROM_MAGIC;
-	r->h.version = PVPATCH_ROM_VERSION;
+	r->h.version = 1;	/* format 1: kernels keep reading it */
 	r->h.header_len = sizeof(r->h);
 	r->h.total_len = sizeof(*r);
 	strcpy(r->h.hypervisor, hv);

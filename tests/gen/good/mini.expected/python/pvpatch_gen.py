@@ -22,7 +22,11 @@ FLAG_ASM = 0x10
 # struct: SIZE, FORMAT (all fields), FIELDS, OFFSETS, and LAYOUT:
 # (name, offset, struct format, element count) per field.
 ROM_MAGIC = 0x4d4f5250
-ROM_VERSION = 1
+ROM_VERSION = 2
+ROM_VERSIONS = (1, 2)
+ROM_V1_NR_CONDS = 4
+CPUID_REGS = ('eax', 'ebx', 'ecx', 'edx')
+CPU_FEATURES = {'pge': (1, 0, 'edx', 13), 'pcid': (1, 0, 'ecx', 17), 'x2apic': (1, 0, 'ecx', 21), 'tsc_deadline_timer': (1, 0, 'ecx', 24), 'xsave': (1, 0, 'ecx', 26), 'hypervisor': (1, 0, 'ecx', 31), 'fsgsbase': (7, 0, 'ebx', 0), 'smep': (7, 0, 'ebx', 7), 'invpcid': (7, 0, 'ebx', 10), 'smap': (7, 0, 'ebx', 20), 'nx': (2147483649, 0, 'edx', 20), 'rdtscp': (2147483649, 0, 'edx', 27)}
 ROM_FWCFG_NAME = 'opt/org.pvpatch/rom'
 ROM_HEADER_SIZE = 48
 ROM_HEADER_FORMAT = '<IHHII16sHHIII'
@@ -44,18 +48,30 @@ ROM_OVERRIDE_FORMAT = '<32sIB3B'
 ROM_OVERRIDE_FIELDS = ('func', 'offset', 'mode', 'reserved')
 ROM_OVERRIDE_OFFSETS = {'func': 0, 'offset': 32, 'mode': 36, 'reserved': 37}
 ROM_OVERRIDE_LAYOUT = (('func', 0, '<32s', 32), ('offset', 32, '<I', 1), ('mode', 36, '<B', 1), ('reserved', 37, '<3B', 3))
+ROM_HEADER_V2_SIZE = 64
+ROM_HEADER_V2_FORMAT = '<IHHII32sHHIII'
+ROM_HEADER_V2_FIELDS = ('magic', 'version', 'header_len', 'total_len', 'checksum', 'hypervisor', 'n_entries', 'n_overrides', 'entries_off', 'overrides_off', 'flags')
+ROM_HEADER_V2_OFFSETS = {'magic': 0, 'version': 4, 'header_len': 6, 'total_len': 8, 'checksum': 12, 'hypervisor': 16, 'n_entries': 48, 'n_overrides': 50, 'entries_off': 52, 'overrides_off': 56, 'flags': 60}
+ROM_HEADER_V2_LAYOUT = (('magic', 0, '<I', 1), ('version', 4, '<H', 1), ('header_len', 6, '<H', 1), ('total_len', 8, '<I', 1), ('checksum', 12, '<I', 1), ('hypervisor', 16, '<32s', 32), ('n_entries', 48, '<H', 1), ('n_overrides', 50, '<H', 1), ('entries_off', 52, '<I', 1), ('overrides_off', 56, '<I', 1), ('flags', 60, '<I', 1))
+ROM_ENTRY_V2_SIZE = 72
+ROM_ENTRY_V2_FORMAT = '<HHBBBBHHB3BII12sI4Q'
+ROM_ENTRY_V2_FIELDS = ('entry_len', 'op', 'mode', 'cond', 'n_insns', 'cond_bit', 'hv_clobbers', 'backend_id', 'cond_reg', 'reserved0', 'cond_leaf', 'cond_subleaf', 'cond_sig', 'reserved1', 'params')
+ROM_ENTRY_V2_OFFSETS = {'entry_len': 0, 'op': 2, 'mode': 4, 'cond': 5, 'n_insns': 6, 'cond_bit': 7, 'hv_clobbers': 8, 'backend_id': 10, 'cond_reg': 12, 'reserved0': 13, 'cond_leaf': 16, 'cond_subleaf': 20, 'cond_sig': 24, 'reserved1': 36, 'params': 40}
+ROM_ENTRY_V2_LAYOUT = (('entry_len', 0, '<H', 1), ('op', 2, '<H', 1), ('mode', 4, '<B', 1), ('cond', 5, '<B', 1), ('n_insns', 6, '<B', 1), ('cond_bit', 7, '<B', 1), ('hv_clobbers', 8, '<H', 1), ('backend_id', 10, '<H', 1), ('cond_reg', 12, '<B', 1), ('reserved0', 13, '<3B', 3), ('cond_leaf', 16, '<I', 1), ('cond_subleaf', 20, '<I', 1), ('cond_sig', 24, '<12s', 12), ('reserved1', 36, '<I', 1), ('params', 40, '<4Q', 4))
 # Backend registration records (asm/pvpatch-boot.h).
 BACKEND_SECTION = '.pvpatch.backends'
 BACKEND_REC_SIZE = 16
-BACKEND_REC_FORMAT = '<QHB5B'
-BACKEND_REC_FIELDS = ('fn', 'op', 'flags', 'reserved')
-BACKEND_REC_OFFSETS = {'fn': 0, 'op': 8, 'flags': 10, 'reserved': 11}
+BACKEND_REC_FORMAT = '<QHBBH2B'
+BACKEND_REC_FIELDS = ('fn', 'op', 'flags', 'reserved0', 'id', 'reserved')
+BACKEND_REC_OFFSETS = {'fn': 0, 'op': 8, 'flags': 10, 'reserved0': 11, 'id': 12, 'reserved': 14}
 BACKEND_F_PRESERVES = 0x01
-ROM_CONDS = ('ALWAYS', 'KVM_BIT', 'VMPORT', 'VMPORT_GETHZ')
+ROM_CONDS = ('ALWAYS', 'KVM_BIT', 'VMPORT', 'VMPORT_GETHZ', 'CPUID_BIT', 'SIGNATURE')
 ROM_COND_ALWAYS = 0
 ROM_COND_KVM_BIT = 1
 ROM_COND_VMPORT = 2
 ROM_COND_VMPORT_GETHZ = 3
+ROM_COND_CPUID_BIT = 4
+ROM_COND_SIGNATURE = 5
 
 # The template instruction set (asm/pvpatch-template-gen.h): PVT_OPCODE_INFO
 # is indexed by opcode; shapes: NONE, REG, REG_REG, REG_IMM, REG_COUNT.
@@ -304,8 +320,9 @@ ROM_MAX_OVERRIDES = 16
 ROM_MAX_ENTRIES = 65535
 CMDLINE_MAX_SITES = 16
 NAME_MAX = 32
-ROM_HYPERVISOR_LEN = 16  # header.hypervisor, NUL included
 ROM_FUNC_LEN = 32  # override.func, NUL included
+ROM_HYPERVISOR_LEN = 32  # header_v2.hypervisor, NUL included
+ROM_COND_SIG_LEN = 12  # entry_v2.cond_sig, NUL included
 
 # KVM_FEATURE_* bits of CPUID 0x40000001 EAX (condition kvm:NAME).
 KVM_FEATURES = {'CLOCKSOURCE': 0, 'NOP_IO_DELAY': 1, 'MMU_OP': 2, 'CLOCKSOURCE2': 3, 'ASYNC_PF': 4, 'STEAL_TIME': 5, 'PV_EOI': 6, 'PV_UNHALT': 7, 'PV_TLB_FLUSH': 9, 'ASYNC_PF_VMEXIT': 10, 'PV_SEND_IPI': 11, 'POLL_CONTROL': 12, 'PV_SCHED_YIELD': 13, 'ASYNC_PF_INT': 14, 'MSI_EXT_DEST_ID': 15, 'HC_MAP_GPA_RANGE': 16, 'MIGRATION_CONTROL': 17, 'CLOCKSOURCE_STABLE_BIT': 24}

@@ -78,11 +78,14 @@
  * with memcpy or byte loads. */
 #define PVPATCH_ROM_FWCFG_NAME "opt/org.pvpatch/rom"
 #define PVPATCH_ROM_MAGIC 0x4d4f5250	/* "PROM" */
-#define PVPATCH_ROM_VERSION 1
+#define PVPATCH_ROM_VERSION 2	/* what the tools write */
+#define PVPATCH_ROM_MIN_VERSION 1	/* the oldest read */
 #define PVPATCH_ROM_HEADER_SIZE 48	/* struct pvpatch_rom_header */
 #define PVPATCH_ROM_ENTRY_SIZE 48	/* struct pvpatch_rom_entry */
 #define PVPATCH_ROM_INSN_SIZE 16	/* struct pvpatch_rom_insn */
 #define PVPATCH_ROM_OVERRIDE_SIZE 40	/* struct pvpatch_rom_override */
+#define PVPATCH_ROM_HEADER_V2_SIZE 64	/* struct pvpatch_rom_header_v2 */
+#define PVPATCH_ROM_ENTRY_V2_SIZE 72	/* struct pvpatch_rom_entry_v2 */
 
 #define PVPATCH_ROM_HEADER_OFF_MAGIC 0	/* the bytes "PROM" */
 #define PVPATCH_ROM_HEADER_OFF_VERSION 4	/* ROM format version */
@@ -119,22 +122,56 @@
 #define PVPATCH_ROM_OVERRIDE_OFF_MODE 36	/* PVPATCH_MODE_* */
 #define PVPATCH_ROM_OVERRIDE_OFF_RESERVED 37	/* 0 */
 
-#define PVPATCH_ROM_HYPERVISOR_LEN 16
+#define PVPATCH_ROM_HEADER_V2_OFF_MAGIC 0	/* the bytes "PROM" */
+#define PVPATCH_ROM_HEADER_V2_OFF_VERSION 4	/* ROM format version (2) */
+#define PVPATCH_ROM_HEADER_V2_OFF_HEADER_LEN 6	/* bytes of this header */
+#define PVPATCH_ROM_HEADER_V2_OFF_TOTAL_LEN 8	/* bytes of the whole ROM */
+#define PVPATCH_ROM_HEADER_V2_OFF_CHECKSUM 12	/* CRC-32 (zlib) of total_len bytes, this field zeroed */
+#define PVPATCH_ROM_HEADER_V2_OFF_HYPERVISOR 16	/* profile name, NUL-padded ASCII */
+#define PVPATCH_ROM_HEADER_V2_OFF_N_ENTRIES 48	/* entries from entries_off */
+#define PVPATCH_ROM_HEADER_V2_OFF_N_OVERRIDES 50	/* overrides from overrides_off */
+#define PVPATCH_ROM_HEADER_V2_OFF_ENTRIES_OFF 52	/* offset of the first entry */
+#define PVPATCH_ROM_HEADER_V2_OFF_OVERRIDES_OFF 56	/* offset of the first override */
+#define PVPATCH_ROM_HEADER_V2_OFF_FLAGS 60	/* none defined: 0 */
+
+#define PVPATCH_ROM_ENTRY_V2_OFF_ENTRY_LEN 0	/* bytes of this entry, its instructions included */
+#define PVPATCH_ROM_ENTRY_V2_OFF_OP 2	/* ABI op number; readers ignore unknown ones */
+#define PVPATCH_ROM_ENTRY_V2_OFF_MODE 4	/* PVPATCH_MODE_*; readers ignore an entry of an unknown mode */
+#define PVPATCH_ROM_ENTRY_V2_OFF_COND 5	/* a COND_* value; readers ignore an entry of an unknown condition */
+#define PVPATCH_ROM_ENTRY_V2_OFF_N_INSNS 6	/* template instructions that follow (0: none) */
+#define PVPATCH_ROM_ENTRY_V2_OFF_COND_BIT 7	/* KVM_BIT: the feature bit; CPUID_BIT: the bit (0-31) */
+#define PVPATCH_ROM_ENTRY_V2_OFF_HV_CLOBBERS 8	/* registers a hypercall instruction may change */
+#define PVPATCH_ROM_ENTRY_V2_OFF_BACKEND_ID 10	/* CALL: the registered backend id (0: the op's default) */
+#define PVPATCH_ROM_ENTRY_V2_OFF_COND_REG 12	/* CPUID_BIT: 0 eax, 1 ebx, 2 ecx, 3 edx */
+#define PVPATCH_ROM_ENTRY_V2_OFF_RESERVED0 13	/* 0 */
+#define PVPATCH_ROM_ENTRY_V2_OFF_COND_LEAF 16	/* CPUID_BIT: the leaf */
+#define PVPATCH_ROM_ENTRY_V2_OFF_COND_SUBLEAF 20	/* CPUID_BIT: the subleaf */
+#define PVPATCH_ROM_ENTRY_V2_OFF_COND_SIG 24	/* SIGNATURE: CPUID 0x40000000 EBX ECX EDX, NUL-padded */
+#define PVPATCH_ROM_ENTRY_V2_OFF_RESERVED1 36	/* 0 */
+#define PVPATCH_ROM_ENTRY_V2_OFF_PARAMS 40	/* the template's PVT_IMM(0..3) */
+
+#define PVPATCH_ROM_HYPERVISOR_LEN 32
+#define PVPATCH_ROM_V1_HYPERVISOR_LEN 16
 #define PVPATCH_ROM_FUNC_LEN 32
 #define PVPATCH_ROM_NR_PARAMS 4
 
 #define PVPATCH_ROM_COND_ALWAYS 0	/* always */
-#define PVPATCH_ROM_COND_KVM_BIT 1	/* KVM feature bit cond_arg set in CPUID 0x40000001 EAX */
+#define PVPATCH_ROM_COND_KVM_BIT 1	/* KVM feature bit cond_arg (v2: cond_bit) set in CPUID 0x40000001 EAX */
 #define PVPATCH_ROM_COND_VMPORT 2	/* the VMware backdoor answers */
 #define PVPATCH_ROM_COND_VMPORT_GETHZ 3	/* the VMware backdoor answers GETHZ */
-#define PVPATCH_ROM_NR_CONDS 4
+#define PVPATCH_ROM_COND_CPUID_BIT 4	/* v2: bit cond_bit of register cond_reg of CPUID leaf cond_leaf, subleaf cond_subleaf, set (a leaf past its range's maximum: not set) */
+#define PVPATCH_ROM_COND_SIGNATURE 5	/* v2: the hypervisor signature (CPUID 0x40000000) is cond_sig */
+#define PVPATCH_ROM_NR_CONDS 6
+#define PVPATCH_ROM_V1_NR_CONDS 4
 
 #define PVPATCH_BACKEND_SECTION ".pvpatch.backends"
 #define PVPATCH_BACKEND_REC_SIZE 16
 #define PVPATCH_BACKEND_REC_OFF_FN 0
 #define PVPATCH_BACKEND_REC_OFF_OP 8
 #define PVPATCH_BACKEND_REC_OFF_FLAGS 10
-#define PVPATCH_BACKEND_REC_OFF_RESERVED 11
+#define PVPATCH_BACKEND_REC_OFF_RESERVED0 11
+#define PVPATCH_BACKEND_REC_OFF_ID 12
+#define PVPATCH_BACKEND_REC_OFF_RESERVED 14
 #define PVPATCH_BACKEND_F_PRESERVES 0x01	/* keeps every register but its result (PVPATCH_BACKEND) */
 
 /* Limits the guest and the tools enforce alike. */
@@ -305,16 +342,80 @@ _Static_assert(offsetof(struct pvpatch_rom_override, mode) == PVPATCH_ROM_OVERRI
 _Static_assert(offsetof(struct pvpatch_rom_override, reserved) == PVPATCH_ROM_OVERRIDE_OFF_RESERVED, "ROM override layout");
 _Static_assert(sizeof(struct pvpatch_rom_override) == PVPATCH_ROM_OVERRIDE_SIZE, "ROM override size");
 
+struct pvpatch_rom_header_v2 {
+	uint32_t magic;	/* the bytes "PROM" */
+	uint16_t version;	/* ROM format version (2) */
+	uint16_t header_len;	/* bytes of this header */
+	uint32_t total_len;	/* bytes of the whole ROM */
+	uint32_t checksum;	/* CRC-32 (zlib) of total_len bytes, this field zeroed */
+	char hypervisor[32];	/* profile name, NUL-padded ASCII */
+	uint16_t n_entries;	/* entries from entries_off */
+	uint16_t n_overrides;	/* overrides from overrides_off */
+	uint32_t entries_off;	/* offset of the first entry */
+	uint32_t overrides_off;	/* offset of the first override */
+	uint32_t flags;	/* none defined: 0 */
+};
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, magic) == PVPATCH_ROM_HEADER_V2_OFF_MAGIC, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, version) == PVPATCH_ROM_HEADER_V2_OFF_VERSION, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, header_len) == PVPATCH_ROM_HEADER_V2_OFF_HEADER_LEN, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, total_len) == PVPATCH_ROM_HEADER_V2_OFF_TOTAL_LEN, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, checksum) == PVPATCH_ROM_HEADER_V2_OFF_CHECKSUM, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, hypervisor) == PVPATCH_ROM_HEADER_V2_OFF_HYPERVISOR, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, n_entries) == PVPATCH_ROM_HEADER_V2_OFF_N_ENTRIES, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, n_overrides) == PVPATCH_ROM_HEADER_V2_OFF_N_OVERRIDES, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, entries_off) == PVPATCH_ROM_HEADER_V2_OFF_ENTRIES_OFF, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, overrides_off) == PVPATCH_ROM_HEADER_V2_OFF_OVERRIDES_OFF, "ROM header_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_header_v2, flags) == PVPATCH_ROM_HEADER_V2_OFF_FLAGS, "ROM header_v2 layout");
+_Static_assert(sizeof(struct pvpatch_rom_header_v2) == PVPATCH_ROM_HEADER_V2_SIZE, "ROM header_v2 size");
+
+struct pvpatch_rom_entry_v2 {
+	uint16_t entry_len;	/* bytes of this entry, its instructions included */
+	uint16_t op;	/* ABI op number; readers ignore unknown ones */
+	uint8_t mode;	/* PVPATCH_MODE_*; readers ignore an entry of an unknown mode */
+	uint8_t cond;	/* a COND_* value; readers ignore an entry of an unknown condition */
+	uint8_t n_insns;	/* template instructions that follow (0: none) */
+	uint8_t cond_bit;	/* KVM_BIT: the feature bit; CPUID_BIT: the bit (0-31) */
+	uint16_t hv_clobbers;	/* registers a hypercall instruction may change */
+	uint16_t backend_id;	/* CALL: the registered backend id (0: the op's default) */
+	uint8_t cond_reg;	/* CPUID_BIT: 0 eax, 1 ebx, 2 ecx, 3 edx */
+	uint8_t reserved0[3];	/* 0 */
+	uint32_t cond_leaf;	/* CPUID_BIT: the leaf */
+	uint32_t cond_subleaf;	/* CPUID_BIT: the subleaf */
+	char cond_sig[12];	/* SIGNATURE: CPUID 0x40000000 EBX ECX EDX, NUL-padded */
+	uint32_t reserved1;	/* 0 */
+	uint64_t params[4];	/* the template's PVT_IMM(0..3) */
+};
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, entry_len) == PVPATCH_ROM_ENTRY_V2_OFF_ENTRY_LEN, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, op) == PVPATCH_ROM_ENTRY_V2_OFF_OP, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, mode) == PVPATCH_ROM_ENTRY_V2_OFF_MODE, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, cond) == PVPATCH_ROM_ENTRY_V2_OFF_COND, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, n_insns) == PVPATCH_ROM_ENTRY_V2_OFF_N_INSNS, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, cond_bit) == PVPATCH_ROM_ENTRY_V2_OFF_COND_BIT, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, hv_clobbers) == PVPATCH_ROM_ENTRY_V2_OFF_HV_CLOBBERS, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, backend_id) == PVPATCH_ROM_ENTRY_V2_OFF_BACKEND_ID, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, cond_reg) == PVPATCH_ROM_ENTRY_V2_OFF_COND_REG, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, reserved0) == PVPATCH_ROM_ENTRY_V2_OFF_RESERVED0, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, cond_leaf) == PVPATCH_ROM_ENTRY_V2_OFF_COND_LEAF, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, cond_subleaf) == PVPATCH_ROM_ENTRY_V2_OFF_COND_SUBLEAF, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, cond_sig) == PVPATCH_ROM_ENTRY_V2_OFF_COND_SIG, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, reserved1) == PVPATCH_ROM_ENTRY_V2_OFF_RESERVED1, "ROM entry_v2 layout");
+_Static_assert(offsetof(struct pvpatch_rom_entry_v2, params) == PVPATCH_ROM_ENTRY_V2_OFF_PARAMS, "ROM entry_v2 layout");
+_Static_assert(sizeof(struct pvpatch_rom_entry_v2) == PVPATCH_ROM_ENTRY_V2_SIZE, "ROM entry_v2 size");
+
 /* One per registered CALL backend, in section .pvpatch.backends. */
 struct pvpatch_backend_rec {
 	uint64_t fn;	/* the backend's address */
 	uint16_t op;	/* ABI op number */
 	uint8_t flags;	/* PVPATCH_BACKEND_F_* bits */
-	uint8_t reserved[5];	/* 0 */
+	uint8_t reserved0;	/* 0 */
+	uint16_t id;	/* the id a ROM entry's backend_id names (0: the op's default) */
+	uint8_t reserved[2];	/* 0 */
 };
 _Static_assert(offsetof(struct pvpatch_backend_rec, fn) == PVPATCH_BACKEND_REC_OFF_FN, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, op) == PVPATCH_BACKEND_REC_OFF_OP, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, flags) == PVPATCH_BACKEND_REC_OFF_FLAGS, "backend record layout");
+_Static_assert(offsetof(struct pvpatch_backend_rec, reserved0) == PVPATCH_BACKEND_REC_OFF_RESERVED0, "backend record layout");
+_Static_assert(offsetof(struct pvpatch_backend_rec, id) == PVPATCH_BACKEND_REC_OFF_ID, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, reserved) == PVPATCH_BACKEND_REC_OFF_RESERVED, "backend record layout");
 _Static_assert(sizeof(struct pvpatch_backend_rec) == PVPATCH_BACKEND_REC_SIZE, "backend record size");
 
