@@ -51,6 +51,15 @@ BACKEND_REC_FORMAT = '<QHB5B'
 BACKEND_REC_FIELDS = ('fn', 'op', 'flags', 'reserved')
 BACKEND_REC_OFFSETS = {'fn': 0, 'op': 8, 'flags': 10, 'reserved': 11}
 BACKEND_F_PRESERVES = 0x01
+# Pre-patched images (tools/pvrom image): section IMAGE_SECTION holds the
+# header, then IMAGE_STRIDE bytes per record (its original native bytes).
+IMAGE_SECTION = '.pvpatch.image'
+IMAGE_MAGIC = 0x474d4950
+IMAGE_VERSION = 1
+IMAGE_HEADER_SIZE = 16
+IMAGE_HEADER_FORMAT = '<IHHII'
+IMAGE_HEADER_FIELDS = ('magic', 'version', 'stride', 'n_records', 'flags')
+IMAGE_HEADER_OFFSETS = {'magic': 0, 'version': 4, 'stride': 6, 'n_records': 8, 'flags': 12}
 ROM_CONDS = ('ALWAYS', 'KVM_BIT', 'VMPORT', 'VMPORT_GETHZ')
 ROM_COND_ALWAYS = 0
 ROM_COND_KVM_BIT = 1
@@ -86,6 +95,8 @@ PVT_NONE = 0xff
 PVT_MAX_SCRATCH = 2
 PVT_MAX_PARAMS = 4
 PVT_MAX_INSNS = 24
+MAX_NATIVE = 8
+IMAGE_STRIDE = 8
 
 OPS = {1: {'abi': 1,
      'class': 'io',
