@@ -105,7 +105,8 @@ PVPATCH_LDS := $(addprefix $(PVPATCH_GEN)/lds/,$(PVPATCH_LDS_TEXT) $(PVPATCH_LDS
 PVPATCH_LDFLAGS = -L$(PVPATCH_GEN)/lds \
 	$(if $(filter 1,$(PVPATCH_IMAGE)),--defsym=__pvpatch_image_reserve=1)
 
-$(PVPATCH_GEN)/src/pvops-table.c $(PVPATCH_GEN)/src/pvpatch-linked.c $(PVPATCH_LDS): \
+$(PVPATCH_GEN)/src/pvops-table.c $(PVPATCH_GEN)/src/pvpatch-contract.c \
+	$(PVPATCH_GEN)/src/pvpatch-linked.c $(PVPATCH_LDS): \
 	$(PVPATCH_GEN_STAMP)
 
 $(PVPATCH_GEN_STAMP): $(PVPATCH_SPEC) $(PVPATCH_GEN_SRCS)
@@ -134,7 +135,7 @@ PVPATCH_NEG_SRCS := $(sort $(wildcard $(PVPATCH_DIR)/arch/x86/negotiate/*.c))
 # The sources that need the linker fragments' symbols: kernel only.
 PVPATCH_BOOT_SRCS := $(filter %/boot.c,$(PVPATCH_NEG_SRCS))
 PVPATCH_RUNTIME_SRCS := $(PVPATCH_ALT_SRCS) $(filter-out $(PVPATCH_BOOT_SRCS),$(PVPATCH_NEG_SRCS)) \
-	$(PVPATCH_GEN)/src/pvops-table.c
+	$(PVPATCH_GEN)/src/pvops-table.c $(PVPATCH_GEN)/src/pvpatch-contract.c
 PVPATCH_RUNTIME_CFLAGS = $(PVPATCH_CFLAGS) -I$(PVPATCH_DIR)/arch/x86/alternatives \
 	$(if $(PVPATCH_NEG_SRCS),-I$(PVPATCH_DIR)/arch/x86/negotiate)
 

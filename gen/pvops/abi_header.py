@@ -43,6 +43,17 @@ def _rom_macros() -> list[str]:
     return L
 
 
+def _contract_macros() -> list[str]:
+    """Limits and the KVM feature bits ROM conditions name."""
+    L = ["/* Limits the guest and the tools enforce alike. */"]
+    for name, val, doc in layout.LIMITS:
+        L.append(f"#define PVPATCH_{name} {val}\t/* {doc} */")
+    L += ["", "/* KVM_FEATURE_* bits of CPUID 0x40000001 EAX (ROM condition kvm:NAME). */"]
+    for name, bit in layout.KVM_FEATURES:
+        L.append(f"#define PVPATCH_KVM_FEATURE_{name} {bit}")
+    return L + [""]
+
+
 def _field(fields, name):
     return next(f for f in fields if f.name == name)
 
@@ -131,6 +142,7 @@ def generate(spec: Spec) -> str:
     L.append("")
     for num, names in enumerate(layout.REGS):
         L.append(f"#define PVPATCH_REG_{names[0].upper()} {num}")
+    L.append(f"#define PVPATCH_NR_REGS {len(layout.REGS)}")
     L.append("")
     for op in spec.ops:
         L.append(f"#define PVPATCH_OP_{op.name.upper()} {op.abi}")
@@ -139,6 +151,7 @@ def generate(spec: Spec) -> str:
           ""]
     L += _rom_macros()
     L += [""] + _backend_macros()
+    L += _contract_macros()
     L += _image_macros(spec)
     L += [
           "#ifndef __ASSEMBLER__",
@@ -190,6 +203,10 @@ def generate(spec: Spec) -> str:
           "",
           "/* Indexed by op number; entries with name == NULL are unused numbers. */",
           "extern const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1];",
+          "",
+          "/* Names of PVPATCH_MODE_* and PVPATCH_REG_* (64-bit), src/pvpatch-contract.c. */",
+          "extern const char *const pvpatch_mode_names[PVPATCH_NR_MODES];",
+          "extern const char *const pvpatch_reg_names[PVPATCH_NR_REGS];",
           ""]
     L += _rom_structs()
     L += ["/* One per registered CALL backend, in section " + layout.BACKEND_SECTION + ". */"]

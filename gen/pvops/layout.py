@@ -193,7 +193,7 @@ ROM_ENTRY: tuple[RomField, ...] = (
     RomField("hv_clobbers", 2, "registers a hypercall instruction may change"),
     RomField("reserved0", 2, "0"),
     RomField("reserved1", 4, "0"),
-    RomField("params", 8, "the template's PVT_IMM(0..3)", 4),
+    RomField("params", 8, "the template's PVT_IMM(0..3)", 4),  # PVT_MAX_PARAMS
 )
 
 ROM_INSN: tuple[RomField, ...] = (
@@ -283,16 +283,156 @@ ROM_CONDS = (
     ("VMPORT_GETHZ", "the VMware backdoor answers GETHZ"),
 )
 
-# Template instructions (include/asm/pvpatch-template.h, enum pvt_opcode and
-# the operand encoding; a tool test compiles the header against these).
-PVT_OPCODES = ("END", "MOV", "MOVI", "XOR", "OR", "AND", "ADD", "SUB",
-               "SHLI", "SHRI", "PUSH", "POP", "IN", "OUT", "VMCALL",
-               "VMMCALL", "CPUID", "RDTSC", "PAUSE")
-PVT_ARG0 = 0x20
-PVT_RET = 0x30
-PVT_SCRATCH0 = 0x40
-PVT_IMM0 = 0x50
+
+
+# --- The template instruction set ------------------------------------------
+#
+# What a template (a ROM entry's instructions, struct pvt_insn) may contain:
+# generated into asm/pvpatch-template-gen.h (enum pvt_opcode, PVT_* operands
+# and limits, pvt_opcode_table[] in src/pvpatch-contract.c), which the
+# patcher's fitter (arch/x86/alternatives/template.c) interprets, and into
+# pvpatch_gen.py, which tools/pvlib/profile.py parses and prints templates
+# with.  Opcode numbers are ABI: append, never reorder.
+
+# Operand bytes of struct pvt_insn: 0-15 are hardware registers.
+PVT_ARG0 = 0x20  # PVT_ARG(n): the register of the op's argument n (n < MAX_ARGS)
+PVT_RET = 0x30  # the register of the op's result
+PVT_SCRATCH0 = 0x40  # PVT_SCRATCH(n): a free register the patcher picks
+PVT_IMM0 = 0x50  # PVT_IMM(n): the entry's param n (immediates only)
 PVT_NONE = 0xFF
 PVT_MAX_SCRATCH = 2
 PVT_MAX_PARAMS = 4
 PVT_MAX_INSNS = 24
+
+# Operand shapes: (name, what dst and src are).  A "place" is a register
+# (not rsp) or a register hole (argN, ret, scratchN).
+PVT_SHAPES = (
+    ("NONE", "no operands: dst and src are PVT_NONE"),
+    ("REG", "dst a place; src PVT_NONE"),
+    ("REG_REG", "dst and src places"),
+    ("REG_IMM", "dst a place; src PVT_IMM(n), or PVT_NONE and imm fits the width"),
+    ("REG_COUNT", "dst a place; src PVT_NONE, imm below the width in bits"),
+)
+
+
+@dataclass(frozen=True)
+class PvtOpcode:
+    name: str  # PVT_<name>
+    mnemonic: str  # the profile's spelling ("" for END: not an instruction)
+    shape: str  # one of PVT_SHAPES
+    widths: tuple[int, ...]  # operand widths in bytes it may have
+    default_width: int  # width when the profile writes no .32/.64 (0: required)
+    reads_dst: bool  # dst is read (ALU ops, shifts, push)
+    writes_dst: bool  # dst is written
+    reads: tuple[str, ...]  # registers read implicitly (never scratch)
+    writes: tuple[str, ...]  # registers written implicitly
+    hv: bool  # also changes the entry's hv_clobbers (a hypercall)
+    # NONE: the instruction's bytes; REG_REG: the "r/m, r" opcode;
+    # REG_COUNT: the /digit of C1 (shift by imm8).
+    enc: tuple[int, ...]
+    doc: str
+
+
+_ALL4 = ("rax", "rbx", "rcx", "rdx")
+PVT_OPCODE_INFO: tuple[PvtOpcode, ...] = (
+    PvtOpcode("END", "", "NONE", (), 0, False, False, (), (), False, (),
+              "not an instruction (0 in a ROM)"),
+    PvtOpcode("MOV", "mov", "REG_REG", (4, 8), 0, False, True, (), (), False, (0x89,),
+              "dst = src"),
+    PvtOpcode("MOVI", "movi", "REG_IMM", (4, 8), 0, False, True, (), (), False, (),
+              "dst = imm or param"),
+    PvtOpcode("XOR", "xor", "REG_REG", (4, 8), 0, True, True, (), (), False, (0x31,),
+              "dst ^= src"),
+    PvtOpcode("OR", "or", "REG_REG", (4, 8), 0, True, True, (), (), False, (0x09,),
+              "dst |= src"),
+    PvtOpcode("AND", "and", "REG_REG", (4, 8), 0, True, True, (), (), False, (0x21,),
+              "dst &= src"),
+    PvtOpcode("ADD", "add", "REG_REG", (4, 8), 0, True, True, (), (), False, (0x01,),
+              "dst += src"),
+    PvtOpcode("SUB", "sub", "REG_REG", (4, 8), 0, True, True, (), (), False, (0x29,),
+              "dst -= src"),
+    PvtOpcode("SHLI", "shli", "REG_COUNT", (4, 8), 0, True, True, (), (), False, (4,),
+              "dst <<= imm"),
+    PvtOpcode("SHRI", "shri", "REG_COUNT", (4, 8), 0, True, True, (), (), False, (5,),
+              "dst >>= imm, logical"),
+    PvtOpcode("PUSH", "push", "REG", (8,), 8, True, False, ("rsp",), ("rsp",), False, (),
+              "push dst"),
+    PvtOpcode("POP", "pop", "REG", (8,), 8, False, True, ("rsp",), ("rsp",), False, (),
+              "pop dst"),
+    # The hypercall instructions read rax (port I/O: the data; hypercalls:
+    # the number) and rdx (the port): neither is ever a scratch register.
+    PvtOpcode("IN", "in", "NONE", (4, 8), 4, False, False, ("rax", "rdx"), ("rax",), True,
+              (0xED,), "in (%dx), %eax"),
+    PvtOpcode("OUT", "out", "NONE", (4, 8), 4, False, False, ("rax", "rdx"), (), True,
+              (0xEF,), "out %eax, (%dx)"),
+    PvtOpcode("VMCALL", "vmcall", "NONE", (4, 8), 4, False, False, ("rax", "rdx"), (), True,
+              (0x0F, 0x01, 0xC1), "Intel hypercall"),
+    PvtOpcode("VMMCALL", "vmmcall", "NONE", (4, 8), 4, False, False, ("rax", "rdx"), (), True,
+              (0x0F, 0x01, 0xD9), "AMD hypercall"),
+    PvtOpcode("CPUID", "cpuid", "NONE", (4, 8), 4, False, False, ("rax", "rcx"), _ALL4, False,
+              (0x0F, 0xA2), "cpuid"),
+    PvtOpcode("RDTSC", "rdtsc", "NONE", (4, 8), 4, False, False, (), ("rax", "rdx"), False,
+              (0x0F, 0x31), "rdtsc"),
+    PvtOpcode("PAUSE", "pause", "NONE", (4, 8), 4, False, False, (), (), False,
+              (0xF3, 0x90), "pause"),
+)
+PVT_OPCODES = tuple(o.name for o in PVT_OPCODE_INFO)
+PVT_FLAGS = (
+    ("READS_DST", 0x01, "dst is read"),
+    ("WRITES_DST", 0x02, "dst is written"),
+    ("HV", 0x04, "changes the entry's hv_clobbers"),
+)
+PVT_ENC_MAX = 3
+
+
+def pvt_flags(o: PvtOpcode) -> int:
+    return (o.reads_dst * 0x01) | (o.writes_dst * 0x02) | (o.hv * 0x04)
+
+
+def reg_mask(names) -> int:
+    m = 0
+    for n in names:
+        m |= 1 << REG_NUM[n]
+    return m
+
+
+for _o in PVT_OPCODE_INFO:
+    assert _o.shape in dict(PVT_SHAPES), _o.name
+    assert len(_o.enc) <= PVT_ENC_MAX and set(_o.widths) <= {4, 8}, _o.name
+    assert _o.default_width in (0, *_o.widths), _o.name
+assert PVT_OPCODES[0] == "END" and len(set(PVT_OPCODES)) == len(PVT_OPCODES)
+assert len({o.mnemonic for o in PVT_OPCODE_INFO}) == len(PVT_OPCODE_INFO)
+assert PVT_MAX_PARAMS == next(f.count for f in ROM_ENTRY if f.name == "params")
+assert PVT_IMM0 - PVT_SCRATCH0 >= PVT_MAX_SCRATCH and PVT_RET - PVT_ARG0 >= MAX_ARGS
+
+
+# --- Limits -------------------------------------------------------------------
+#
+# Every bound the guest and the tools both enforce, once.  Name lengths of
+# the ROM are its fields' sizes (ROM_HEADER hypervisor, ROM_OVERRIDE func:
+# at most size - 1 characters, then NULs); the others are here.
+
+ROM_MAX_OVERRIDES = 16  # site overrides in one ROM (struct pvpatch_rom_store)
+CMDLINE_MAX_SITES = 16  # pvpatch.site= options the command line keeps
+NAME_MAX = 32  # pvpatch.profile= and pvpatch.site=FUNC names, NUL included
+ROM_MAX_ENTRIES = 0xFFFF  # n_entries is a u16
+LIMITS = (
+    ("ROM_MAX_OVERRIDES", ROM_MAX_OVERRIDES, "site overrides in one ROM"),
+    ("ROM_MAX_ENTRIES", ROM_MAX_ENTRIES, "entries in one ROM (n_entries)"),
+    ("CMDLINE_MAX_SITES", CMDLINE_MAX_SITES, "pvpatch.site= overrides kept"),
+    ("NAME_MAX", NAME_MAX, "command-line profile and function names, NUL included"),
+)
+
+
+# --- Names and numbers of the hypervisor interfaces ROM conditions test ------
+
+# KVM_FEATURE_* bits of CPUID 0x40000001 EAX (Linux uapi asm/kvm_para.h):
+# the names of `if kvm:NAME` and PVPATCH_KVM_FEATURE_*.
+KVM_FEATURES = (
+    ("CLOCKSOURCE", 0), ("NOP_IO_DELAY", 1), ("MMU_OP", 2), ("CLOCKSOURCE2", 3),
+    ("ASYNC_PF", 4), ("STEAL_TIME", 5), ("PV_EOI", 6), ("PV_UNHALT", 7),
+    ("PV_TLB_FLUSH", 9), ("ASYNC_PF_VMEXIT", 10), ("PV_SEND_IPI", 11),
+    ("POLL_CONTROL", 12), ("PV_SCHED_YIELD", 13), ("ASYNC_PF_INT", 14),
+    ("MSI_EXT_DEST_ID", 15), ("HC_MAP_GPA_RANGE", 16), ("MIGRATION_CONTROL", 17),
+    ("CLOCKSOURCE_STABLE_BIT", 24),
+)

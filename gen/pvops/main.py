@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from . import abi_header, asm_inc, c_header, lds, op_table, python_mod
+from . import abi_header, asm_inc, c_header, contract_c, lds, op_table, python_mod, template_h
 from .check import check
 from .model import Spec, SpecError
 from .output import write_if_changed
@@ -19,11 +19,13 @@ def outputs(spec: Spec) -> dict[str, str]:
     """Relative path under the output directory -> text."""
     return {
         "include/asm/pvpatch-abi.h": abi_header.generate(spec),
+        "include/asm/pvpatch-template-gen.h": template_h.generate(spec),
         "include/asm/pvops-gen.h": c_header.generate(spec, framework=True),
         "include/asm/pvops-gen.inc": asm_inc.generate(spec, framework=True),
         "native/include/asm/pvops-gen.h": c_header.generate(spec, framework=False),
         "native/include/asm/pvops-gen.inc": asm_inc.generate(spec, framework=False),
         "src/pvops-table.c": op_table.generate(spec),
+        "src/pvpatch-contract.c": contract_c.generate(spec),
         "python/pvpatch_gen.py": python_mod.generate(spec),
         "lds/pvpatch-text.lds": lds.text(spec),
         "lds/pvpatch-data.lds": lds.data(spec),

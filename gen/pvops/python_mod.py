@@ -60,15 +60,43 @@ def _rom() -> list[str]:
     L.append(f"ROM_CONDS = {tuple(n for n, _ in layout.ROM_CONDS)!r}")
     for i, (n, _) in enumerate(layout.ROM_CONDS):
         L.append(f"ROM_COND_{n} = {i}")
-    L += ["",
-          "# Template instructions (include/asm/pvpatch-template.h).",
-          f"PVT_OPCODES = {layout.PVT_OPCODES!r}"]
+    return L + _contract()
+
+
+def _opcode(o: layout.PvtOpcode) -> dict:
+    return {"name": o.name, "mnemonic": o.mnemonic, "shape": o.shape,
+            "widths": o.widths, "default_width": o.default_width,
+            "reads_dst": o.reads_dst, "writes_dst": o.writes_dst,
+            "reads": layout.reg_mask(o.reads), "writes": layout.reg_mask(o.writes),
+            "hv": o.hv, "enc": bytes(o.enc)}
+
+
+def _contract() -> list[str]:
+    """The template instruction set, limits and KVM feature bits."""
+    L = ["",
+         "# The template instruction set (asm/pvpatch-template-gen.h): PVT_OPCODE_INFO",
+         "# is indexed by opcode; shapes: " + ", ".join(n for n, _ in layout.PVT_SHAPES) + ".",
+         f"PVT_OPCODES = {layout.PVT_OPCODES!r}"]
     for i, n in enumerate(layout.PVT_OPCODES):
         L.append(f"PVT_{n} = {i}")
     for n in ("ARG0", "RET", "SCRATCH0", "IMM0", "NONE"):
         L.append(f"PVT_{n} = {getattr(layout, 'PVT_' + n):#04x}")
     for n in ("MAX_SCRATCH", "MAX_PARAMS", "MAX_INSNS"):
         L.append(f"PVT_{n} = {getattr(layout, 'PVT_' + n)}")
+    L.append(f"PVT_SHAPES = {tuple(n for n, _ in layout.PVT_SHAPES)!r}")
+    L.append("PVT_OPCODE_INFO = " + pprint.pformat(
+        tuple(_opcode(o) for o in layout.PVT_OPCODE_INFO), width=100, sort_dicts=True))
+    L.append("PVT_MNEMONICS = " + repr({o.mnemonic: i for i, o in enumerate(layout.PVT_OPCODE_INFO)
+                                       if o.mnemonic}))
+    L += ["", "# Limits the guest and the tools enforce alike."]
+    for name, val, _ in layout.LIMITS:
+        L.append(f"{name} = {val}")
+    for name, tag, fields, _ in layout.ROM_STRUCTS:
+        for f in fields:
+            if f.kind == "char":
+                L.append(f"ROM_{f.name.upper()}_LEN = {f.count}  # {name}.{f.name}, NUL included")
+    L += ["", "# KVM_FEATURE_* bits of CPUID 0x40000001 EAX (condition kvm:NAME).",
+          f"KVM_FEATURES = {dict(layout.KVM_FEATURES)!r}"]
     return L
 
 

@@ -95,9 +95,7 @@ const struct pvpatch_builtin_profile *pvpatch_builtin_profile(const char *name);
  * Other words are the kernel's; a malformed pvpatch option is reported
  * through print and ignored.
  */
-#define PVPATCH_CMDLINE_MAX_SITES 16
-#define PVPATCH_NAME_MAX 32
-
+/* PVPATCH_CMDLINE_MAX_SITES and PVPATCH_NAME_MAX: asm/pvpatch-abi.h. */
 struct pvpatch_cmdline {
 	bool off, debug;
 	char profile[PVPATCH_NAME_MAX];		/* "" when not given */

@@ -25,40 +25,12 @@
 
 #include <stdint.h>
 
-/* Operands.  0-15 are hardware registers (PVPATCH_REG_*). */
-#define PVT_ARG(n)	(0x20 + (n))	/* n < 4 */
-#define PVT_RET		0x30
-#define PVT_SCRATCH(n)	(0x40 + (n))	/* n < PVT_MAX_SCRATCH */
-#define PVT_IMM(n)	(0x50 + (n))	/* n < PVT_MAX_PARAMS */
-#define PVT_NONE	0xff
-
-#define PVT_MAX_SCRATCH	2
-#define PVT_MAX_PARAMS	4
-#define PVT_MAX_INSNS	24
-
-/* Instructions.  Width is 4 or 8 (operand size in bytes) where it applies. */
-enum pvt_opcode {
-	PVT_END = 0,	/* not an instruction: ends a template in a ROM */
-	PVT_MOV,	/* dst = src                      (registers) */
-	PVT_MOVI,	/* dst = imm or param             (src PVT_NONE or PVT_IMM) */
-	PVT_XOR,	/* dst ^= src */
-	PVT_OR,		/* dst |= src */
-	PVT_AND,	/* dst &= src */
-	PVT_ADD,	/* dst += src */
-	PVT_SUB,	/* dst -= src */
-	PVT_SHLI,	/* dst <<= imm (0-63) */
-	PVT_SHRI,	/* dst >>= imm (0-63), logical */
-	PVT_PUSH,	/* push dst (width 8) */
-	PVT_POP,	/* pop dst (width 8) */
-	PVT_IN,		/* in (%dx), %eax; clobbers: the template's hv_clobbers */
-	PVT_OUT,	/* out %eax, (%dx); clobbers: the template's hv_clobbers */
-	PVT_VMCALL,	/* Intel hypercall; clobbers: hv_clobbers (KVM: rax) */
-	PVT_VMMCALL,	/* AMD hypercall; clobbers: hv_clobbers */
-	PVT_CPUID,	/* clobbers rax rbx rcx rdx */
-	PVT_RDTSC,	/* clobbers rax rdx */
-	PVT_PAUSE,
-	PVT_NR_OPCODES
-};
+/*
+ * The instruction set itself -- enum pvt_opcode, the PVT_* operand encoding
+ * and limits, and pvt_opcode_table[] (each opcode's mnemonic, operand shape,
+ * widths and implicit registers) -- is generated from gen/pvops/layout.py.
+ */
+#include <asm/pvpatch-template-gen.h>
 
 struct pvt_insn {
 	uint8_t op;	/* enum pvt_opcode */

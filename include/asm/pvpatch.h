@@ -225,15 +225,14 @@ struct pvpatch_hv_facts {
 	uint64_t vmport_tsc_hz;	/* TSC Hz the backdoor's GETHZ gave, or 0 */
 };
 
-#define PVPATCH_ROM_MAX_OVERRIDES 16
-
-/* What a policy built from a ROM points into; the kernel provides it and
- * keeps it as long as the policy.  A refused ROM leaves it unchanged. */
+/* What a policy built from a ROM points into (PVPATCH_ROM_MAX_OVERRIDES:
+ * asm/pvpatch-abi.h); the kernel provides it and keeps it as long as the
+ * policy.  A refused ROM leaves it unchanged. */
 struct pvpatch_rom_store {
 	struct pvpatch_template tmpl[PVPATCH_MAX_OP + 1];
 	struct pvpatch_override ov[PVPATCH_ROM_MAX_OVERRIDES];
-	char func[PVPATCH_ROM_MAX_OVERRIDES][32];
-	char hypervisor[16];
+	char func[PVPATCH_ROM_MAX_OVERRIDES][PVPATCH_ROM_FUNC_LEN];
+	char hypervisor[PVPATCH_ROM_HYPERVISOR_LEN];
 	unsigned int entries_used;	/* entries for ops this kernel knows */
 	unsigned int entries_ignored;	/* entries for ops it does not */
 };
@@ -248,6 +247,13 @@ struct pvpatch_rom_store {
 int pvpatch_rom_policy(const void *rom, size_t len, const struct pvpatch_hv_facts *facts,
 		       const void *const *backends, struct pvpatch_policy *policy,
 		       struct pvpatch_rom_store *store, const char **why);
+
+/*
+ * What every site of op would refuse in pol (enum pvpatch_reason): a mode
+ * the op does not allow, INLINE without a template, a template that fits no
+ * site.  PVPATCH_OK says nothing of a particular site.  pvrom-sim --verdict.
+ */
+int pvpatch_op_policy_check(unsigned int op, const struct pvpatch_op_policy *pol);
 
 /* Whether template t contains an instruction with this PVT_* opcode. */
 bool pvpatch_template_uses(const struct pvpatch_template *t, unsigned int opcode);

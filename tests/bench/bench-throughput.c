@@ -151,7 +151,7 @@ void throughput(void)
 
 			if (ph->rep.mode[m] != w)
 				fail("throughput %s: %u sites %s, want %u", phase_name[p],
-				     ph->rep.mode[m], mode_name[m], w);
+				     ph->rep.mode[m], pvpatch_mode_names[m], w);
 		}
 	}
 	if (tp.ph[PH_CHECK].rep.written)

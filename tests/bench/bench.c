@@ -233,7 +233,6 @@ struct variant {
 static struct variant var[MAX_VARIANTS];
 static unsigned int nvar;
 
-const char *const mode_name[PVPATCH_NR_MODES] = { "NATIVE", "NOP", "INLINE", "CALL" };
 static const char *const op_order[] = {
 	"read_tsc", "save_fl", "restore_fl", "sched_yield", "cpuid", "write_cr3", "read_cr3",
 	"mem_size",
@@ -296,7 +295,7 @@ static void build_variants(void)
 
 		if (v->kind != K_FW || v->preserving)
 			continue;
-		v->name = mode_name[v->mode];
+		v->name = pvpatch_mode_names[v->mode];
 		if (v->mode == PVPATCH_MODE_CALL)
 			v->ref = "direct";
 		else if (v->mode == PVPATCH_MODE_INLINE && !strcmp(v->op, "save_fl"))
@@ -535,7 +534,7 @@ static void patch_bench_sites(void)
 
 		if (v->kind == K_FW && (v->sites < BENCH_UNROLL || v->sites_in_mode != v->sites))
 			fail("%s %s: %u sites, %u of them %s", v->op, v->name, v->sites,
-			     v->sites_in_mode, mode_name[v->mode]);
+			     v->sites_in_mode, pvpatch_mode_names[v->mode]);
 	}
 }
 
@@ -815,7 +814,7 @@ static const char *label(const struct variant *v)
 
 	switch (v->kind) {
 	case K_FW:
-		snprintf(buf, sizeof(buf), "%s site%s", mode_name[v->mode],
+		snprintf(buf, sizeof(buf), "%s site%s", pvpatch_mode_names[v->mode],
 			 v->preserving ? " bep_" : v->mode == PVPATCH_MODE_CALL ? " be_" : "");
 		return buf;
 	case K_REF:
@@ -867,11 +866,11 @@ static void print_table(double ghz, int cpu)
 				 vs_retpoline(v));
 			if (v->kind == K_FW && *call_form(v))
 				snprintf(sites, sizeof(sites), "%u/%u %s (%s): %s, %s",
-					 v->sites_in_mode, v->sites, mode_name[v->mode], call_form(v),
+					 v->sites_in_mode, v->sites, pvpatch_mode_names[v->mode], call_form(v),
 					 v->shape, v->check ? v->check : "-");
 			else if (v->kind == K_FW)
 				snprintf(sites, sizeof(sites), "%u/%u %s: %s, %s", v->sites_in_mode,
-					 v->sites, mode_name[v->mode], v->shape,
+					 v->sites, pvpatch_mode_names[v->mode], v->shape,
 					 v->check ? v->check : "-");
 			else
 				snprintf(sites, sizeof(sites), "%s", v->check ? v->check : "-");
@@ -1032,7 +1031,7 @@ static void print_modes(const unsigned int *m)
 {
 	printf("{");
 	for (int i = 0; i < PVPATCH_NR_MODES; i++)
-		printf("\"%s\": %u%s", mode_name[i], m[i], i + 1 < PVPATCH_NR_MODES ? ", " : "");
+		printf("\"%s\": %u%s", pvpatch_mode_names[i], m[i], i + 1 < PVPATCH_NR_MODES ? ", " : "");
 	printf("}");
 }
 
@@ -1066,7 +1065,7 @@ static void print_json(double ghz, int cpu)
 			json_num("ratio", v->ref ? ratio(v) : NAN, true);
 			json_num("vs_retpoline", vs_retpoline(v), true);
 			if (v->kind == K_FW) {
-				json_str("mode", mode_name[v->mode], true);
+				json_str("mode", pvpatch_mode_names[v->mode], true);
 				printf("\"preserving\": %s, ", v->preserving ? "true" : "false");
 				json_str("executes", v->shape, true);
 				printf("\"sites\": %u, \"sites_in_mode\": %u, ", v->sites,

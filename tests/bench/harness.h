@@ -30,7 +30,6 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));	
 int cmp_double(const void *a, const void *b);
 double quantile(const double *sorted, unsigned int n, double q);
 uint64_t now_ns(void);
-extern const char *const mode_name[PVPATCH_NR_MODES];
 
 /* The plain backends and templates every op of the benchmark uses. */
 void set_backends(struct pvpatch_policy *pol);

@@ -33,11 +33,13 @@ GOLDEN = sorted(p.stem for p in GOOD.glob("*.spec"))
 # noticed even if the .expected directory was regenerated.
 OUTPUTS = {
     "include/asm/pvpatch-abi.h",
+    "include/asm/pvpatch-template-gen.h",
     "include/asm/pvops-gen.h",
     "include/asm/pvops-gen.inc",
     "native/include/asm/pvops-gen.h",
     "native/include/asm/pvops-gen.inc",
     "src/pvops-table.c",
+    "src/pvpatch-contract.c",
     "python/pvpatch_gen.py",
     "lds/pvpatch-text.lds",
     "lds/pvpatch-data.lds",
@@ -147,11 +149,11 @@ def test_mini_outputs_build(tmp_path):
                  "-o", str(tmp_path / "x.o")],
                 capture_output=True, text=True)
             assert r.returncode == 0, f"{src.name} with {incs}:\n{r.stderr}"
-    r = subprocess.run(["gcc", "-Wall", "-Werror", "-I", str(out / "include"),
-                        "-c", str(out / "src" / "pvops-table.c"),
-                        "-o", str(tmp_path / "t.o")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    for table in ("pvops-table.c", "pvpatch-contract.c"):
+        r = subprocess.run(["gcc", "-Wall", "-Wextra", "-Werror", "-I", str(out / "include"),
+                            "-c", str(out / "src" / table), "-o", str(tmp_path / "t.o")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, f"{table}:\n{r.stderr}"
 
 
 def test_optional_output_and_pair_fold(tmp_path):

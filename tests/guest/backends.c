@@ -95,7 +95,7 @@ void pv_eoi_enable(void)
 {
 	uint64_t v = (uintptr_t)&pv_eoi.word | 1;
 
-	if (!(neg.facts.kvm_features & (1u << KVM_FEATURE_PV_EOI)))
+	if (!(neg.facts.kvm_features & (1u << PVPATCH_KVM_FEATURE_PV_EOI)))
 		return;
 	asm volatile("wrmsr" : : "c"(MSR_KVM_PV_EOI_EN), "a"((uint32_t)v),
 		     "d"((uint32_t)(v >> 32)) : "memory");

@@ -20,13 +20,6 @@ extern struct boot_info boot;
 extern struct pvpatch_negotiation neg;
 const char *hv_name(void);	/* "none", "tcg", "kvm" or "other" */
 
-/* KVM CPUID 0x40000001 EAX bits (Linux's kvm_para.h). */
-#define KVM_FEATURE_NOP_IO_DELAY	1
-#define KVM_FEATURE_PV_UNHALT		7
-#define KVM_FEATURE_PV_EOI		6
-#define KVM_FEATURE_PV_SEND_IPI		11
-#define KVM_FEATURE_PV_SCHED_YIELD	13
-
 /*
  * KVM PV EOI (backends.c): the guest registers a word with
  * MSR_KVM_PV_EOI_EN; when KVM injects an interrupt that may be acknowledged

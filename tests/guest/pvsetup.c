@@ -83,10 +83,23 @@ unsigned int sites_of_op(unsigned int op, unsigned int mode)
 	return neg.report.op_mode[op][mode];
 }
 
+/* "NATIVE": n, "NOP": n, ... for counts per mode (pvpatch_mode_names). */
+static const char *modes_json(char *buf, unsigned long size, const unsigned int *m)
+{
+	unsigned long n = 0;
+
+	buf[0] = 0;
+	for (unsigned int k = 0; k < PVPATCH_NR_MODES && n < size; k++)
+		n += (unsigned long)ksnprintf(buf + n, size - n, "%s\"%s\": %u", k ? ", " : "",
+					      pvpatch_mode_names[k], m[k]);
+	return buf;
+}
+
 static void report_json(unsigned long cost)
 {
 	const struct pvpatch_report *r = &neg.report;
 	unsigned int sites = r->sites ? r->sites : 1;
+	char modes[128];
 
 	kprintf("# pvpatch-report: {\"source\": \"%s\", \"hypervisor\": \"%s\", "
 		"\"signature\": \"%s\", \"kvm_features\": %u, \"vmport\": %d, "
@@ -94,20 +107,24 @@ static void report_json(unsigned long cost)
 		"\"bytes_changed\": %u, \"fallbacks\": %u, \"rejected\": %u, "
 		"\"thunk_bytes\": %u, \"backend_bytes_freed\": %lu, \"rom_refused\": \"%s\", "
 		"\"patch_tsc\": %lu, \"patch_tsc_per_site\": %lu, "
-		"\"modes\": {\"NATIVE\": %u, \"NOP\": %u, \"INLINE\": %u, \"CALL\": %u}}\n",
+		"\"modes\": {%s}}\n",
 		neg.source, hv_name(), neg.facts.signature, neg.facts.kvm_features,
 		neg.facts.vmport, neg.facts.vmport_gethz, r->sites, r->invalid, r->written,
 		r->bytes_changed, r->fallbacks, r->n_rejects, r->thunk_bytes,
 		(unsigned long)neg.backend_bytes_freed, neg.rom_refused ? neg.rom_refused : "",
-		cost, cost / sites, r->mode[0], r->mode[1], r->mode[2], r->mode[3]);
+		cost, cost / sites, modes_json(modes, sizeof(modes), r->mode));
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		const unsigned int *m = r->op_mode[op];
 
-		if (!pvpatch_op_table[op].name || !(m[0] | m[1] | m[2] | m[3]))
+		unsigned int any = 0;
+
+		for (unsigned int k = 0; k < PVPATCH_NR_MODES; k++)
+			any |= m[k];
+		if (!pvpatch_op_table[op].name || !any)
 			continue;
-		kprintf("# pvpatch-op: {\"op\": \"%s\", \"NATIVE\": %u, \"NOP\": %u, "
-			"\"INLINE\": %u, \"CALL\": %u, \"bytes\": %u}\n",
-			pvpatch_op_table[op].name, m[0], m[1], m[2], m[3], r->op_bytes[op]);
+		kprintf("# pvpatch-op: {\"op\": \"%s\", %s, \"bytes\": %u}\n",
+			pvpatch_op_table[op].name, modes_json(modes, sizeof(modes), m),
+			r->op_bytes[op]);
 	}
 	for (unsigned int k = 0; k < r->n_rejects && k < PVPATCH_MAX_REJECTS; k++) {
 		const struct pvpatch_reject *j = &r->rejects[k];

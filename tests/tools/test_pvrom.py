@@ -247,6 +247,40 @@ def test_overrides_and_later_entries(tmp_path):
     assert "site do_io+0x1a NOP\nsite main+0xc CALL\n" in run("dump", str(rom)).stdout
 
 
+def test_override_limit(tmp_path):
+    """One limit (ROM_MAX_OVERRIDES, gen/pvops/layout.py): a profile at the
+    limit builds and the guest's parser takes it; one site line more is a
+    profile error at that line; a ROM past it (built around the profile
+    parser) is refused by the guest's code, which dump reports."""
+    from pvlib import rom as rommod
+    g = gen()
+    limit = g.ROM_MAX_OVERRIDES
+    f = tmp_path / "s.profile"
+    sites = [f"site f{k}+0x{k:x} NOP\n" for k in range(limit + 1)]
+    f.write_text("hypervisor t\n" + "".join(sites[:limit]))
+    rom = tmp_path / "s.rom"
+    assert run("build", str(f), "-o", str(rom)).returncode == 0
+    assert dump_json(rom)["verdict"]["overrides"] == limit
+    f.write_text("hypervisor t\n" + "".join(sites))
+    p = run("build", str(f), "-o", str(tmp_path / "x.rom"))
+    assert p.returncode == 2 and p.stderr.startswith(f"{f}:{limit + 2}: site override {limit + 1}")
+    over = tmp_path / "over.rom"
+    over.write_bytes(rommod.build(g, "t", [], [rommod.Override(f"f{k}", k, 0)
+                                               for k in range(limit + 1)]))
+    p = run("dump", str(over))
+    assert p.returncode == 2 and p.stderr == (f"pvrom: {over}: refused by the guest: "
+                                              "too many overrides\n")
+
+
+def test_dump_needs_the_sim(tmp_path):
+    rom = build(tmp_path, "tcg")
+    env = dict(os.environ, PVPATCH_SIM=str(tmp_path / "no-sim"))
+    p = subprocess.run([PYTHON, PVROM, "dump", str(rom)], capture_output=True, text=True,
+                       env=env)
+    assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1
+    assert "no-sim not found: run make" in p.stderr
+
+
 # --- malformed ROMs ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -329,12 +363,14 @@ def test_bad_roms_messages(bad_roms):
 
 def test_random_corruption_never_crashes(tmp_path):
     """Flipped bytes, with and without a recomputed checksum: parse() either
-    decodes the ROM or raises RomError, and rendering never fails."""
+    decodes the ROM or raises RomError, rendering never fails, and dump
+    shows every ROM the guest accepts."""
     from pvlib import profile, rom as rommod
     g = gen()
     blobs = [build(tmp_path, n).read_bytes() for n in ("kvm-vt", "vmware-backdoor-v2")]
     rnd = random.Random(5)
     outcomes = set()
+    dumped = []
     for _ in range(3000):
         b = bytearray(rnd.choice(blobs))
         for _ in range(rnd.randint(1, 4)):
@@ -352,9 +388,19 @@ def test_random_corruption_never_crashes(tmp_path):
             continue
         profile.render(g, r)
         for e in r.entries:
-            profile.entry_problems(g, e)
+            for i in e.insns:
+                profile.insn_problems(g, i)
         outcomes.add("parsed")
+        if len(dumped) < 40:
+            dumped.append(blob)
     assert outcomes == {"refused", "parsed"}
+    # The guest's verdict (pvrom-sim) and the display parser agree: whatever
+    # the guest accepts, dump can show.
+    for k, blob in enumerate(dumped):
+        f = tmp_path / f"c{k}.rom"
+        f.write_bytes(blob)
+        p = run("dump", str(f))
+        assert p.returncode in (0, 1, 2) and "cannot be shown" not in p.stderr, p.stderr
 
 
 # --- the C file of built-in profiles ---------------------------------------------

@@ -111,3 +111,18 @@ def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool
             "sites": summary["sites"], "invalid": summary["invalid"],
             "modes": dict(zip(gen.MODES, summary["modes"])), "fallbacks": summary["fallbacks"],
             "per_op": dict(sorted(per_op.items())), "rejects": rejects, "site_list": sites}
+
+
+def rom_verdict(gen: ModuleType, rom: str) -> dict:
+    """What the kernel's own code makes of a ROM by itself (pvrom-sim
+    --verdict): {"rom": "used"|"refused", "why", "hypervisor", "entries",
+    "ignored", "overrides", "per_entry": [{"entry", "op", "known", "mode",
+    "insns", "reason"}]}, reason "" when the guest has nothing against it."""
+    p = subprocess.run([sim_path(), "--verdict", rom], capture_output=True, text=True)
+    if p.returncode:
+        raise UsageError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else
+                         f"pvrom-sim exited {p.returncode}")
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+    v = lines[0]
+    v["per_entry"] = lines[1:]
+    return v

@@ -19,15 +19,13 @@ For an op, the last entry whose condition holds wins, so an entry that a
 later unconditional entry (or a later one with the same condition) always
 overrides is an error.
 
-Instructions: MNEMONIC[.32|.64] OPERANDS, destination first:
-  mov, xor, or, and, add, sub .W  dst, src
-  movi.W  dst, NUMBER|paramN
-  shli.W, shri.W  dst, COUNT
-  push REG, pop REG               (64-bit)
-  in, out, vmcall, vmmcall, cpuid, rdtsc, pause   (no operands; width .32
-                                   unless written .64)
+Instructions: MNEMONIC[.32|.64] OPERANDS, destination first; the mnemonics,
+their operand shapes, widths and implicit registers are the generated
+PVT_OPCODE_INFO (gen/pvops/layout.py), as the patcher's fitter reads them.
 Operands: rax..r15 (not rsp), arg0-3 (the op's inputs), ret (its result),
 scratch0-1 (a free register the patcher picks), paramN (movi only).
+Limits (template length, params, name lengths, site overrides) are the
+generated ones too.
 
 Every error raises ProfileError "file:line: message".
 """
@@ -40,38 +38,31 @@ from dataclasses import dataclass, field
 from .errors import UsageError, read_input
 from .rom import Entry, Insn, Override, Rom
 
-# KVM_FEATURE_* bits of CPUID 0x40000001 EAX (Linux uapi asm/kvm_para.h).
-KVM_FEATURES = {
-    "CLOCKSOURCE": 0, "NOP_IO_DELAY": 1, "MMU_OP": 2, "CLOCKSOURCE2": 3,
-    "ASYNC_PF": 4, "STEAL_TIME": 5, "PV_EOI": 6, "PV_UNHALT": 7,
-    "PV_TLB_FLUSH": 9, "ASYNC_PF_VMEXIT": 10, "PV_SEND_IPI": 11,
-    "POLL_CONTROL": 12, "PV_SCHED_YIELD": 13, "ASYNC_PF_INT": 14,
-    "MSI_EXT_DEST_ID": 15, "HC_MAP_GPA_RANGE": 16, "MIGRATION_CONTROL": 17,
-    "CLOCKSOURCE_STABLE_BIT": 24,
-}
-KVM_BIT_NAMES = {v: k for k, v in KVM_FEATURES.items()}
-
-HYPERVISOR_MAX = 15
-FUNC_MAX = 31
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _FUNC = re.compile(r"[A-Za-z_.$][A-Za-z0-9_.$]*$")
 _NUM = re.compile(r"(0[xX][0-9a-fA-F]+|[0-9]+)$")
+# Operands each shape of the generated instruction table takes.
+_NOPERANDS = {"NONE": 0, "REG": 1, "REG_REG": 2, "REG_IMM": 2, "REG_COUNT": 2}
 
-# Shapes of the template instructions: mnemonic -> (PVT opcode name, kind).
-#   rr: dst, src (registers/holes)   ri: dst, number|param   sh: dst, count
-#   r: one register (push/pop, 64-bit)   -: no operands
-_SHAPES = {
-    "mov": ("MOV", "rr"), "xor": ("XOR", "rr"), "or": ("OR", "rr"),
-    "and": ("AND", "rr"), "add": ("ADD", "rr"), "sub": ("SUB", "rr"),
-    "movi": ("MOVI", "ri"), "shli": ("SHLI", "sh"), "shri": ("SHRI", "sh"),
-    "push": ("PUSH", "r"), "pop": ("POP", "r"),
-    "in": ("IN", "-"), "out": ("OUT", "-"), "vmcall": ("VMCALL", "-"),
-    "vmmcall": ("VMMCALL", "-"), "cpuid": ("CPUID", "-"),
-    "rdtsc": ("RDTSC", "-"), "pause": ("PAUSE", "-"),
-}
-_MNEMONIC = {op: mn for mn, (op, _) in _SHAPES.items()}
-# Width of an instruction written without a suffix.
-_DEFAULT_WIDTH = {"r": 8, "-": 4}
+
+def hypervisor_max(gen) -> int:
+    """Characters of a hypervisor name: the ROM field, NUL included."""
+    return gen.ROM_HYPERVISOR_LEN - 1
+
+
+def func_max(gen) -> int:
+    return gen.ROM_FUNC_LEN - 1
+
+
+def kvm_bit_names(gen) -> dict:
+    return {v: k for k, v in gen.KVM_FEATURES.items()}
+
+
+def opcode_info(gen, op: int) -> dict | None:
+    """The generated table's entry for an opcode; None if not an instruction."""
+    if 0 <= op < len(gen.PVT_OPCODE_INFO) and gen.PVT_OPCODE_INFO[op]["mnemonic"]:
+        return gen.PVT_OPCODE_INFO[op]
+    return None
 
 
 class ProfileError(UsageError):
@@ -149,41 +140,39 @@ def regs_text(gen, mask: int) -> str:
     return " ".join(gen.REGS[r][0] for r in range(16) if mask >> r & 1)
 
 
-# --- checks shared by the parser and `pvrom dump` ------------------------------
+# --- checks of the profile compiler -------------------------------------------
+#
+# A guest's verdict on a ROM is the guest's code (`pvrom dump` asks
+# build/tools/pvrom-sim); these checks only make `pvrom build` refuse, with
+# file:line, templates no site could take.
 
 def insn_problems(gen, i: Insn) -> list[str]:
-    """What is wrong with one instruction on its own (empty when nothing)."""
-    if not 0 < i.op < len(gen.PVT_OPCODES):
-        return [f"opcode {i.op} is not an instruction (1-{len(gen.PVT_OPCODES) - 1})"]
-    name = gen.PVT_OPCODES[i.op]
-    kind = _SHAPES[_MNEMONIC[name]][1]
-    mn = _MNEMONIC[name]
+    """Why one instruction cannot be written in profile syntax (empty when it
+    can): the generated table's shape, widths and operand kinds."""
+    oi = opcode_info(gen, i.op)
+    if oi is None:
+        return [f"opcode {i.op} is not an instruction"]
+    mn, shape = oi["mnemonic"], oi["shape"]
     bad = []
-    if i.width not in (4, 8):
-        bad.append(f"{mn}: width {i.width} (4 or 8)")
+    if i.width not in oi["widths"]:
+        bad.append(f"{mn}: width {i.width} (allowed: {' '.join(map(str, oi['widths']))})")
     if i.reserved:
         bad.append(f"{mn}: reserved field {i.reserved:#x} is not 0")
     none = gen.PVT_NONE
-    if kind in ("rr", "ri", "sh", "r") and not _is_place(gen, i.dst):
+    if shape != "NONE" and not _is_place(gen, i.dst):
         bad.append(f"{mn}: bad destination {i.dst:#04x}")
-    if kind == "rr" and not _is_place(gen, i.src):
+    if shape == "REG_REG" and not _is_place(gen, i.src):
         bad.append(f"{mn}: bad source {i.src:#04x}")
-    if kind == "ri":
+    if shape == "REG_IMM":
         if i.src != none and not _is_param(gen, i.src):
             bad.append(f"{mn}: source {i.src:#04x} is neither a param nor none")
         if i.src == none and i.width == 4 and i.imm > 0xFFFFFFFF:
             bad.append(f"{mn}: immediate {i.imm:#x} does not fit 32 bits")
-    if kind == "sh":
-        if i.src != none:
-            bad.append(f"{mn}: source {i.src:#04x} must be none")
-        if i.imm > (63 if i.width == 8 else 31):
-            bad.append(f"{mn}: shift count {i.imm} out of range")
-    if kind == "r":
-        if i.width != 8:
-            bad.append(f"{mn}: width {i.width}: push and pop are 64-bit")
-        if i.src != none:
-            bad.append(f"{mn}: source {i.src:#04x} must be none")
-    if kind == "-" and (i.dst != none or i.src != none):
+    if shape == "REG_COUNT" and i.imm >= i.width * 8:
+        bad.append(f"{mn}: shift count {i.imm} out of range")
+    if shape in ("REG", "REG_COUNT") and i.src != none:
+        bad.append(f"{mn}: source {i.src:#04x} must be none")
+    if shape == "NONE" and (i.dst != none or i.src != none):
         bad.append(f"{mn}: takes no operands")
     return bad
 
@@ -217,41 +206,11 @@ def template_problems(gen, insns, op: dict | None) -> list[str]:
                            f"{nargs} input{'' if nargs == 1 else 's'}")
             if o == gen.PVT_RET and not nouts:
                 bad.append(f"uses ret, but {op['name']} returns nothing")
-        if i.dst == gen.PVT_RET and i.op not in (gen.PVT_PUSH,):
+        oi = opcode_info(gen, i.op)
+        if i.dst == gen.PVT_RET and oi and oi["writes_dst"]:
             writes_ret = True
     if nouts and not writes_ret:
         bad.append(f"never writes ret, the result of {op['name']}")
-    return bad
-
-
-def entry_problems(gen, e: Entry) -> list[str]:
-    """Semantic faults of a parsed ROM entry (the guest rejects the op's
-    sites, or ignores the entry)."""
-    op = gen.OPS.get(e.op)
-    bad = []
-    if e.mode >= len(gen.MODES):
-        bad.append(f"mode {e.mode} unknown")
-    elif op and gen.MODES[e.mode] not in op["modes"]:
-        bad.append(f"mode {gen.MODES[e.mode]} not allowed for {op['name']}")
-    if e.cond >= len(gen.ROM_CONDS):
-        bad.append(f"condition {e.cond} unknown")
-    elif e.cond == gen.ROM_COND_KVM_BIT and e.cond_arg > 31:
-        bad.append(f"KVM feature bit {e.cond_arg} out of range")
-    elif e.cond != gen.ROM_COND_KVM_BIT and e.cond_arg:
-        bad.append(f"cond_arg {e.cond_arg} with condition {gen.ROM_CONDS[e.cond]}")
-    if e.reserved0 or e.reserved1:
-        bad.append("reserved fields are not 0")
-    if e.hv_clobbers >> _reg_nums(gen)["rsp"] & 1:
-        bad.append("hv_clobbers names rsp")
-    inline = e.mode == gen.MODES.index("INLINE")
-    if inline and not e.insns:
-        bad.append("INLINE without a template")
-    if not inline and e.insns:
-        bad.append("a template on a mode that does not use one")
-    for k, i in enumerate(e.insns):
-        bad += [f"insn {k}: {m}" for m in insn_problems(gen, i)]
-    if e.insns:
-        bad += template_problems(gen, e.insns, op)
     return bad
 
 
@@ -263,18 +222,18 @@ def insn_text(gen, i: Insn) -> str:
     if insn_problems(gen, i):
         return (f".insn op={i.op} dst={i.dst:#04x} src={i.src:#04x} "
                 f"width={i.width} imm={i.imm:#x} reserved={i.reserved:#x}")
-    mn = _MNEMONIC[gen.PVT_OPCODES[i.op]]
-    kind = _SHAPES[mn][1]
+    oi = opcode_info(gen, i.op)
+    mn, shape = oi["mnemonic"], oi["shape"]
     w = {4: ".32", 8: ".64"}[i.width]
-    if kind in ("r", "-"):
-        suffix = "" if i.width == _DEFAULT_WIDTH[kind] else w
-        if kind == "r":
+    if oi["default_width"]:
+        suffix = "" if i.width == oi["default_width"] else w
+        if shape == "REG":
             return f"{mn}{suffix} {operand_name(gen, i.dst)}"
         return mn + suffix
     dst = operand_name(gen, i.dst)
-    if kind == "rr":
+    if shape == "REG_REG":
         return f"{mn}{w} {dst}, {operand_name(gen, i.src)}"
-    if kind == "ri" and i.src != gen.PVT_NONE:
+    if shape == "REG_IMM" and i.src != gen.PVT_NONE:
         return f"{mn}{w} {dst}, {operand_name(gen, i.src)}"
     return f"{mn}{w} {dst}, {num_text(i.imm)}"
 
@@ -284,7 +243,7 @@ def cond_text(gen, e: Entry) -> str:
     if e.cond == gen.ROM_COND_ALWAYS:
         return ""
     if e.cond == gen.ROM_COND_KVM_BIT:
-        return f"if kvm:{KVM_BIT_NAMES.get(e.cond_arg, e.cond_arg)}"
+        return f"if kvm:{kvm_bit_names(gen).get(e.cond_arg, e.cond_arg)}"
     if e.cond == gen.ROM_COND_VMPORT:
         return "if vmport"
     if e.cond == gen.ROM_COND_VMPORT_GETHZ:
@@ -292,9 +251,12 @@ def cond_text(gen, e: Entry) -> str:
     return f"if ?{e.cond}"
 
 
-def render(gen, rom: Rom, header_comment: str = "") -> str:
+def render(gen, rom: Rom, header_comment: str = "", verdicts: dict | None = None) -> str:
     """A ROM as profile text; a ROM without findings reads back as the same
-    entries (template names, absent from ROMs, are made up)."""
+    entries (template names, absent from ROMs, are made up).  verdicts:
+    entry index -> the guest's problems with it (pvlib.verdict), printed as
+    comments."""
+    verdicts = verdicts or {}
     L = []
     if header_comment:
         L += [f"# {line}" for line in header_comment.splitlines()]
@@ -308,7 +270,7 @@ def render(gen, rom: Rom, header_comment: str = "") -> str:
         run = rom.entries[k:k + len(every)]
         if (not e.insns and [x.op for x in run] == every and
                 all(x.key()[1:] == e.key()[1:] for x in run) and
-                not any(entry_problems(gen, x) for x in run)):
+                not any(verdicts.get(j) for j in range(k, k + len(run)))):
             c = cond_text(gen, e)
             ops_lines.append(f"op * {gen.MODES[e.mode]}" + (f" {c}" if c else ""))
             k += len(every)
@@ -341,7 +303,7 @@ def render(gen, rom: Rom, header_comment: str = "") -> str:
         if c:
             words.append(c)
         text = " ".join(words)
-        notes = entry_problems(gen, e) if op else []
+        notes = list(verdicts.get(k - 1, []))
         if e.extra:
             notes.append(f"{len(e.extra)} bytes of fields from a newer version")
         if not op:
@@ -436,8 +398,8 @@ class _Parser:
         name = args[0]
         if not _NAME.match(name) or not name.isascii():
             self.err(n, f"bad hypervisor name '{name}' (letters, digits, . _ + -)")
-        if len(name) > HYPERVISOR_MAX:
-            self.err(n, f"hypervisor name '{name}' is longer than {HYPERVISOR_MAX} "
+        if len(name) > hypervisor_max(self.gen):
+            self.err(n, f"hypervisor name '{name}' is longer than {hypervisor_max(self.gen)} "
                      "characters (the ROM's hypervisor field)")
         self.hypervisor, self.hv_line = name, n
 
@@ -476,37 +438,39 @@ class _Parser:
         if not m:
             self.err(n, f"cannot read instruction '{text}'")
         mn, w, rest = m.group(1), m.group(2), (m.group(3) or "").strip()
-        if mn not in _SHAPES:
-            self.err(n, f"unknown instruction '{mn}' ({', '.join(_SHAPES)})")
-        opname, kind = _SHAPES[mn]
+        if mn not in gen.PVT_MNEMONICS:
+            self.err(n, f"unknown instruction '{mn}' ({', '.join(gen.PVT_MNEMONICS)})")
+        opcode = gen.PVT_MNEMONICS[mn]
+        oi = gen.PVT_OPCODE_INFO[opcode]
+        kind = oi["shape"]
         ops = [o.strip() for o in rest.split(",")] if rest else []
-        want = {"rr": 2, "ri": 2, "sh": 2, "r": 1, "-": 0}[kind]
+        want = _NOPERANDS[kind]
         if len(ops) != want or any(not o for o in ops):
             self.err(n, f"{mn} takes {want} operand(s)")
         if w is None:
-            if kind not in _DEFAULT_WIDTH:
+            if not oi["default_width"]:
                 self.err(n, f"{mn} needs a width: {mn}.32 or {mn}.64")
-            width = _DEFAULT_WIDTH[kind]
+            width = oi["default_width"]
         else:
             width = int(w) // 8
-            if kind == "r" and width != 8:
-                self.err(n, f"{mn} is 64-bit only")
+            if width not in oi["widths"]:
+                self.err(n, f"{mn} is {'/'.join(str(8 * x) for x in oi['widths'])}-bit only")
         none = gen.PVT_NONE
         dst = src = none
         imm = 0
         if want >= 1:
             dst = self.place(n, ops[0], mn)
-        if kind == "rr":
+        if kind == "REG_REG":
             src = self.place(n, ops[1], mn)
-        elif kind == "ri":
+        elif kind == "REG_IMM":
             if ops[1] in self.operands and _is_param(gen, self.operands[ops[1]]):
                 src = self.operands[ops[1]]
             else:
                 imm = self.number(n, ops[1], f"{mn} immediate",
                                   0xFFFFFFFF if width == 4 else (1 << 64) - 1)
-        elif kind == "sh":
-            imm = self.number(n, ops[1], f"{mn} count", 31 if width == 4 else 63)
-        i = Insn(getattr(gen, "PVT_" + opname), dst, src, width, imm)
+        elif kind == "REG_COUNT":
+            imm = self.number(n, ops[1], f"{mn} count", width * 8 - 1)
+        i = Insn(opcode, dst, src, width, imm)
         bad = insn_problems(gen, i)
         if bad:  # the parser should not be able to get here
             self.err(n, bad[0])
@@ -597,8 +561,8 @@ class _Parser:
                              f"the one on line {old.line} (for an op, the last "
                              "entry whose condition holds wins)")
             self.entries.append(e)
-        if len(self.entries) > 0xFFFF:
-            self.err(n, "more than 65535 entries")
+        if len(self.entries) > gen.ROM_MAX_ENTRIES:
+            self.err(n, f"more than {gen.ROM_MAX_ENTRIES} entries")
 
     def shadows(self, later, earlier) -> bool:
         """Whenever `earlier` holds, so does `later` (which then wins)."""
@@ -614,12 +578,12 @@ class _Parser:
             return gen.ROM_COND_VMPORT_GETHZ, 0
         if tok.startswith("kvm:"):
             bit = tok[4:]
-            if bit in KVM_FEATURES:
-                return gen.ROM_COND_KVM_BIT, KVM_FEATURES[bit]
+            if bit in gen.KVM_FEATURES:
+                return gen.ROM_COND_KVM_BIT, gen.KVM_FEATURES[bit]
             if _NUM.match(bit):
                 return gen.ROM_COND_KVM_BIT, self.number(n, bit, "KVM feature bit", 31)
             self.err(n, f"unknown KVM feature '{bit}' "
-                     f"({', '.join(sorted(KVM_FEATURES))}, or a bit number)")
+                     f"({', '.join(sorted(gen.KVM_FEATURES))}, or a bit number)")
         self.err(n, f"unknown condition '{tok}' (kvm:BIT, vmport, vmport:gethz)")
 
     def site_stmt(self, n, args):
@@ -632,17 +596,18 @@ class _Parser:
         func = m.group(1)
         if not _FUNC.match(func):
             self.err(n, f"bad function name '{func}'")
-        if len(func) > FUNC_MAX:
-            self.err(n, f"function name '{func}' is longer than {FUNC_MAX} characters")
+        if len(func) > func_max(gen):
+            self.err(n, f"function name '{func}' is longer than {func_max(gen)} characters")
         off = self.number(n, m.group(2), "site offset", 0xFFFFFFFF)
         if args[1] not in gen.MODES:
             self.err(n, f"unknown mode '{args[1]}' ({', '.join(gen.MODES)})")
         for o in self.overrides:
             if (o.func, o.offset) == (func, off):
                 self.err(n, f"site {func}+{off:#x} already overridden on line {o.line}")
+        if len(self.overrides) == gen.ROM_MAX_OVERRIDES:
+            self.err(n, f"site override {len(self.overrides) + 1}: a ROM holds at most "
+                     f"{gen.ROM_MAX_OVERRIDES} (the guest refuses one with more)")
         self.overrides.append(Override(func, off, gen.MODES.index(args[1]), line=n))
-        if len(self.overrides) > 0xFFFF:
-            self.err(n, "more than 65535 site overrides")
 
 
 def parse(gen, text: str, path: str) -> Profile:

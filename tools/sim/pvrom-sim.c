@@ -21,6 +21,15 @@
  * also writes the text as patched (TEXT's bytes, sites and thunk area
  * written; backend families not freed) to FILE: what `pvrom image` puts in
  * a pre-patched copy of the kernel.
+ *
+ *   pvrom-sim --verdict ROM
+ *
+ * What the kernel makes of a ROM by itself (`pvrom dump`): its parser
+ * (pvpatch_rom_policy(), every condition holding) accepts or refuses it;
+ * then each entry alone -- the others turned into entries for an unknown
+ * op, which the parser ignores -- gives the op's policy, checked by
+ * pvpatch_op_policy_check().  One JSON object per line: the ROM, then one
+ * per entry (op, the mode the policy gets, the reason its sites refuse it).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -114,6 +123,108 @@ static uint64_t num(const char *s, const char *what)
 	return v;
 }
 
+/* CRC-32 as zlib's: a ROM's checksum after the sim changed an entry. */
+static uint32_t crc32(const uint8_t *p, size_t n)
+{
+	uint32_t crc = ~0u;
+
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static uint32_t get(const uint8_t *p, unsigned int size)
+{
+	uint32_t v = 0;
+
+	memcpy(&v, p, size);	/* little-endian host, as the ROM */
+	return v;
+}
+
+static void put(uint8_t *p, unsigned int size, uint32_t v)
+{
+	memcpy(p, &v, size);
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; s && *s; s++)
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	putchar('"');
+}
+
+#define NO_OP 0xffffu	/* an op number no kernel knows */
+_Static_assert(NO_OP > PVPATCH_MAX_OP, "NO_OP must be unknown");
+
+static int verdict(const char *path)
+{
+	static struct pvpatch_rom_store store;
+	const struct pvpatch_hv_facts every = {
+		.kvm_features = ~0u, .vmport = 1, .vmport_gethz = 1,
+	};
+	struct pvpatch_policy pol;
+	const char *why = NULL;
+	size_t len;
+	uint8_t *rom = slurp(path, &len), *one;
+	uint32_t total, n, off;
+	int refused = pvpatch_rom_policy(rom, len, &every, NULL, &pol, &store, &why);
+
+	printf("{\"rom\": \"%s\", \"why\": ", refused ? "refused" : "used");
+	json_str(why);
+	printf(", \"hypervisor\": ");
+	json_str(refused ? "" : store.hypervisor);
+	printf(", \"entries\": %u, \"ignored\": %u, \"overrides\": %u}\n",
+	       refused ? 0 : store.entries_used, refused ? 0 : store.entries_ignored,
+	       refused ? 0 : pol.n_overrides);
+	if (refused)
+		return 0;
+
+	/* The parser accepted it: every offset and length below is in bounds. */
+	total = get(rom + PVPATCH_ROM_HEADER_OFF_TOTAL_LEN, 4);
+	n = get(rom + PVPATCH_ROM_HEADER_OFF_N_ENTRIES, 2);
+	one = malloc(total);
+	if (!one)
+		die(path, "out of memory");
+	off = get(rom + PVPATCH_ROM_HEADER_OFF_ENTRIES_OFF, 4);
+	for (uint32_t k = 0, at = off; k < n; k++) {
+		unsigned int op = get(rom + at + PVPATCH_ROM_ENTRY_OFF_OP, 2);
+		int reason;
+
+		memcpy(one, rom, total);
+		for (uint32_t i = 0, o = off; i < n; i++) {
+			if (i != k)
+				put(one + o + PVPATCH_ROM_ENTRY_OFF_OP, 2, NO_OP);
+			o += get(rom + o + PVPATCH_ROM_ENTRY_OFF_ENTRY_LEN, 2);
+		}
+		put(one + PVPATCH_ROM_HEADER_OFF_CHECKSUM, 4, 0);
+		put(one + PVPATCH_ROM_HEADER_OFF_CHECKSUM, 4, crc32(one, total));
+		if (pvpatch_rom_policy(one, total, &every, NULL, &pol, &store, &why))
+			die(path, "an entry alone is refused");
+		if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name) {
+			printf("{\"entry\": %u, \"op\": %u, \"known\": false}\n", k, op);
+		} else {
+			reason = pvpatch_op_policy_check(op, &pol.op[op]);
+			printf("{\"entry\": %u, \"op\": %u, \"known\": true, \"mode\": %u, "
+			       "\"insns\": %u, \"reason\": ", k, op, pol.op[op].mode,
+			       pol.op[op].tmpl ? pol.op[op].tmpl->n_insns : 0);
+			json_str(reason ? pvpatch_reason_str(reason) : "");
+			printf("}\n");
+		}
+		at += get(rom + at + PVPATCH_ROM_ENTRY_OFF_ENTRY_LEN, 2);
+	}
+	free(one);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct pvpatch_negotiation neg;
@@ -127,6 +238,8 @@ int main(int argc, char **argv)
 	unsigned int n;
 	const char *text_out = NULL;
 
+	if (argc == 3 && !strcmp(argv[1], "--verdict"))
+		return verdict(argv[2]);
 	if (argc > 2 && !strcmp(argv[1], "--text-out")) {
 		text_out = argv[2];
 		argv[2] = argv[0];

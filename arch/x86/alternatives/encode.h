@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <asm/pvpatch-abi.h>
 
 struct enc {
 	uint8_t *buf;
@@ -43,8 +44,8 @@ void enc_nop_fill(uint8_t *buf, size_t n);	/* n bytes as one NOP, n <= 11 */
 bool enc_is_nops(const uint8_t *p, size_t n);	/* p is what enc_nops() writes */
 void enc_mov_rr(struct enc *e, int dst, int src, bool w64);	/* elided when dst == src */
 void enc_mov_ri(struct enc *e, int dst, uint64_t imm, bool w64);
-void enc_alu_rr(struct enc *e, uint8_t opcode, int dst, int src, bool w64);
-void enc_shift_ri(struct enc *e, int ext, int dst, uint8_t imm, bool w64);
+void enc_alu_rr(struct enc *e, uint8_t opcode, int dst, int src, bool w64);	/* "r/m, r" form */
+void enc_shift_ri(struct enc *e, int ext, int dst, uint8_t imm, bool w64);	/* C1 /ext ib */
 void enc_push(struct enc *e, int reg);
 void enc_pop(struct enc *e, int reg);
 void enc_call(struct enc *e, uintptr_t target);
@@ -56,28 +57,19 @@ void enc_store_rsp(struct enc *e, uint8_t disp, int src);		/* mov %src, disp(%rs
 void enc_load_rsp(struct enc *e, int dst, uint8_t disp, bool w64);	/* mov disp(%rsp), %dst */
 void enc_lea_rsp(struct enc *e, int dst, uint8_t disp);		/* lea disp(%rsp), %dst */
 
-/* ALU opcodes for enc_alu_rr (the "r/m, r" forms). */
-#define ENC_ADD	0x01
-#define ENC_OR	0x09
-#define ENC_AND	0x21
-#define ENC_SUB	0x29
-#define ENC_XOR	0x31
-/* Shift extensions for enc_shift_ri. */
-#define ENC_SHL	4
-#define ENC_SHR	5
-
-#define REG_RAX	0
-#define REG_RCX	1
-#define REG_RDX	2
-#define REG_RBX	3
-#define REG_RSP	4
-#define REG_RBP	5
-#define REG_RSI	6
-#define REG_RDI	7
-#define REG_R8	8
-#define REG_R9	9
-#define REG_R10	10
-#define REG_R11	11
+/* Register numbers: the generated PVPATCH_REG_* (gen/pvops/layout.py REGS). */
+#define REG_RAX	PVPATCH_REG_RAX
+#define REG_RCX	PVPATCH_REG_RCX
+#define REG_RDX	PVPATCH_REG_RDX
+#define REG_RBX	PVPATCH_REG_RBX
+#define REG_RSP	PVPATCH_REG_RSP
+#define REG_RBP	PVPATCH_REG_RBP
+#define REG_RSI	PVPATCH_REG_RSI
+#define REG_RDI	PVPATCH_REG_RDI
+#define REG_R8	PVPATCH_REG_R8
+#define REG_R9	PVPATCH_REG_R9
+#define REG_R10	PVPATCH_REG_R10
+#define REG_R11	PVPATCH_REG_R11
 
 /* Registers a SysV call may change, and the argument registers in order. */
 #define CALLER_SAVED	0x0fc7	/* rax rcx rdx rsi rdi r8-r11 */

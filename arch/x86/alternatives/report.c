@@ -34,10 +34,6 @@ static const char *const reasons[PVPATCH_NR_REASONS] = {
 	[PVPATCH_E_FREED] = "backend freed",
 };
 
-static const char *const modes[PVPATCH_NR_MODES] = {
-	"NATIVE", "NOP", "INLINE", "CALL",
-};
-
 const char *pvpatch_reason_str(enum pvpatch_reason r)
 {
 	return (unsigned int)r < PVPATCH_NR_REASONS ? reasons[r] : "?";
@@ -50,7 +46,7 @@ static void emit(const struct pvpatch *pv, struct pv_line *l)
 
 const char *pvpatch_mode_name(unsigned int m)
 {
-	return m < PVPATCH_NR_MODES ? modes[m] : "?";
+	return m < PVPATCH_NR_MODES ? pvpatch_mode_names[m] : "?";
 }
 
 void debug_site(const struct pvpatch *pv, const struct site *s, const uint8_t *old,
@@ -111,7 +107,7 @@ void pvpatch_report_print(const struct pvpatch *pv, const struct pvpatch_report 
 			if (!rep->op_mode[op][m])
 				continue;
 			put_s(&l, " ");
-			put_s(&l, modes[m]);
+			put_s(&l, pvpatch_mode_names[m]);
 			put_s(&l, "=");
 			put_u(&l, rep->op_mode[op][m]);
 		}

@@ -30,6 +30,13 @@ struct fit {
 	bool ret_set;		/* PVT_RET written and not overwritten since */
 };
 
+/* What instruction i does besides its operands (pvt_opcode_table[]). */
+static const struct pvt_opcode_info *info(const struct pvt_insn *in)
+{
+	return in->op < PVT_NR_OPCODES && pvt_opcode_table[in->op].mnemonic ?
+		&pvt_opcode_table[in->op] : NULL;
+}
+
 /* Registers named explicitly anywhere in the template, or implied. */
 static uint16_t fixed_regs(const struct pvpatch_template *t)
 {
@@ -37,22 +44,14 @@ static uint16_t fixed_regs(const struct pvpatch_template *t)
 
 	for (int i = 0; i < t->n_insns; i++) {
 		const struct pvt_insn *in = &t->insn[i];
+		const struct pvt_opcode_info *oi = info(in);
 
 		if (IS_REG(in->dst))
 			m |= 1u << in->dst;
 		if (IS_REG(in->src))
 			m |= 1u << in->src;
-		switch (in->op) {
-		case PVT_IN: case PVT_OUT: case PVT_VMCALL: case PVT_VMMCALL:
-			m |= t->hv_clobbers | 1u << REG_RAX | 1u << REG_RDX;
-			break;
-		case PVT_CPUID:
-			m |= 0x000f;
-			break;
-		case PVT_RDTSC:
-			m |= 1u << REG_RAX | 1u << REG_RDX;
-			break;
-		}
+		if (oi)
+			m |= oi->reads | oi->writes | (oi->flags & PVT_F_HV ? t->hv_clobbers : 0);
 	}
 	return m;
 }
@@ -108,41 +107,43 @@ static void write(struct fit *f, uint8_t o, uint16_t regs)
 		f->ret_set = false;
 }
 
+static int reads_dst(struct fit *f, const struct pvt_opcode_info *oi,
+		     const struct pvt_insn *in, int dst)
+{
+	return oi->flags & PVT_F_READS_DST ? use(f, in->dst, dst) : PVPATCH_OK;
+}
+
 static int one(struct fit *f, const struct pvt_insn *in, const uint64_t *params, struct enc *e)
 {
+	const struct pvt_opcode_info *oi = info(in);
 	bool w64 = in->width == 8;
 	int dst = -1, src = -1, err;
-	static const uint8_t alu[] = {
-		[PVT_XOR] = ENC_XOR, [PVT_OR] = ENC_OR, [PVT_AND] = ENC_AND,
-		[PVT_ADD] = ENC_ADD, [PVT_SUB] = ENC_SUB,
-	};
 
-	if (in->width != 4 && in->width != 8)
+	if (!oi || (in->width != 4 && in->width != 8) || !(oi->widths & in->width))
 		return PVPATCH_E_INSN;
-	switch (in->op) {
-	case PVT_MOV: case PVT_XOR: case PVT_OR: case PVT_AND: case PVT_ADD: case PVT_SUB:
-	case PVT_MOVI: case PVT_SHLI: case PVT_SHRI: case PVT_PUSH: case PVT_POP:
-		dst = resolve(f, in->dst);
-		if (dst < 0)
-			return -dst;
-		break;
+	if (oi->shape == PVT_SHAPE_NONE) {
+		if (in->dst != PVT_NONE || in->src != PVT_NONE)
+			return PVPATCH_E_INSN;
+		enc_bytes(e, oi->enc, oi->enc_len);
+		write(f, PVT_NONE, (uint16_t)(oi->writes | (oi->flags & PVT_F_HV ? f->hv : 0)));
+		return PVPATCH_OK;
 	}
-	switch (in->op) {
-	case PVT_MOV: case PVT_XOR: case PVT_OR: case PVT_AND: case PVT_ADD: case PVT_SUB:
+	dst = resolve(f, in->dst);
+	if (dst < 0)
+		return -dst;
+	switch (oi->shape) {
+	case PVT_SHAPE_REG_REG:
 		src = resolve(f, in->src);
 		if (src < 0)
 			return -src;
-		if ((err = use(f, in->src, src)))
-			return err;
-		if (in->op != PVT_MOV && (err = use(f, in->dst, dst)))
+		if ((err = use(f, in->src, src)) || (err = reads_dst(f, oi, in, dst)))
 			return err;
 		if (in->op == PVT_MOV)
-			enc_mov_rr(e, dst, src, w64);
+			enc_mov_rr(e, dst, src, w64);	/* elided when dst == src */
 		else
-			enc_alu_rr(e, alu[in->op], dst, src, w64);
-		write(f, in->dst, 1u << dst);
-		return PVPATCH_OK;
-	case PVT_MOVI: {
+			enc_alu_rr(e, oi->enc[0], dst, src, w64);
+		break;
+	case PVT_SHAPE_REG_IMM: {
 		uint64_t v = in->imm;
 
 		if (IS_IMM(in->src))
@@ -150,71 +151,47 @@ static int one(struct fit *f, const struct pvt_insn *in, const uint64_t *params,
 		else if (in->src != PVT_NONE)
 			return PVPATCH_E_INSN;
 		enc_mov_ri(e, dst, w64 ? v : (uint32_t)v, w64);
-		write(f, in->dst, 1u << dst);
-		return PVPATCH_OK;
+		break;
 	}
-	case PVT_SHLI: case PVT_SHRI:
-		if (in->imm > (w64 ? 63u : 31u) || in->src != PVT_NONE)
+	case PVT_SHAPE_REG_COUNT:
+		if (in->imm >= in->width * 8u || in->src != PVT_NONE)
 			return PVPATCH_E_INSN;
-		if ((err = use(f, in->dst, dst)))
+		if ((err = reads_dst(f, oi, in, dst)))
 			return err;
-		enc_shift_ri(e, in->op == PVT_SHLI ? ENC_SHL : ENC_SHR, dst, (uint8_t)in->imm, w64);
-		write(f, in->dst, 1u << dst);
-		return PVPATCH_OK;
-	case PVT_PUSH:
-		if (!w64 || f->depth >= PVT_MAX_INSNS)
+		enc_shift_ri(e, oi->enc[0], dst, (uint8_t)in->imm, w64);
+		break;
+	case PVT_SHAPE_REG:
+		if (in->src != PVT_NONE)
 			return PVPATCH_E_INSN;
-		if ((err = use(f, in->dst, dst)))
-			return err;
-		f->stack[f->depth] = (int8_t)dst;
-		f->stack_clean[f->depth++] = !(f->dirty >> dst & 1);
-		enc_push(e, dst);
-		return PVPATCH_OK;
-	case PVT_POP:
-		if (!w64)
-			return PVPATCH_E_INSN;
+		if (in->op == PVT_PUSH) {
+			if (f->depth >= PVT_MAX_INSNS)
+				return PVPATCH_E_INSN;
+			if ((err = reads_dst(f, oi, in, dst)))
+				return err;
+			f->stack[f->depth] = (int8_t)dst;
+			f->stack_clean[f->depth++] = !(f->dirty >> dst & 1);
+			enc_push(e, dst);
+			return PVPATCH_OK;
+		}
+		/* PVT_POP: popping a register pushed untouched restores it. */
 		if (f->depth == 0)
 			return PVPATCH_E_STACK;
 		f->depth--;
+		enc_pop(e, dst);
 		if (f->stack[f->depth] == dst && f->stack_clean[f->depth]) {
-			f->dirty &= (uint16_t)~(1u << dst);	/* restored */
+			f->dirty &= (uint16_t)~(1u << dst);
 			if (f->s->ret == dst)
 				f->ret_set = false;
-		} else {
-			write(f, in->dst, 1u << dst);
+			return PVPATCH_OK;
 		}
-		enc_pop(e, dst);
-		return PVPATCH_OK;
-	case PVT_IN:
-		enc_bytes(e, (const uint8_t[]){ 0xed }, 1);
-		write(f, PVT_NONE, f->hv | 1u << REG_RAX);
-		return PVPATCH_OK;
-	case PVT_OUT:
-		enc_bytes(e, (const uint8_t[]){ 0xef }, 1);
-		write(f, PVT_NONE, f->hv);
-		return PVPATCH_OK;
-	case PVT_VMCALL:
-		enc_bytes(e, (const uint8_t[]){ 0x0f, 0x01, 0xc1 }, 3);
-		write(f, PVT_NONE, f->hv);
-		return PVPATCH_OK;
-	case PVT_VMMCALL:
-		enc_bytes(e, (const uint8_t[]){ 0x0f, 0x01, 0xd9 }, 3);
-		write(f, PVT_NONE, f->hv);
-		return PVPATCH_OK;
-	case PVT_CPUID:
-		enc_bytes(e, (const uint8_t[]){ 0x0f, 0xa2 }, 2);
-		write(f, PVT_NONE, 0x000f);
-		return PVPATCH_OK;
-	case PVT_RDTSC:
-		enc_bytes(e, (const uint8_t[]){ 0x0f, 0x31 }, 2);
-		write(f, PVT_NONE, 1u << REG_RAX | 1u << REG_RDX);
-		return PVPATCH_OK;
-	case PVT_PAUSE:
-		enc_bytes(e, (const uint8_t[]){ 0xf3, 0x90 }, 2);
-		return PVPATCH_OK;
+		break;
 	default:
 		return PVPATCH_E_INSN;
 	}
+	/* rsp (push, pop) is kept balanced by the stack check, not tracked here. */
+	if (oi->flags & PVT_F_WRITES_DST)
+		write(f, in->dst, (uint16_t)((1u << dst) | (oi->writes & ~(1u << REG_RSP))));
+	return PVPATCH_OK;
 }
 
 int template_fit(const struct pvpatch_template *t, const uint64_t *params,
@@ -242,4 +219,53 @@ int template_fit(const struct pvpatch_template *t, const uint64_t *params,
 	if (e->overflow)
 		return PVPATCH_E_TOO_LONG;
 	return PVPATCH_OK;
+}
+
+/* The pinned register, else the lowest one not busy. */
+static int8_t pick(int8_t pin, uint16_t *busy)
+{
+	unsigned int avail = ~*busy & 0xffffu;
+
+	if (pin < 0)
+		pin = avail ? (int8_t)__builtin_ctz(avail) : REG_RSP;
+	*busy |= (uint16_t)(1u << pin);
+	return pin;
+}
+
+/*
+ * What every site of op would refuse in *pol whatever its registers: the
+ * mode, a missing template, and a template that does not fit even the most
+ * accommodating site -- every register but rsp free, the arguments and the
+ * result in distinct registers the template does not name, room to spare.
+ * Whether it fits a real site is decided there (length, live registers).
+ */
+int pvpatch_op_policy_check(unsigned int op, const struct pvpatch_op_policy *pol)
+{
+	const struct pvpatch_op_info *info;
+	struct site s = { .ret = -1 };
+	uint8_t buf[PVT_MAX_INSNS * 16];
+	uint16_t busy;
+	struct enc e;
+
+	if (op > PVPATCH_MAX_OP || !pvpatch_op_table[op].name)
+		return PVPATCH_E_OP;
+	info = &pvpatch_op_table[op];
+	if (pol->mode >= PVPATCH_NR_MODES || !(info->modes >> pol->mode & 1))
+		return PVPATCH_E_MODE;
+	if (pol->mode != PVPATCH_MODE_INLINE)
+		return PVPATCH_OK;
+	if (!pol->tmpl)
+		return PVPATCH_E_NO_TEMPLATE;
+	if (pol->tmpl->n_insns == 0 || pol->tmpl->n_insns > PVT_MAX_INSNS)
+		return PVPATCH_E_INSN;
+	busy = (uint16_t)(fixed_regs(pol->tmpl) | 1u << REG_RSP);
+	for (int i = 0; i < info->nargs; i++)
+		s.arg[i] = pick(info->arg_pin[i], &busy);
+	if (info->nouts)
+		s.ret = pick(info->out_pin[0], &busy);
+	s.info = info;
+	s.nargs = info->nargs;
+	s.free = (uint16_t)~(1u << REG_RSP);
+	enc_init(&e, buf, sizeof(buf), 0);
+	return template_fit(pol->tmpl, pol->params, &s, &e);
 }

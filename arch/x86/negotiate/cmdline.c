@@ -11,7 +11,7 @@
 int pvpatch_mode_parse(const char *s, size_t len)
 {
 	for (unsigned int m = 0; m < PVPATCH_NR_MODES; m++) {
-		const char *name = pvpatch_mode_name(m);
+		const char *name = pvpatch_mode_names[m];
 		size_t i = 0;
 
 		while (i < len && name[i] && (s[i] | 0x20) == (name[i] | 0x20))

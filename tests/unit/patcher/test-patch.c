@@ -191,11 +191,6 @@ static void dump_site(const char *test, const struct pvpatch_site *s, const char
 	fprintf(dump, " %s\n", expected);
 }
 
-static const char *const reg64[16] = {
-	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-};
-
 static void patch(void)
 {
 	assert_int_equal(pvpatch_apply(&pv, &pol, &rep), 0);
@@ -559,7 +554,7 @@ static void test_call_preserving_inline_saves(void **st)
 	assert_int_equal(pbe_calls, 2);
 	if (arg != PVPATCH_REG_RDI)
 		snprintf(expect, sizeof(expect), "push %%rdi; movq %%%s, %%rdi; call 0x%lx; pop %%rdi",
-			 reg64[arg], (unsigned long)(uintptr_t)pbe_sched_yield);
+			 pvpatch_reg_names[arg], (unsigned long)(uintptr_t)pbe_sched_yield);
 	else
 		snprintf(expect, sizeof(expect), "call 0x%lx",
 			 (unsigned long)(uintptr_t)pbe_sched_yield);
@@ -1445,10 +1440,10 @@ static void test_inline_constant(void **st)
 			 count_op(PVPATCH_OP_SAVE_FL));
 	assert_int_equal(site_save_fl(), 0x202);
 	snprintf(expect, sizeof(expect), "movl $0x202, %%e%s",
-		 reg64[pvpatch_site_reg(s, PVPATCH_SLOT_RET)] + 1);
+		 pvpatch_reg_names[pvpatch_site_reg(s, PVPATCH_SLOT_RET)] + 1);
 	if (pvpatch_site_reg(s, PVPATCH_SLOT_RET) >= 8)
 		snprintf(expect, sizeof(expect), "movl $0x202, %%%sd",
-			 reg64[pvpatch_site_reg(s, PVPATCH_SLOT_RET)]);
+			 pvpatch_reg_names[pvpatch_site_reg(s, PVPATCH_SLOT_RET)]);
 	dump_site("inline_const", s, expect);
 }
 

@@ -56,6 +56,7 @@
 #define PVPATCH_REG_R13 13
 #define PVPATCH_REG_R14 14
 #define PVPATCH_REG_R15 15
+#define PVPATCH_NR_REGS 16
 
 #define PVPATCH_OP_IO_DELAY 1
 #define PVPATCH_OP_READ_BASE 2
@@ -137,6 +138,32 @@
 #define PVPATCH_BACKEND_REC_OFF_RESERVED 11
 #define PVPATCH_BACKEND_F_PRESERVES 0x01	/* keeps every register but its result (PVPATCH_BACKEND) */
 
+/* Limits the guest and the tools enforce alike. */
+#define PVPATCH_ROM_MAX_OVERRIDES 16	/* site overrides in one ROM */
+#define PVPATCH_ROM_MAX_ENTRIES 65535	/* entries in one ROM (n_entries) */
+#define PVPATCH_CMDLINE_MAX_SITES 16	/* pvpatch.site= overrides kept */
+#define PVPATCH_NAME_MAX 32	/* command-line profile and function names, NUL included */
+
+/* KVM_FEATURE_* bits of CPUID 0x40000001 EAX (ROM condition kvm:NAME). */
+#define PVPATCH_KVM_FEATURE_CLOCKSOURCE 0
+#define PVPATCH_KVM_FEATURE_NOP_IO_DELAY 1
+#define PVPATCH_KVM_FEATURE_MMU_OP 2
+#define PVPATCH_KVM_FEATURE_CLOCKSOURCE2 3
+#define PVPATCH_KVM_FEATURE_ASYNC_PF 4
+#define PVPATCH_KVM_FEATURE_STEAL_TIME 5
+#define PVPATCH_KVM_FEATURE_PV_EOI 6
+#define PVPATCH_KVM_FEATURE_PV_UNHALT 7
+#define PVPATCH_KVM_FEATURE_PV_TLB_FLUSH 9
+#define PVPATCH_KVM_FEATURE_ASYNC_PF_VMEXIT 10
+#define PVPATCH_KVM_FEATURE_PV_SEND_IPI 11
+#define PVPATCH_KVM_FEATURE_POLL_CONTROL 12
+#define PVPATCH_KVM_FEATURE_PV_SCHED_YIELD 13
+#define PVPATCH_KVM_FEATURE_ASYNC_PF_INT 14
+#define PVPATCH_KVM_FEATURE_MSI_EXT_DEST_ID 15
+#define PVPATCH_KVM_FEATURE_HC_MAP_GPA_RANGE 16
+#define PVPATCH_KVM_FEATURE_MIGRATION_CONTROL 17
+#define PVPATCH_KVM_FEATURE_CLOCKSOURCE_STABLE_BIT 24
+
 /* A pre-patched image (tools/pvrom image): section PVPATCH_IMAGE_SECTION
  * (__pvpatch_image_start/_end) holds this header, then one slot of
  * stride bytes per site record with the site's original native bytes.
@@ -209,6 +236,10 @@ struct pvpatch_op_info {
 
 /* Indexed by op number; entries with name == NULL are unused numbers. */
 extern const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1];
+
+/* Names of PVPATCH_MODE_* and PVPATCH_REG_* (64-bit), src/pvpatch-contract.c. */
+extern const char *const pvpatch_mode_names[PVPATCH_NR_MODES];
+extern const char *const pvpatch_reg_names[PVPATCH_NR_REGS];
 
 /* The feature ROM's structures (PVPATCH_ROM_*; a ROM need not be aligned). */
 struct pvpatch_rom_header {
