@@ -11,6 +11,8 @@
 #   PVPATCH_KERNEL_CFLAGS := -mcmodel=kernel  the kernel's code-generation flags
 #                     (code model, -fcf-protection, ...); pvpatch's own
 #                     freestanding flags come after them and win
+#   PVPATCH_IMAGE := 1                        reserve room (section .pvpatch.image)
+#                     for tools/pvrom image to make pre-patched copies of the kernel
 #   V=1                                       full commands
 #   include $(PVPATCH_DIR)/pvpatch.mk
 #
@@ -26,8 +28,9 @@
 #                          negotiation, op table, built-in profiles, backend
 #                          families; compiled freestanding (no SSE/x87, no red
 #                          zone, no stack protector) whatever the kernel's flags
-#   $(PVPATCH_LDFLAGS)     -L for the linker fragments, which the kernel's
-#                          script INCLUDEs:
+#   $(PVPATCH_LDFLAGS)     -L for the linker fragments (and, with
+#                          PVPATCH_IMAGE=1, the --defsym reserving room for a
+#                          pre-patched image), which the kernel's script INCLUDEs:
 #                            $(PVPATCH_LDS_TEXT)  inside its .text output section
 #                            $(PVPATCH_LDS_DATA)  at SECTIONS level, before .bss
 #                            $(PVPATCH_LDS_BSS)   inside its .bss output section
@@ -98,7 +101,9 @@ PVPATCH_LDS_DATA := pvpatch-data.lds
 PVPATCH_LDS_BSS := pvpatch-bss.lds
 PVPATCH_LDS := $(addprefix $(PVPATCH_GEN)/lds/,$(PVPATCH_LDS_TEXT) $(PVPATCH_LDS_DATA) \
 	$(PVPATCH_LDS_BSS))
-PVPATCH_LDFLAGS = -L$(PVPATCH_GEN)/lds
+# PVPATCH_IMAGE=1: room for tools/pvrom image (pvpatch-data.lds reads the symbol).
+PVPATCH_LDFLAGS = -L$(PVPATCH_GEN)/lds \
+	$(if $(filter 1,$(PVPATCH_IMAGE)),--defsym=__pvpatch_image_reserve=1)
 
 $(PVPATCH_GEN)/src/pvops-table.c $(PVPATCH_GEN)/src/pvpatch-contract.c \
 	$(PVPATCH_GEN)/src/pvpatch-linked.c $(PVPATCH_LDS): \

@@ -51,6 +51,8 @@ $(GUEST_B)/bench-pvops-ret.o: tests/guest/bench-pvops.c
 	$(call quiet,CC,$@)
 	$(Q)$(CC) $(GUEST_CFLAGS) -DBENCH_RETPOLINE -mindirect-branch=thunk-extern -MD -MP -c $< -o $@
 
+# Room for pre-patched copies (tools/pvrom image; tests/tools/test_pvrom_image.py).
+$(GUEST_ELF): PVPATCH_IMAGE := 1
 $(GUEST_ELF): $(GUEST_OBJS) $(PVPATCH_OBJ) tests/guest/kernel.lds $(PVPATCH_LDS)
 	$(call quiet,LD,$@)
 	$(Q)$(LD) -nostdlib -static $(PVPATCH_LDFLAGS) -T tests/guest/kernel.lds -o $@ \

@@ -93,6 +93,20 @@ def _backend_macros() -> list[str]:
     return L + [""]
 
 
+def _image_macros(spec: Spec) -> list[str]:
+    L = ["/* A pre-patched image (tools/pvrom image): section PVPATCH_IMAGE_SECTION",
+         " * (__pvpatch_image_start/_end) holds this header, then one slot of",
+         " * stride bytes per site record with the site's original native bytes.",
+         " * A kernel not pre-patched has a zero header. */",
+         f"#define PVPATCH_IMAGE_SECTION \"{layout.IMAGE_SECTION}\"",
+         f"#define PVPATCH_IMAGE_MAGIC {layout.IMAGE_MAGIC:#010x}\t/* \"PIMG\" */",
+         f"#define PVPATCH_IMAGE_VERSION {layout.IMAGE_VERSION}",
+         f"#define PVPATCH_IMAGE_HEADER_SIZE {layout.IMAGE_HEADER_SIZE}\t/* struct pvpatch_image_header */"]
+    for f, off in layout.rom_offsets(layout.IMAGE_HEADER).items():
+        L.append(f"#define PVPATCH_IMAGE_HEADER_OFF_{f.upper()} {off}")
+    return L + [""]
+
+
 def generate(spec: Spec) -> str:
     L = [banner(spec.file).rstrip(),
          "/* The pvpatch ABI: site records, modes and op numbers. */",
@@ -110,6 +124,8 @@ def generate(spec: Spec) -> str:
          f"#define PVPATCH_CALL_LEN {layout.CALL_LEN}",
          f"#define PVPATCH_MAX_NOP {layout.MAX_NOP}",
          f"#define PVPATCH_MAX_SITE {layout.MAX_SITE}",
+         f"#define PVPATCH_MAX_NATIVE {spec.max_native}"
+         "\t/* largest native_max: bytes kept per record, image stride */",
          ""]
     off = 0
     for f in layout.FIELDS:
@@ -139,6 +155,7 @@ def generate(spec: Spec) -> str:
     L += _rom_macros()
     L += [""] + _backend_macros()
     L += _contract_macros()
+    L += _image_macros(spec)
     L += [
           "#ifndef __ASSEMBLER__",
           "#include <stddef.h>",
@@ -198,6 +215,9 @@ def generate(spec: Spec) -> str:
     L += ["/* One per registered CALL backend, in section " + layout.BACKEND_SECTION + ". */"]
     L += _struct("PVPATCH_BACKEND_REC", "backend record", "pvpatch_backend_rec",
                  layout.BACKEND_REC, layout.BACKEND_REC_SIZE)
+    L += ["/* The header of section " + layout.IMAGE_SECTION + " (not necessarily aligned). */"]
+    L += _struct("PVPATCH_IMAGE_HEADER", "image header", "pvpatch_image_header",
+                 layout.IMAGE_HEADER, layout.IMAGE_HEADER_SIZE)
     L += [
           "#endif /* __ASSEMBLER__ */",
           "",

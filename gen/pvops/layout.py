@@ -290,6 +290,32 @@ BACKEND_FLAGS = (
 )
 assert sum(f.total for f in BACKEND_REC) == BACKEND_REC_SIZE
 
+# --- Pre-patched images (tools/pvrom image) ----------------------------------
+#
+# A kernel that opts in (pvpatch.mk: PVPATCH_IMAGE := 1, which defines
+# __pvpatch_image_reserve for the linker) gets a loaded, zero-filled output
+# section IMAGE_SECTION (__pvpatch_image_start/_end) from pvpatch-data.lds:
+# IMAGE_HEADER, then one slot of IMAGE_STRIDE bytes per site record, in
+# record order.  A normal build leaves it zero.  `pvrom image` writes a copy
+# of the kernel whose sites are already patched for one hypervisor and fills
+# the header and, in each record's slot, the site's original native bytes
+# (native_len of them, the rest 0), which the patcher then keeps instead of
+# the bytes at the site.  IMAGE_STRIDE is the largest native_max of the spec
+# (model.max_native()), also the bss fragment's bytes per record.
+IMAGE_SECTION = ".pvpatch.image"
+IMAGE_MAGIC = 0x474D4950  # the bytes "PIMG"
+IMAGE_VERSION = 1
+IMAGE_RESERVE_SYMBOL = "__pvpatch_image_reserve"
+IMAGE_HEADER: tuple[RomField, ...] = (
+    RomField("magic", 4, "the bytes \"PIMG\" (0 in a kernel not pre-patched)"),
+    RomField("version", 2, "image format version"),
+    RomField("stride", 2, "bytes per record slot: the spec's largest native_max"),
+    RomField("n_records", 4, "slots that follow: the number of site records"),
+    RomField("flags", 4, "none defined: 0"),
+)
+IMAGE_HEADER_SIZE = 16
+assert sum(f.total for f in IMAGE_HEADER) == IMAGE_HEADER_SIZE
+
 # Conditions of an entry, in the order of their numbers.  Version 1 entries
 # know the first ROM_V1_NR_CONDS (with their argument in cond_arg).
 ROM_CONDS = (

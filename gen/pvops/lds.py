@@ -7,7 +7,10 @@
                         int3-filled)
   lds/pvpatch-data.lds  at SECTIONS level: the output sections .pvpatch.sites
                         and .pvpatch.backends with their start/end symbols
-                        (the dot in the names stops ld from making them)
+                        (the dot in the names stops ld from making them),
+                        and .pvpatch.image (room for a pre-patched image's
+                        original bytes; empty unless __pvpatch_image_reserve
+                        is defined)
   lds/pvpatch-bss.lds   inside the kernel's .bss output section: the per-site
                         state array and the buffer for the original bytes,
                         sized from the number of records at link time
@@ -62,9 +65,11 @@ def text(spec: Spec) -> str:
 
 
 def data(spec: Spec) -> str:
+    sym = layout.IMAGE_RESERVE_SYMBOL
+    slots = f"({sym} ? {_records()} * {spec.max_native} : 0)"
     L = [banner(spec.file).rstrip(),
          "/* pvpatch: INCLUDE at SECTIONS level, after .text and before .bss (its",
-         " * sizes depend on the number of records).  Both output sections are",
+         " * sizes depend on the number of records).  The output sections are",
          " * loaded and read by pvpatch_boot(). */",
          f".pvpatch.sites : ALIGN({layout.RECORD_SIZE}) {{",
          "\t__pvpatch_sites_start = .;",
@@ -76,6 +81,20 @@ def data(spec: Spec) -> str:
          f"\tKEEP(*({layout.BACKEND_SECTION}))",
          "\t__pvpatch_backends_end = .;",
          "}",
+         "/* Room for a pre-patched image (tools/pvrom image): a zero header of",
+         f" * {layout.IMAGE_HEADER_SIZE} bytes (data, so that ld makes the section PROGBITS: a tool",
+         f" * fills it in the file) and, when the kernel sets {layout.IMAGE_RESERVE_SYMBOL}",
+         " * to 1 (pvpatch.mk: PVPATCH_IMAGE := 1, which passes --defsym), "
+         f"{spec.max_native} zero bytes",
+         " * per record for the image's original native bytes.  (DEFINED() does not",
+         " * see --defsym symbols inside SECTIONS: hence PROVIDE and the value.) */",
+         f"PROVIDE({sym} = 0);",
+         f"{layout.IMAGE_SECTION} : ALIGN(16) {{",
+         "\t__pvpatch_image_start = .;",
+         "\t" + " ".join(["QUAD(0)"] * (layout.IMAGE_HEADER_SIZE // 8)),
+         f"\t. = . + {slots};",
+         "\t__pvpatch_image_end = .;",
+         "}",
          f"ASSERT((__pvpatch_sites_end - __pvpatch_sites_start) % {layout.RECORD_SIZE} == 0, "
          "\"pvpatch: .pvpatch.sites is not a whole number of records\")",
          f"ASSERT((__pvpatch_backends_end - __pvpatch_backends_start) % "
@@ -85,7 +104,7 @@ def data(spec: Spec) -> str:
 
 
 def bss(spec: Spec) -> str:
-    native_max = max(op.native_max for op in spec.ops)
+    native_max = spec.max_native
     L = [banner(spec.file).rstrip(),
          "/* pvpatch: INCLUDE inside the kernel's .bss output section; the script",
          " * must INCLUDE pvpatch-data.lds before it.  One struct pvpatch_site_state",

@@ -100,3 +100,9 @@ class Op:
 class Spec:
     file: str
     ops: list[Op]
+
+    @property
+    def max_native(self) -> int:
+        """The largest native_max: bytes kept per record for the original
+        code (the bss fragment) and the pre-patched image's stride."""
+        return max(op.native_max for op in self.ops)

@@ -51,6 +51,16 @@ def _rom() -> list[str]:
           f"BACKEND_REC_OFFSETS = {offs!r}"]
     for name, val, _ in layout.BACKEND_FLAGS:
         L.append(f"BACKEND_F_{name} = {val:#04x}")
+    offs = layout.rom_offsets(layout.IMAGE_HEADER)
+    L += ["# Pre-patched images (tools/pvrom image): section IMAGE_SECTION holds the",
+          "# header, then IMAGE_STRIDE bytes per record (its original native bytes).",
+          f"IMAGE_SECTION = {layout.IMAGE_SECTION!r}",
+          f"IMAGE_MAGIC = {layout.IMAGE_MAGIC:#010x}",
+          f"IMAGE_VERSION = {layout.IMAGE_VERSION}",
+          f"IMAGE_HEADER_SIZE = {layout.IMAGE_HEADER_SIZE}",
+          f"IMAGE_HEADER_FORMAT = {'<' + ''.join(_rom_fmt(f) for f in layout.IMAGE_HEADER)!r}",
+          f"IMAGE_HEADER_FIELDS = {tuple(f.name for f in layout.IMAGE_HEADER)!r}",
+          f"IMAGE_HEADER_OFFSETS = {offs!r}"]
     L.append(f"ROM_CONDS = {tuple(n for n, _ in layout.ROM_CONDS)!r}")
     for i, (n, _) in enumerate(layout.ROM_CONDS):
         L.append(f"ROM_COND_{n} = {i}")
@@ -139,5 +149,7 @@ def generate(spec: Spec) -> str:
     for name, val, _ in layout.FLAGS:
         L.append(f"FLAG_{name} = {val:#04x}")
     L += _rom()
+    L += [f"MAX_NATIVE = {spec.max_native}",
+          f"IMAGE_STRIDE = {spec.max_native}"]
     L += ["", "OPS = " + pprint.pformat(ops, width=100, sort_dicts=True), ""]
     return "\n".join(L)

@@ -192,6 +192,7 @@ extern const struct pvpatch_backend_rec __pvpatch_backends_start[], __pvpatch_ba
 extern struct pvpatch_site_state __pvpatch_state_start[];
 extern uint8_t __pvpatch_saved_start[], __pvpatch_saved_end[];
 extern uint8_t __pvpatch_thunks_start[], __pvpatch_thunks_end[];
+extern const uint8_t __pvpatch_image_start[], __pvpatch_image_end[];
 
 /* The backend families of the linker fragment, one per op class. */
 extern const struct pvpatch_backend_family pvpatch_linked_families[];

@@ -64,6 +64,7 @@ enum pvpatch_reason {
 	PVPATCH_E_OVERLAP,	/* site overlaps another site */
 	PVPATCH_E_DECODE,	/* native bytes do not decode to native_len */
 	PVPATCH_E_SAVE,		/* no room left to keep the original bytes */
+	PVPATCH_E_IMAGE,	/* pre-patched image header or slot unusable */
 	/* the choice (the site falls back) */
 	PVPATCH_E_MODE,		/* mode not allowed for this op */
 	PVPATCH_E_NO_TEMPLATE,	/* INLINE without a template */
@@ -178,8 +179,19 @@ struct pvpatch {
 	uintptr_t (*lookup)(const char *func);
 	void (*print)(const char *s);		/* report and debug output */
 	unsigned int flags;			/* PVPATCH_F_* */
+	/*
+	 * A pre-patched image's original bytes (section .pvpatch.image, written
+	 * by tools/pvrom image; NULL/0 or a zero header: the kernel is not
+	 * pre-patched).  With a valid header, each record's native bytes are
+	 * taken from its slot there, not from the site, which already holds
+	 * what the image was patched to; a header that is neither zero nor
+	 * valid refuses every record (PVPATCH_E_IMAGE: nothing is written).
+	 */
+	const uint8_t *image;
+	size_t image_size;
 	/* Private. */
 	int ready;
+	int image_used;				/* 1 valid image, -1 refused, 0 none */
 	size_t thunks_used;			/* code and int3 padding written */
 	struct pvpatch_thunk_slot thunk_index[PVPATCH_THUNK_INDEX];	/* open addressing */
 	const void *call_backend[PVPATCH_MAX_OP + 1];	/* CALL sites' backend, last apply */

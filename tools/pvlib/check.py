@@ -73,12 +73,16 @@ def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
 
 
 def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool,
-          gethz: bool, signature: str = "", cmdline: str = "", cpuid: str = "") -> dict:
+          gethz: bool, signature: str = "", cmdline: str = "", cpuid: str = "",
+          text_out: str | None = None) -> dict:
+    """text_out: also write there the guest's text as patched (from the
+    lowest executable section's address, "text_addr" in the result)."""
     if rom != "-" and not os.path.exists(rom):
         raise UsageError(f"{rom}: no such ROM")
     with tempfile.TemporaryDirectory() as tmp:
         args = _guest_image(gen, guest, tmp)
-        p = subprocess.run([sim_path(), *args, rom, hex(kvm_features), str(int(vmport)),
+        extra = ["--text-out", text_out] if text_out else []
+        p = subprocess.run([sim_path(), *extra, *args, rom, hex(kvm_features), str(int(vmport)),
                             str(int(gethz)), signature, cmdline, cpuid],
                            capture_output=True, text=True)
     if p.returncode:
@@ -104,7 +108,7 @@ def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool
     return {"guest": guest, "rom": rom, "verdict": verdict,
             "facts": {"kvm_features": kvm_features, "vmport": vmport, "gethz": gethz,
                       "signature": signature},
-            "cmdline": cmdline, "source": verdict["source"],
+            "cmdline": cmdline, "source": verdict["source"], "text_addr": int(args[1], 16),
             "sites": summary["sites"], "invalid": summary["invalid"],
             "modes": dict(zip(gen.MODES, summary["modes"])), "fallbacks": summary["fallbacks"],
             "per_op": dict(sorted(per_op.items())), "rejects": rejects, "site_list": sites}

@@ -16,6 +16,12 @@
  * negotiation, every site (mode and bytes), the rejections, the report.
  * Exit status 0, or 2 on unusable input.
  *
+ *   pvrom-sim --text-out FILE ARGS...
+ *
+ * also writes the text as patched (TEXT's bytes, sites and thunk area
+ * written; backend families not freed) to FILE: what `pvrom image` puts in
+ * a pre-patched copy of the kernel.
+ *
  *   pvrom-sim --verdict ROM
  *
  * What the kernel makes of a ROM by itself (`pvrom dump`): its parser
@@ -299,9 +305,16 @@ int main(int argc, char **argv)
 	struct pvpatch pv;
 	char *symtext;
 	unsigned int n;
+	const char *text_out = NULL;
 
 	if (argc == 3 && !strcmp(argv[1], "--verdict"))
 		return verdict(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--text-out")) {
+		text_out = argv[2];
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 16)
 		die("usage", "pvrom-sim TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS "
 			     "THUNKS_ADDR THUNKS_SIZE ROM KVM_FEATURES VMPORT GETHZ SIGNATURE CMDLINE "
@@ -392,6 +405,12 @@ int main(int argc, char **argv)
 		printf("{\"reject\": %" PRIu64 ", \"op\": %u, \"wanted\": %u, \"got\": %u, "
 		       "\"reason\": \"%s\"}\n", j->site ? guest((void *)j->site) : 0, j->op,
 		       j->wanted, j->got, pvpatch_reason_str(j->reason));
+	}
+	if (text_out) {
+		FILE *f = fopen(text_out, "wb");
+
+		if (!f || fwrite(host(taddr), 1, tlen, f) != tlen || fclose(f))
+			die(text_out, "cannot write");
 	}
 	printf("{\"sites\": %u, \"invalid\": %u, \"fallbacks\": %u, \"rejected\": %u, "
 	       "\"modes\": [%u, %u, %u, %u]}\n", neg.report.sites, neg.report.invalid,

@@ -290,7 +290,14 @@ static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backe
 		padded = pv->thunks_size - at;
 	for (size_t i = e.len; i < padded; i++)
 		code[i] = 0xcc;
-	text_poke(pv, pv->thunks + at, code, padded);
+	/* Already there (a pre-patched image's thunk area: the same policy
+	 * builds the same thunks at the same offsets): nothing to write. */
+	for (size_t i = 0; i < padded; i++) {
+		if (pv->thunks[at + i] != code[i]) {
+			text_poke(pv, pv->thunks + at, code, padded);
+			break;
+		}
+	}
 	k.code = (uint32_t)at + 1;
 	k.len = (uint8_t)e.len;
 	pv->thunk_index[slot] = k;

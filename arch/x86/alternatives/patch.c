@@ -11,6 +11,8 @@
  *   3. decode each valid site's native bytes -- so a site whose bytes are not
  *      what the record says is left alone;
  *   4. keep the original native bytes -- so any site can go back to native;
+ *      in a pre-patched image (tools/pvrom image) passes 3 and 4 read them
+ *      from the image's slot for the record, not from the site;
  *   then, on every pvpatch_apply():
  *   5. resolve per-site overrides to sites;
  *   6. per site: build the complete new bytes in a buffer for the wanted mode,
@@ -158,10 +160,10 @@ static void refuse_overlaps(struct pvpatch *pv)
 	}
 }
 
-/* Pass 3: the native bytes decode to exactly native_len. */
-static int check_decode(const struct pvpatch_site *r)
+/* Pass 3: the native bytes (at the site, or in the image) decode to exactly
+ * native_len. */
+static int check_decode(const struct pvpatch_site *r, const uint8_t *p)
 {
-	const uint8_t *p = (const uint8_t *)rec_addr(r);
 	unsigned int off = 0;
 	struct insn insn;
 
@@ -173,6 +175,53 @@ static int check_decode(const struct pvpatch_site *r)
 		off += (unsigned int)len;
 	}
 	return PVPATCH_OK;
+}
+
+static uint32_t get_le(const uint8_t *p, unsigned int n)
+{
+	uint32_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/*
+ * A pre-patched image (tools/pvrom image): 1 when pv->image holds a valid
+ * header for n records (then record i's native bytes are in slot i), 0 when
+ * there is none (no section, or a zero header: a kernel not pre-patched),
+ * -1 when the header is neither.  The header is data like any other: every
+ * field is checked, the slots must lie inside image_size.
+ */
+static int image_check(const struct pvpatch *pv, unsigned int n)
+{
+	const uint8_t *h = pv->image;
+	uint32_t stride;
+	bool zero = true;
+
+	if (!h || pv->image_size < PVPATCH_IMAGE_HEADER_SIZE)
+		return 0;
+	for (unsigned int b = 0; b < PVPATCH_IMAGE_HEADER_SIZE; b++)
+		zero = zero && !h[b];
+	if (zero)
+		return 0;
+	stride = get_le(h + PVPATCH_IMAGE_HEADER_OFF_STRIDE, 2);
+	if (get_le(h + PVPATCH_IMAGE_HEADER_OFF_MAGIC, 4) != PVPATCH_IMAGE_MAGIC ||
+	    get_le(h + PVPATCH_IMAGE_HEADER_OFF_VERSION, 2) != PVPATCH_IMAGE_VERSION ||
+	    stride != PVPATCH_MAX_NATIVE ||
+	    get_le(h + PVPATCH_IMAGE_HEADER_OFF_N_RECORDS, 4) != n ||
+	    get_le(h + PVPATCH_IMAGE_HEADER_OFF_FLAGS, 4) != 0 ||
+	    (pv->image_size - PVPATCH_IMAGE_HEADER_SIZE) / stride < n)
+		return -1;
+	return 1;
+}
+
+/* Where record i's original native bytes are. */
+static const uint8_t *native_src(const struct pvpatch *pv, unsigned int i)
+{
+	if (pv->image_used > 0)
+		return pv->image + PVPATCH_IMAGE_HEADER_SIZE + (size_t)i * PVPATCH_MAX_NATIVE;
+	return (const uint8_t *)rec_addr(&pv->sites[i]);
 }
 
 static int init(struct pvpatch *pv)
@@ -199,12 +248,21 @@ static int init(struct pvpatch *pv)
 	if (!sorted)
 		sort_sites(pv);
 	refuse_overlaps(pv);
+	/* An image whose header is not sound: its sites hold patched code whose
+	 * native bytes are unknown, and taking that code for native bytes could
+	 * keep half an instruction sequence.  The image runs as it was built. */
+	pv->image_used = image_check(pv, n);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pvpatch_site *r = &pv->sites[i];
+		const uint8_t *src = native_src(pv, i);
 
 		if (pv->state[i].reason)
 			continue;
-		pv->state[i].reason = (uint8_t)check_decode(r);
+		if (pv->image_used < 0) {
+			pv->state[i].reason = PVPATCH_E_IMAGE;
+			continue;
+		}
+		pv->state[i].reason = (uint8_t)check_decode(r, src);
 		if (pv->state[i].reason)
 			continue;
 		if (pv->saved_size - saved < r->native_len) {
@@ -213,8 +271,14 @@ static int init(struct pvpatch *pv)
 		}
 		pv->state[i].saved = (uint32_t)saved;
 		for (unsigned int b = 0; b < r->native_len; b++)
-			pv->saved[saved + b] = ((const uint8_t *)rec_addr(r))[b];
+			pv->saved[saved + b] = src[b];
 		saved += r->native_len;
+		/* An image's site that does not hold its native bytes is not
+		 * native however its padding looks: NATIVE must rewrite it. */
+		if (pv->image_used > 0)
+			for (unsigned int b = 0; b < r->native_len; b++)
+				if (((const uint8_t *)rec_addr(r))[b] != src[b])
+					pv->state[i].flags = STATE_CHECKED;
 	}
 	pv->thunks_used = 0;
 	for (unsigned int i = 0; i < PVPATCH_THUNK_INDEX; i++)
@@ -351,7 +415,8 @@ static unsigned int fallback(unsigned int mode)
 }
 
 /* A site never patched yet: is its padding the patcher's (the assembler's)?
- * Its native bytes are the kept ones, which were copied from it. */
+ * Its native bytes are the kept ones, which were copied from it (in an
+ * image, init() compared them and marked the site when they differ). */
 static bool native_is_canonical(struct pvpatch *pv, unsigned int i)
 {
 	const struct pvpatch_site *r = &pv->sites[i];
@@ -505,7 +570,8 @@ size_t pvpatch_free_backends(struct pvpatch *pv, const struct pvpatch_backend_fa
 	bool call_op[PVPATCH_MAX_OP + 1] = { false };
 	size_t freed = 0;
 
-	if (!pv || !pv->ready || !fam)
+	/* A refused image's sites may call any backend: keep them all. */
+	if (!pv || !pv->ready || !fam || pv->image_used < 0)
 		return 0;
 	for (unsigned int i = 0; i < nr_sites(pv); i++)
 		if (!pv->state[i].reason && pv->state[i].mode == PVPATCH_MODE_CALL)

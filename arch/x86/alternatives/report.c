@@ -17,6 +17,7 @@ static const char *const reasons[PVPATCH_NR_REASONS] = {
 	[PVPATCH_E_OVERLAP] = "site overlaps another site",
 	[PVPATCH_E_DECODE] = "native bytes do not decode to the native length",
 	[PVPATCH_E_SAVE] = "no room to keep the original bytes",
+	[PVPATCH_E_IMAGE] = "pre-patched image header or slot unusable",
 	[PVPATCH_E_MODE] = "mode not allowed for this op",
 	[PVPATCH_E_NO_TEMPLATE] = "INLINE without a template",
 	[PVPATCH_E_NO_BACKEND] = "CALL without a backend",

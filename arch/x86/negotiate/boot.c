@@ -18,6 +18,8 @@ void pvpatch_linked_init(struct pvpatch *pv)
 	pv->saved_size = (size_t)(__pvpatch_saved_end - __pvpatch_saved_start);
 	pv->thunks = __pvpatch_thunks_start;
 	pv->thunks_size = (size_t)(__pvpatch_thunks_end - __pvpatch_thunks_start);
+	pv->image = __pvpatch_image_start;
+	pv->image_size = (size_t)(__pvpatch_image_end - __pvpatch_image_start);
 }
 
 static void summary(const struct pvpatch_env *env, const struct pvpatch_negotiation *neg)

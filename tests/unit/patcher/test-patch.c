@@ -1598,7 +1598,7 @@ static void test_fallback_to_native(void **st)
 }
 
 /* --- revert, idempotence, overrides -------------------------------------- */
-static void patch_everything(void)
+static void policy_everything(void)
 {
 	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
 		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
@@ -1611,6 +1611,11 @@ static void patch_everything(void)
 		.mode = PVPATCH_MODE_INLINE, .tmpl = &t_const, .params = { 0x202 } };
 	pol.op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
 		.mode = PVPATCH_MODE_CALL, .backend = be_mem_size };
+}
+
+static void patch_everything(void)
+{
+	policy_everything();
 	patch();
 }
 
@@ -1638,6 +1643,167 @@ static void test_same_policy_twice_writes_nothing(void **st)
 	assert_int_equal(rep.bytes_changed, 0);
 	assert_int_equal(pokes, before);
 	assert_int_equal(site_save_fl(), 0x202);
+}
+
+/* --- pre-patched images (tools/pvrom image) ---------------------------------- */
+static struct pvpatch_site_state img_state[MAX_SITES];
+static uint8_t img_saved[MAX_SITES * PVPATCH_MAX_SITE];
+static uint8_t image[PVPATCH_IMAGE_HEADER_SIZE + MAX_SITES * PVPATCH_MAX_NATIVE];
+static uint8_t bad_image[sizeof(image)];
+
+/* A descriptor of this program's sites on the second thunk area, as a
+ * kernel booting a (pre-patched) image fills it. */
+static void img_desc(struct pvpatch *d, const uint8_t *img, size_t size)
+{
+	*d = (struct pvpatch){
+		.sites = __pvpatch_sites_start, .sites_end = __pvpatch_sites_end,
+		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
+		.state = img_state, .saved = img_saved, .saved_size = sizeof(img_saved),
+		.thunks = AUX_THUNKS, .thunks_size = AUX_THUNK_SIZE,
+		.poke = checked_poke, .image = img, .image_size = size,
+	};
+	d->poke_arg = d;
+}
+
+/* What pvrom image writes: the header and each record's native bytes, from
+ * the text as compiled.  Returns the section's size. */
+static size_t image_make(void)
+{
+	uintptr_t start = (uintptr_t)__executable_start & ~(uintptr_t)4095;
+	unsigned int n = (unsigned int)(__pvpatch_sites_end - __pvpatch_sites_start);
+	struct pvpatch_image_header h = {
+		.magic = PVPATCH_IMAGE_MAGIC, .version = PVPATCH_IMAGE_VERSION,
+		.stride = PVPATCH_MAX_NATIVE, .n_records = n,
+	};
+
+	memset(image, 0, sizeof(image));
+	memcpy(image, &h, sizeof(h));
+	for (unsigned int i = 0; i < n; i++) {
+		const struct pvpatch_site *s = &__pvpatch_sites_start[i];
+
+		memcpy(image + PVPATCH_IMAGE_HEADER_SIZE + i * PVPATCH_MAX_NATIVE,
+		       text_copy + ((uintptr_t)pvpatch_site_addr(s) - start), s->native_len);
+	}
+	return PVPATCH_IMAGE_HEADER_SIZE + (size_t)n * PVPATCH_MAX_NATIVE;
+}
+
+/* Patch the text as pvrom-sim does for an image (a descriptor of its own,
+ * thunks from the start of the second area); returns the sites written. */
+static unsigned int prepatch(void)
+{
+	struct pvpatch a;
+
+	memset(AUX_THUNKS, 0xcc, AUX_THUNK_SIZE);
+	img_desc(&a, NULL, 0);
+	policy_everything();
+	assert_int_equal(pvpatch_apply(&a, &pol, &rep), 0);
+	assert_int_equal(rep.invalid, 0);
+	assert_true(rep.written > 0 && rep.thunk_bytes > 0);
+	return rep.written;
+}
+
+static void test_image_prepatched_writes_nothing(void **st)
+{
+	struct pvpatch b;
+	unsigned int patched, fallbacks, modes[PVPATCH_NR_MODES];
+	size_t size;
+
+	(void)st;
+	patched = prepatch();
+	fallbacks = rep.fallbacks;
+	memcpy(modes, rep.mode, sizeof(modes));
+	size = image_make();
+
+	/* Booting the image with the same policy: nothing to write, thunks
+	 * included (the same thunks, built at the same offsets). */
+	img_desc(&b, image, size);
+	pokes = thunk_pokes = 0;
+	assert_int_equal(pvpatch_apply(&b, &pol, &rep), 0);
+	assert_int_equal(rep.invalid, 0);
+	assert_int_equal(rep.written, 0);
+	assert_int_equal(rep.bytes_changed, 0);
+	assert_int_equal(pokes, 0);
+	assert_int_equal(thunk_pokes, 0);
+	assert_int_equal(rep.fallbacks, fallbacks);
+	assert_memory_equal(rep.mode, modes, sizeof(modes));
+	assert_true(rep.thunk_bytes > 0);
+	assert_int_equal(site_mem_size(), 0x777000);
+	assert_int_equal(site_save_fl(), 0x202);
+	site_write_cr3(0x5000);				/* through a thunk */
+	assert_int_equal(cr3_seen, 0x5000);
+
+	/* NATIVE again: every patched site gets the true native bytes, from
+	 * the image (the sites no longer hold them). */
+	assert_int_equal(pvpatch_revert(&b, &rep), 0);
+	assert_int_equal(rep.written, patched);
+	assert_int_equal(rep.mode[PVPATCH_MODE_NATIVE], rep.sites);
+	assert_text_native();
+	assert_int_equal(site_mem_size(), native_mem_size());
+}
+
+static void test_image_header_checked(void **st)
+{
+	static const struct { unsigned int off, len; uint32_t val; } bad[] = {
+		{ PVPATCH_IMAGE_HEADER_OFF_MAGIC, 4, PVPATCH_IMAGE_MAGIC ^ 1 },
+		{ PVPATCH_IMAGE_HEADER_OFF_VERSION, 2, PVPATCH_IMAGE_VERSION + 1 },
+		{ PVPATCH_IMAGE_HEADER_OFF_STRIDE, 2, PVPATCH_MAX_NATIVE - 1 },
+		{ PVPATCH_IMAGE_HEADER_OFF_STRIDE, 2, 0 },
+		{ PVPATCH_IMAGE_HEADER_OFF_STRIDE, 2, 0xffff },
+		{ PVPATCH_IMAGE_HEADER_OFF_N_RECORDS, 4, 0 },
+		{ PVPATCH_IMAGE_HEADER_OFF_N_RECORDS, 4, 1 },
+		{ PVPATCH_IMAGE_HEADER_OFF_N_RECORDS, 4, 0xffffffffu },
+		{ PVPATCH_IMAGE_HEADER_OFF_FLAGS, 4, 1 },
+	};
+	unsigned int n = (unsigned int)(__pvpatch_sites_end - __pvpatch_sites_start);
+	const struct pvpatch_backend_family fam = { "mem", FAMILY_AREA, FAMILY_AREA + 64 };
+	struct pvpatch b;
+	size_t size;
+
+	(void)st;
+	/* A zero header (a kernel not pre-patched) on native text: as without
+	 * an image. */
+	memset(image, 0, sizeof(image));
+	img_desc(&b, image, PVPATCH_IMAGE_HEADER_SIZE + (size_t)n * PVPATCH_MAX_NATIVE);
+	assert_int_equal(pvpatch_apply(&b, &pol, &rep), 0);
+	assert_int_equal(rep.invalid, 0);
+	assert_int_equal(rep.written, 0);
+
+	prepatch();
+	size = image_make();
+	/* A header that is not zero and not sound (every field, and the size):
+	 * the sites' native bytes are unknown, so every record is refused and
+	 * nothing is written, not even by NATIVE; no backend is freed. */
+	for (unsigned int k = 0; k <= sizeof(bad) / sizeof(bad[0]); k++) {
+		size_t bsize = size;
+
+		memcpy(bad_image, image, sizeof(image));
+		if (k < sizeof(bad) / sizeof(bad[0])) {
+			for (unsigned int b2 = 0; b2 < bad[k].len; b2++)
+				bad_image[bad[k].off + b2] = (uint8_t)(bad[k].val >> (8 * b2));
+		} else {
+			bsize = size - 1;	/* the last slot would lie outside */
+		}
+		img_desc(&b, bad_image, bsize);
+		pokes = 0;
+		memset(&pol, 0, sizeof(pol));
+		assert_int_equal(pvpatch_apply(&b, &pol, &rep), 0);
+		assert_int_equal(rep.invalid, n);
+		assert_int_equal(rep.reasons[PVPATCH_E_IMAGE], n);
+		assert_int_equal(rep.written, 0);
+		assert_int_equal(pokes, 0);
+		assert_int_equal(pvpatch_free_backends(&b, &fam, 1, 0xcc), 0);
+		assert_int_equal(pokes, 0);
+		/* The image runs as it was built. */
+		assert_int_equal(site_mem_size(), 0x777000);
+	}
+	assert_string_equal(pvpatch_reason_str(PVPATCH_E_IMAGE),
+			    "pre-patched image header or slot unusable");
+
+	/* The sound image brings every site back. */
+	img_desc(&b, image, size);
+	assert_int_equal(pvpatch_revert(&b, &rep), 0);
+	assert_int_equal(rep.invalid, 0);
+	assert_text_native();
 }
 
 static void test_override_by_address(void **st)
@@ -1867,6 +2033,8 @@ int main(void)
 		cmocka_unit_test_setup(test_fallback_to_native, setup),
 		cmocka_unit_test_setup(test_revert, setup),
 		cmocka_unit_test_setup(test_same_policy_twice_writes_nothing, setup),
+		cmocka_unit_test_setup(test_image_prepatched_writes_nothing, setup),
+		cmocka_unit_test_setup(test_image_header_checked, setup),
 		cmocka_unit_test_setup(test_override_by_address, setup),
 		cmocka_unit_test_setup(test_override_by_function_offset, setup),
 		cmocka_unit_test_setup(test_malformed_records, setup),

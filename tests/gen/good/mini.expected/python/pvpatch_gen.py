@@ -65,6 +65,15 @@ BACKEND_REC_FORMAT = '<QHBBH2B'
 BACKEND_REC_FIELDS = ('fn', 'op', 'flags', 'reserved0', 'id', 'reserved')
 BACKEND_REC_OFFSETS = {'fn': 0, 'op': 8, 'flags': 10, 'reserved0': 11, 'id': 12, 'reserved': 14}
 BACKEND_F_PRESERVES = 0x01
+# Pre-patched images (tools/pvrom image): section IMAGE_SECTION holds the
+# header, then IMAGE_STRIDE bytes per record (its original native bytes).
+IMAGE_SECTION = '.pvpatch.image'
+IMAGE_MAGIC = 0x474d4950
+IMAGE_VERSION = 1
+IMAGE_HEADER_SIZE = 16
+IMAGE_HEADER_FORMAT = '<IHHII'
+IMAGE_HEADER_FIELDS = ('magic', 'version', 'stride', 'n_records', 'flags')
+IMAGE_HEADER_OFFSETS = {'magic': 0, 'version': 4, 'stride': 6, 'n_records': 8, 'flags': 12}
 ROM_CONDS = ('ALWAYS', 'KVM_BIT', 'VMPORT', 'VMPORT_GETHZ', 'CPUID_BIT', 'SIGNATURE')
 ROM_COND_ALWAYS = 0
 ROM_COND_KVM_BIT = 1
@@ -326,6 +335,8 @@ ROM_COND_SIG_LEN = 12  # entry_v2.cond_sig, NUL included
 
 # KVM_FEATURE_* bits of CPUID 0x40000001 EAX (condition kvm:NAME).
 KVM_FEATURES = {'CLOCKSOURCE': 0, 'NOP_IO_DELAY': 1, 'MMU_OP': 2, 'CLOCKSOURCE2': 3, 'ASYNC_PF': 4, 'STEAL_TIME': 5, 'PV_EOI': 6, 'PV_UNHALT': 7, 'PV_TLB_FLUSH': 9, 'ASYNC_PF_VMEXIT': 10, 'PV_SEND_IPI': 11, 'POLL_CONTROL': 12, 'PV_SCHED_YIELD': 13, 'ASYNC_PF_INT': 14, 'MSI_EXT_DEST_ID': 15, 'HC_MAP_GPA_RANGE': 16, 'MIGRATION_CONTROL': 17, 'CLOCKSOURCE_STABLE_BIT': 24}
+MAX_NATIVE = 8
+IMAGE_STRIDE = 8
 
 OPS = {1: {'abi': 1,
      'class': 'io',

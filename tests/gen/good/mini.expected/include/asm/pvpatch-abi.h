@@ -13,6 +13,7 @@
 #define PVPATCH_CALL_LEN 5
 #define PVPATCH_MAX_NOP 11
 #define PVPATCH_MAX_SITE 128
+#define PVPATCH_MAX_NATIVE 8	/* largest native_max: bytes kept per record, image stride */
 
 #define PVPATCH_SITE_OFF_SITE 0	/* site address minus the address of this field */
 #define PVPATCH_SITE_OFF_OP 4	/* ABI op number (arch/x86/pvops.spec) */
@@ -199,6 +200,20 @@
 #define PVPATCH_KVM_FEATURE_HC_MAP_GPA_RANGE 16
 #define PVPATCH_KVM_FEATURE_MIGRATION_CONTROL 17
 #define PVPATCH_KVM_FEATURE_CLOCKSOURCE_STABLE_BIT 24
+
+/* A pre-patched image (tools/pvrom image): section PVPATCH_IMAGE_SECTION
+ * (__pvpatch_image_start/_end) holds this header, then one slot of
+ * stride bytes per site record with the site's original native bytes.
+ * A kernel not pre-patched has a zero header. */
+#define PVPATCH_IMAGE_SECTION ".pvpatch.image"
+#define PVPATCH_IMAGE_MAGIC 0x474d4950	/* "PIMG" */
+#define PVPATCH_IMAGE_VERSION 1
+#define PVPATCH_IMAGE_HEADER_SIZE 16	/* struct pvpatch_image_header */
+#define PVPATCH_IMAGE_HEADER_OFF_MAGIC 0
+#define PVPATCH_IMAGE_HEADER_OFF_VERSION 4
+#define PVPATCH_IMAGE_HEADER_OFF_STRIDE 6
+#define PVPATCH_IMAGE_HEADER_OFF_N_RECORDS 8
+#define PVPATCH_IMAGE_HEADER_OFF_FLAGS 12
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -418,6 +433,21 @@ _Static_assert(offsetof(struct pvpatch_backend_rec, reserved0) == PVPATCH_BACKEN
 _Static_assert(offsetof(struct pvpatch_backend_rec, id) == PVPATCH_BACKEND_REC_OFF_ID, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, reserved) == PVPATCH_BACKEND_REC_OFF_RESERVED, "backend record layout");
 _Static_assert(sizeof(struct pvpatch_backend_rec) == PVPATCH_BACKEND_REC_SIZE, "backend record size");
+
+/* The header of section .pvpatch.image (not necessarily aligned). */
+struct pvpatch_image_header {
+	uint32_t magic;	/* the bytes "PIMG" (0 in a kernel not pre-patched) */
+	uint16_t version;	/* image format version */
+	uint16_t stride;	/* bytes per record slot: the spec's largest native_max */
+	uint32_t n_records;	/* slots that follow: the number of site records */
+	uint32_t flags;	/* none defined: 0 */
+};
+_Static_assert(offsetof(struct pvpatch_image_header, magic) == PVPATCH_IMAGE_HEADER_OFF_MAGIC, "image header layout");
+_Static_assert(offsetof(struct pvpatch_image_header, version) == PVPATCH_IMAGE_HEADER_OFF_VERSION, "image header layout");
+_Static_assert(offsetof(struct pvpatch_image_header, stride) == PVPATCH_IMAGE_HEADER_OFF_STRIDE, "image header layout");
+_Static_assert(offsetof(struct pvpatch_image_header, n_records) == PVPATCH_IMAGE_HEADER_OFF_N_RECORDS, "image header layout");
+_Static_assert(offsetof(struct pvpatch_image_header, flags) == PVPATCH_IMAGE_HEADER_OFF_FLAGS, "image header layout");
+_Static_assert(sizeof(struct pvpatch_image_header) == PVPATCH_IMAGE_HEADER_SIZE, "image header size");
 
 #endif /* __ASSEMBLER__ */
 
