@@ -52,9 +52,10 @@ def text(spec: Spec) -> str:
               f"__pvbackend_{cls}_start = .;",
               f"KEEP(*(.pvbackend.{cls}))",
               f"__pvbackend_{cls}_end = .;"]
-    size = (f"(DEFINED(__pvpatch_thunks_size) ? __pvpatch_thunks_size : "
-            f"{layout.THUNKS_SIZE:#x})")
-    L += ["/* The executable area the patcher writes CALL thunks into. */",
+    size = "__pvpatch_thunks_size"
+    L += ["/* The executable area the patcher writes CALL thunks into.  PROVIDE,",
+          " * not DEFINED(): ld does not see --defsym symbols in DEFINED() here. */",
+          f"PROVIDE(__pvpatch_thunks_size = {layout.THUNKS_SIZE:#x});",
           f". = ALIGN({layout.THUNKS_ALIGN});",
           "__pvpatch_thunks_start = .;",
           f". = . + {size};",

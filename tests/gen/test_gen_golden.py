@@ -189,8 +189,8 @@ def _symbols(elf):
             (line.split() for line in r.stdout.splitlines() if len(line.split()) == 3)}
 
 
-@pytest.mark.parametrize("thunks", [None, 0x1000])
-def test_mini_linker_fragments(tmp_path, thunks):
+@pytest.mark.parametrize("thunks, how", [(None, None), (0x1000, "script"), (0x2000, "defsym")])
+def test_mini_linker_fragments(tmp_path, thunks, how):
     """The three fragments INCLUDEd where a kernel's script puts them: the
     backend families and the thunk area in .text, the record sections loaded
     with their bounds, the state and saved buffers in .bss sized from the
@@ -208,7 +208,7 @@ def test_mini_linker_fragments(tmp_path, thunks):
     lds = tmp_path / "k.lds"
     lds.write_text(
         "ENTRY(_start)\nSECTIONS {\n\t. = 0x100000;\n"
-        + (f"\t__pvpatch_thunks_size = {thunks:#x};\n" if thunks else "")
+        + (f"\t__pvpatch_thunks_size = {thunks:#x};\n" if how == "script" else "")
         + "\t.text : { *(.text .text.*)\n\tINCLUDE pvpatch-text.lds\n\t}\n"
         "\t.rodata : { *(.rodata .rodata.*) }\n"
         "\tINCLUDE pvpatch-data.lds\n"
@@ -224,8 +224,9 @@ def test_mini_linker_fragments(tmp_path, thunks):
         assert r.returncode == 0, r.stderr
         objs.append(str(o))
     elf = tmp_path / "k.elf"
-    r = subprocess.run(["ld", "-nostdlib", "-static", "-L", str(out / "lds"), "-T", str(lds),
-                        "-o", str(elf), *objs], capture_output=True, text=True)
+    defsym = [f"--defsym=__pvpatch_thunks_size={thunks:#x}"] if how == "defsym" else []
+    r = subprocess.run(["ld", "-nostdlib", "-static", *defsym, "-L", str(out / "lds"),
+                        "-T", str(lds), "-o", str(elf), *objs], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     sym = _symbols(elf)
     nrec = (sym["__pvpatch_sites_end"] - sym["__pvpatch_sites_start"]) // 16
