@@ -53,9 +53,12 @@ $(GUEST_B)/bench-pvops-ret.o: tests/guest/bench-pvops.c
 
 # Room for pre-patched copies (tools/pvrom image; tests/tools/test_pvrom_image.py).
 $(GUEST_ELF): PVPATCH_IMAGE := 1
+# One RWX segment on purpose: the guest runs identity-mapped without page
+# protection and pvpatch's early poke writes its text in place.
 $(GUEST_ELF): $(GUEST_OBJS) $(PVPATCH_OBJ) tests/guest/kernel.lds $(PVPATCH_LDS)
 	$(call quiet,LD,$@)
-	$(Q)$(LD) -nostdlib -static $(PVPATCH_LDFLAGS) -T tests/guest/kernel.lds -o $@ \
+	$(Q)$(LD) -nostdlib -static --no-warn-rwx-segments $(PVPATCH_LDFLAGS) \
+		-T tests/guest/kernel.lds -o $@ \
 		$(GUEST_OBJS) $(PVPATCH_OBJ)
 
 $(GUEST_ELF32): $(GUEST_ELF)
