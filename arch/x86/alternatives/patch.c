@@ -286,6 +286,8 @@ static int init(struct pvpatch *pv)
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		pv->call_backend[op] = NULL;
 	pv->n_freed = 0;
+	pv->stage = NULL;
+	pv->thunks_reclaimed = 0;
 	pv->ready = 1;
 	return 0;
 }
@@ -328,6 +330,54 @@ static int find_site(const struct pvpatch *pv, uintptr_t addr)
 			lo = mid + 1;
 		else
 			hi = mid;
+	}
+	return -1;
+}
+
+unsigned int patcher_nr_sites(const struct pvpatch *pv)
+{
+	return nr_sites(pv);
+}
+
+uintptr_t patcher_site_addr(const struct pvpatch *pv, unsigned int i)
+{
+	return rec_addr(&pv->sites[i]);
+}
+
+/* The overrides' marks, once a site has been planned. */
+void patcher_clear_override(struct pvpatch *pv, unsigned int i)
+{
+	pv->state[i].override = NO_OVERRIDE;
+}
+
+/*
+ * A valid site with start < a <= start + site_len (a return address after
+ * its last instruction counts: conservative), or -1.  Records are sorted by
+ * address and valid sites do not overlap, so only records starting within
+ * PVPATCH_MAX_SITE bytes below a are looked at.
+ */
+int patcher_site_around(const struct pvpatch *pv, uintptr_t a)
+{
+	unsigned int lo = 0, hi = nr_sites(pv);
+
+	if (a == 0)
+		return -1;
+	while (lo < hi) {	/* first record starting at or after a */
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (key(pv, mid) < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo-- > 0) {
+		unsigned int i = pv->state[lo].order;
+		uintptr_t start = key(pv, lo);
+
+		if (a - start > PVPATCH_MAX_SITE)
+			break;
+		if (!pv->state[i].reason && a - start <= pv->sites[i].site_len)
+			return (int)i;
 	}
 	return -1;
 }
@@ -451,16 +501,25 @@ static unsigned int bytes_changed(const uint8_t *a, const uint8_t *b, unsigned i
 	return changed;
 }
 
-static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol,
-		      struct pvpatch_report *rep)
+/*
+ * Plan one site: its complete new bytes into out[0..site_len) and its mode,
+ * counted in the report as written (when they differ from the text) --
+ * nothing is written here.  Returns the mode, or -1 when the site stays as
+ * it is without a buffer (native and staying so, or a NATIVE that cannot be
+ * built).  *changed: bytes that differ from the text; *why: the first
+ * reason the mode asked for was refused (PVPATCH_OK: none).
+ */
+int patcher_plan_site(struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol,
+		      struct pvpatch_report *rep, uint8_t *out, unsigned int *changed, int *why)
 {
 	const struct pvpatch_site *r = &pv->sites[i];
 	const struct pvpatch_op_policy *opol = pol ? &pol->op[r->op] : NULL;
-	uint8_t out[PVPATCH_MAX_SITE];
-	unsigned int wanted, mode, changed;
+	unsigned int wanted, mode;
 	struct site s;
 	int err, first = PVPATCH_OK;
 
+	*changed = 0;
+	*why = PVPATCH_OK;
 	wanted = pv->state[i].override != NO_OVERRIDE ? pv->state[i].override
 						     : opol ? opol->mode : PVPATCH_MODE_NATIVE;
 	if (wanted >= PVPATCH_NR_MODES) {
@@ -474,7 +533,7 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 			rep->mode[PVPATCH_MODE_NATIVE]++;
 			rep->op_mode[r->op][PVPATCH_MODE_NATIVE]++;
 		}
-		return;
+		return -1;
 	}
 	site_view(pv, i, &s);
 	for (mode = wanted;; mode = fallback(mode)) {
@@ -485,34 +544,53 @@ static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 			first = err;
 		/* NATIVE from kept bytes cannot fail for a valid site. */
 		if (mode == PVPATCH_MODE_NATIVE)
-			return;
+			return -1;
 	}
+	*why = first;
 	if (first) {
 		if (rep)
 			rep->fallbacks++;
 		reject(rep, (uintptr_t)s.addr, r->op, wanted, mode, first);
 	}
-	changed = bytes_changed(out, s.addr, s.len);
+	*changed = bytes_changed(out, s.addr, s.len);
 	if (pv->flags & PVPATCH_F_DEBUG)
 		debug_site(pv, &s, s.addr, out, mode);
-	if (changed) {
-		text_poke(pv, s.addr, out, s.len);
-		if (rep) {
-			rep->written++;
-			rep->bytes_changed += changed;
-			rep->op_bytes[r->op] += changed;
-		}
-	}
-	pv->state[i].mode = (uint8_t)mode;
-	pv->state[i].flags = STATE_CHECKED | STATE_CANONICAL;	/* as NATIVE writes it */
 	if (rep) {
+		if (*changed) {
+			rep->written++;
+			rep->bytes_changed += *changed;
+			rep->op_bytes[r->op] += *changed;
+		}
 		rep->mode[mode]++;
 		rep->op_mode[r->op][mode]++;
 	}
+	return (int)mode;
 }
 
-static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
-		 struct pvpatch_report *rep)
+/* The site now holds what patcher_plan_site() built for mode. */
+void patcher_commit_site(struct pvpatch *pv, unsigned int i, unsigned int mode)
+{
+	pv->state[i].mode = (uint8_t)mode;
+	pv->state[i].flags = STATE_CHECKED | STATE_CANONICAL;	/* as NATIVE writes it */
+}
+
+static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol,
+		      struct pvpatch_report *rep)
+{
+	uint8_t out[PVPATCH_MAX_SITE];
+	unsigned int changed;
+	int why, mode = patcher_plan_site(pv, i, pol, rep, out, &changed, &why);
+
+	if (mode < 0)
+		return;
+	if (changed)
+		text_poke(pv, (uint8_t *)rec_addr(&pv->sites[i]), out, pv->sites[i].site_len);
+	patcher_commit_site(pv, i, (unsigned int)mode);
+}
+
+/* Zero the report, check the records once, mark the overrides' sites. */
+int patcher_begin(struct pvpatch *pv, const struct pvpatch_policy *pol,
+		  struct pvpatch_report *rep)
 {
 	/* No report wanted: nothing is counted (no static scratch report that
 	 * two descriptors patched at once would share). */
@@ -523,23 +601,42 @@ static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
 	if (rep)
 		rep->sites = nr_sites(pv);
 	apply_overrides(pv, pol, rep);
-	for (unsigned int i = 0; i < nr_sites(pv); i++) {
-		if (pv->state[i].reason) {
-			if (rep)
-				rep->invalid++;
-			reject(rep, rec_addr(&pv->sites[i]), pv->sites[i].op,
-			       PVPATCH_MODE_NATIVE, PVPATCH_MODE_NATIVE, pv->state[i].reason);
-		} else {
-			patch_one(pv, i, pol, rep);
-		}
-		pv->state[i].override = NO_OVERRIDE;
-	}
-	/* Every site now in CALL mode calls its op's backend of this policy
-	 * (directly or through a thunk): what pvpatch_free_backends() keeps. */
+	return 0;
+}
+
+/* A refused record, reported as apply() reports it. */
+void patcher_report_invalid(struct pvpatch *pv, unsigned int i, struct pvpatch_report *rep)
+{
+	if (rep)
+		rep->invalid++;
+	reject(rep, rec_addr(&pv->sites[i]), pv->sites[i].op, PVPATCH_MODE_NATIVE,
+	       PVPATCH_MODE_NATIVE, pv->state[i].reason);
+}
+
+/* Every site now in CALL mode calls its op's backend of this policy
+ * (directly or through a thunk): what pvpatch_free_backends() keeps. */
+void patcher_finish(struct pvpatch *pv, const struct pvpatch_policy *pol,
+		    struct pvpatch_report *rep)
+{
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		pv->call_backend[op] = pol ? pol->op[op].backend : NULL;
 	if (rep)
 		rep->thunk_bytes = (unsigned int)pv->thunks_used;
+}
+
+static int apply(struct pvpatch *pv, const struct pvpatch_policy *pol,
+		 struct pvpatch_report *rep)
+{
+	if (patcher_begin(pv, pol, rep))
+		return -1;
+	for (unsigned int i = 0; i < nr_sites(pv); i++) {
+		if (pv->state[i].reason)
+			patcher_report_invalid(pv, i, rep);
+		else
+			patch_one(pv, i, pol, rep);
+		pv->state[i].override = NO_OVERRIDE;
+	}
+	patcher_finish(pv, pol, rep);
 	return 0;
 }
 
