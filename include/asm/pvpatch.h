@@ -108,6 +108,14 @@ struct pvpatch_report {
 	unsigned int thunk_bytes;		/* thunk area in use */
 	unsigned int n_rejects;			/* first PVPATCH_MAX_REJECTS kept */
 	struct pvpatch_reject rejects[PVPATCH_MAX_REJECTS];
+	/* pvpatch_repatch() only (0 after pvpatch_apply()) */
+	unsigned int status;			/* enum pvpatch_repatch_status */
+	unsigned int stops;			/* rendezvous made */
+	unsigned int retries;			/* ... released as not quiescent */
+	unsigned int busy_cpu;			/* last refusal: context index, */
+	uintptr_t busy_addr;			/* the RIP or stack word found, */
+	uintptr_t busy_at;			/* where (the stack slot; 0: the RIP) */
+	unsigned int thunks_reclaimed;		/* thunks given back */
 };
 
 /* Per-site bookkeeping, one per record, provided by the kernel. */
@@ -124,6 +132,9 @@ _Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
 	       "struct pvpatch_site_state: change gen/pvops/layout.py SITE_STATE_SIZE too");
 
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
+/* Tests only: pvpatch_repatch() takes any rendezvous as quiescent (the
+ * mutation check of its quiescence test).  Never in a kernel. */
+#define PVPATCH_F_NO_QUIESCE_DEBUG 0x2
 #define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
 #define PVPATCH_MAX_FREED 16	/* backend families pvpatch_free_backends() can free */
 
@@ -138,6 +149,7 @@ struct pvpatch_thunk_slot {
 	uint16_t op;		/* ABI op number */
 	uint8_t preserves;	/* the backend keeps every register but its result */
 	uint8_t len;		/* bytes of code */
+	uint8_t flags;		/* pvpatch_repatch(): staged, not yet written; called */
 };
 
 /* Private: a backend family pvpatch_free_backends() overwrote, [start, end). */
@@ -197,6 +209,8 @@ struct pvpatch {
 	const void *call_backend[PVPATCH_MAX_OP + 1];	/* CALL sites' backend, last apply */
 	unsigned int n_freed;
 	struct pvpatch_freed freed[PVPATCH_MAX_FREED];	/* never called again */
+	uint8_t *stage;				/* pvpatch_repatch() planning: new thunks go here */
+	size_t thunks_reclaimed;		/* bytes pvpatch_repatch() gave back (first fit then) */
 };
 
 /*
@@ -211,6 +225,77 @@ int pvpatch_apply(struct pvpatch *pv, const struct pvpatch_policy *policy,
 
 /* Every valid site back to its native code. */
 int pvpatch_revert(struct pvpatch *pv, struct pvpatch_report *report);
+
+/* --- live re-patching ------------------------------------------------------- */
+
+/* Where one stopped CPU was interrupted (a kernel with interrupt or IST
+ * stacks reports one context per stack in use: the scan covers each). */
+struct pvpatch_cpu_context {
+	uintptr_t rip;		/* the interrupted instruction */
+	uintptr_t rsp;		/* the stack pointer there */
+	uintptr_t stack_top;	/* end of that stack: [rsp, stack_top) is scanned */
+};
+
+/* Scratch pvpatch_repatch() plans into (bytes, for n records and a thunk
+ * area of thunks_size bytes). */
+#define PVPATCH_REPATCH_SCRATCH(n, thunks_size) \
+	((size_t)(n) * (PVPATCH_MAX_SITE + 1) + (size_t)(thunks_size))
+#define PVPATCH_REPATCH_TRIES	16		/* tries when the kernel says 0 */
+#define PVPATCH_STACK_SCAN_MAX	(1ul << 20)	/* a larger [rsp, top) is not quiescent */
+
+/* The kernel's side of a live re-patch. */
+struct pvpatch_rendezvous {
+	/*
+	 * Stop every other CPU (NMI or equivalent: they may have interrupts
+	 * off) so that none runs until release(); fill ctx[0..max) with their
+	 * interrupted contexts and return how many, or -1 when they could not
+	 * be stopped (then nothing is released).
+	 */
+	int (*stop)(void *arg, struct pvpatch_cpu_context *ctx, unsigned int max);
+	/*
+	 * Let them run on.  wrote: text changed while they were stopped; then
+	 * each of them must run sync() (serialise: Linux's sync_core()) before
+	 * it returns to its interrupted context.
+	 */
+	void (*release)(void *arg, bool wrote);
+	/* Serialise the calling CPU (pvpatch runs it on its own CPU after the
+	 * writes; NULL: pv->poke already does). */
+	void (*sync)(void *arg);
+	void *arg;
+	struct pvpatch_cpu_context *ctx;	/* room for max_ctx contexts */
+	unsigned int max_ctx;
+	unsigned int tries;			/* stops before giving up (0: PVPATCH_REPATCH_TRIES) */
+	/* The backend families (NULL/0: none): a CPU stopped inside one that a
+	 * changing CALL site calls (by address or op class) is not quiescent. */
+	const struct pvpatch_backend_family *families;
+	unsigned int n_families;
+	void *scratch;				/* PVPATCH_REPATCH_SCRATCH() bytes */
+	size_t scratch_size;
+};
+
+/* What pvpatch_repatch() did: 0 done, else why nothing was written. */
+enum pvpatch_repatch_status {
+	PVPATCH_RP_DONE = 0,
+	PVPATCH_RP_UNUSABLE,	/* descriptor, hooks or scratch unusable */
+	PVPATCH_RP_PLAN,	/* a site or thunk could not be planned (thunk area full) */
+	PVPATCH_RP_STOP,	/* the rendezvous hook could not stop the CPUs */
+	PVPATCH_RP_BUSY,	/* never quiescent in rv->tries stops */
+	PVPATCH_RP_NR
+};
+
+const char *pvpatch_repatch_str(unsigned int status);
+
+/*
+ * Move every site to policy while other CPUs run: plan everything, stop
+ * the CPUs, write only when none is inside what changes, serialise every
+ * CPU, reclaim the thunks no site calls any more.  Returns 0 or an enum
+ * pvpatch_repatch_status (also in report->status); on any non-zero return
+ * no byte of text or thunk area was written.  The contract is numbered in
+ * arch/x86/alternatives/repatch.c and in the README ("Live re-patching").
+ * report may be NULL.
+ */
+int pvpatch_repatch(struct pvpatch *pv, const struct pvpatch_policy *policy,
+		    const struct pvpatch_rendezvous *rv, struct pvpatch_report *report);
 
 /* --- the feature ROM ----------------------------------------------------- */
 

@@ -47,6 +47,9 @@
  */
 #define THUNK_ALIGN	16
 #define THUNK_MAX	128	/* code of one thunk, padding included */
+/* pvpatch_thunk_slot.flags, for pvpatch_repatch() */
+#define THUNK_STAGED	0x01	/* planned: its code is in pv->stage, not written yet */
+#define THUNK_CALLED	0x02	/* a site of the plan calls it */
 _Static_assert(THUNK_MAX % THUNK_ALIGN == 0 && THUNK_MAX <= 255, "thunk size");
 
 static uint32_t site_regs(const struct site *s)
@@ -242,10 +245,57 @@ static bool thunk_same(const struct pvpatch_thunk_slot *a, const struct pvpatch_
 	       a->backend == b->backend && a->preserves == b->preserves;
 }
 
+/* Bytes a thunk occupies: its code and the int3 up to the next THUNK_ALIGN
+ * (not past the area). */
+static size_t thunk_extent(const struct pvpatch *pv, const struct pvpatch_thunk_slot *t)
+{
+	size_t at = t->code - 1, padded = ((size_t)t->len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1);
+
+	return padded < pv->thunks_size - at ? padded : pv->thunks_size - at;
+}
+
+/*
+ * Where a new thunk of len bytes goes once pvpatch_repatch() has given
+ * space back: the lowest of offset 0 and the ends of the thunks the index
+ * holds (staged ones included) where it fits before the next one, else
+ * after the last one.  Returns 0 and *at, or -1 when it does not fit.
+ * (Until space is given back, get_thunk() appends: no search at boot.)
+ */
+static int thunk_place(const struct pvpatch *pv, size_t len, size_t *at)
+{
+	size_t need = (len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1), best = SIZE_MAX;
+
+	for (unsigned int c = 0; c <= PVPATCH_THUNK_INDEX; c++) {
+		const struct pvpatch_thunk_slot *ct = &pv->thunk_index[c % PVPATCH_THUNK_INDEX];
+		size_t start = c == PVPATCH_THUNK_INDEX ? 0 : ct->code - 1 + thunk_extent(pv, ct);
+		bool fits = (c == PVPATCH_THUNK_INDEX || ct->code) && start < best &&
+			    start < pv->thunks_used && need <= pv->thunks_size - start;
+
+		for (unsigned int k = 0; fits && k < PVPATCH_THUNK_INDEX; k++) {
+			const struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
+			size_t ts = t->code - 1;
+
+			fits = !t->code || ts >= start + need || ts + thunk_extent(pv, t) <= start;
+		}
+		if (fits)
+			best = start;
+	}
+	if (best != SIZE_MAX) {
+		*at = best;
+		return 0;
+	}
+	if (pv->thunks_used >= pv->thunks_size || len > pv->thunks_size - pv->thunks_used)
+		return -1;
+	*at = pv->thunks_used;
+	return 0;
+}
+
 /*
  * The thunk for this site and backend: an existing one (found through
- * pv->thunk_index, open addressing), or a new one appended to the area,
- * its code and the int3 padding after it written in one poke.
+ * pv->thunk_index, open addressing), or a new one placed in the area, its
+ * code and the int3 padding after it written in one poke -- or, while
+ * pvpatch_repatch() plans (pv->stage), staged at the same offset there and
+ * marked THUNK_STAGED: nothing is written until every site is planned.
  */
 static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backend,
 		     bool preserves, uintptr_t *addr)
@@ -261,21 +311,30 @@ static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backe
 	int probes;
 
 	for (probes = 0; probes < PVPATCH_THUNK_INDEX; probes++) {
-		const struct pvpatch_thunk_slot *t = &pv->thunk_index[slot];
+		struct pvpatch_thunk_slot *t = &pv->thunk_index[slot];
 
 		if (!t->code)
 			break;
 		if (thunk_same(t, &k)) {
 			*addr = (uintptr_t)pv->thunks + t->code - 1;
+			t->flags |= THUNK_CALLED;
 			return PVPATCH_OK;
 		}
 		slot = (slot + 1) & (PVPATCH_THUNK_INDEX - 1);
 	}
-	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks || pv->thunks_used >= pv->thunks_size ||
-	    pv->thunks_used >= UINT32_MAX ||
+	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks || pv->thunks_used >= UINT32_MAX ||
+	    (!pv->thunks_reclaimed && pv->thunks_used >= pv->thunks_size) ||
 	    s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6)
 		return PVPATCH_E_THUNK_SPACE;
 	at = pv->thunks_used;
+	if (pv->thunks_reclaimed) {
+		/* Its length first (only its rel32 operands depend on where it
+		 * goes), then the place, then the code there. */
+		enc_init(&e, code, sizeof(code), (uintptr_t)pv->thunks);
+		thunk_code(&e, s, backend, preserves, pv->return_thunk);
+		if (e.overflow || thunk_place(pv, e.len, &at))
+			return PVPATCH_E_THUNK_SPACE;
+	}
 	*addr = (uintptr_t)pv->thunks + at;
 	enc_init(&e, code, sizeof(code), *addr);
 	thunk_code(&e, s, backend, preserves, pv->return_thunk);
@@ -290,19 +349,168 @@ static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backe
 		padded = pv->thunks_size - at;
 	for (size_t i = e.len; i < padded; i++)
 		code[i] = 0xcc;
-	/* Already there (a pre-patched image's thunk area: the same policy
-	 * builds the same thunks at the same offsets): nothing to write. */
-	for (size_t i = 0; i < padded; i++) {
-		if (pv->thunks[at + i] != code[i]) {
-			text_poke(pv, pv->thunks + at, code, padded);
-			break;
+	if (pv->stage) {
+		for (size_t i = 0; i < padded; i++)
+			pv->stage[at + i] = code[i];
+		k.flags = THUNK_STAGED | THUNK_CALLED;
+	} else {
+		/* Already there (a pre-patched image's thunk area: the same policy
+		 * builds the same thunks at the same offsets): nothing to write. */
+		for (size_t i = 0; i < padded; i++) {
+			if (pv->thunks[at + i] != code[i]) {
+				text_poke(pv, pv->thunks + at, code, padded);
+				break;
+			}
 		}
+		k.flags = THUNK_CALLED;
 	}
 	k.code = (uint32_t)at + 1;
 	k.len = (uint8_t)e.len;
 	pv->thunk_index[slot] = k;
-	pv->thunks_used = at + padded;
+	if (at + padded > pv->thunks_used)
+		pv->thunks_used = at + padded;
 	return PVPATCH_OK;
+}
+
+/*
+ * Remove index slot i, keeping every other key findable (linear probing
+ * deletion without tombstones, Knuth's Algorithm R): each later entry of
+ * the cluster whose home is not cyclically in (hole, j] moves into the
+ * hole.  Bounded: a full index has no empty slot to stop at.
+ */
+static void thunk_index_remove(struct pvpatch *pv, uint32_t hole)
+{
+	const uint32_t mask = PVPATCH_THUNK_INDEX - 1;
+	uint32_t j = hole;
+
+	pv->thunk_index[hole].code = 0;
+	for (unsigned int n = 1; n < PVPATCH_THUNK_INDEX; n++) {
+		uint32_t home;
+
+		j = (j + 1) & mask;
+		if (!pv->thunk_index[j].code)
+			return;
+		home = thunk_hash(&pv->thunk_index[j]) & mask;
+		/* Stays when home lies cyclically in (hole, j]. */
+		if (((j - home) & mask) < ((j - hole) & mask))
+			continue;
+		pv->thunk_index[hole] = pv->thunk_index[j];
+		pv->thunk_index[j].code = 0;
+		hole = j;
+	}
+}
+
+void thunk_plan_begin(struct pvpatch *pv, uint8_t *stage)
+{
+	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++)
+		pv->thunk_index[k].flags = 0;
+	pv->stage = stage;
+}
+
+/*
+ * Drop the thunks the plan staged (abort), or the staged ones no site
+ * ended up calling (a site that fell back after its thunk was made).  An
+ * entry moved into slot k by a removal is looked at again.
+ */
+static void drop_staged(struct pvpatch *pv, bool all)
+{
+	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX;) {
+		struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
+
+		if (t->code && (t->flags & THUNK_STAGED) && (all || !(t->flags & THUNK_CALLED)))
+			thunk_index_remove(pv, k);
+		else
+			k++;
+	}
+}
+
+void thunk_plan_abort(struct pvpatch *pv, size_t thunks_used)
+{
+	drop_staged(pv, true);
+	pv->thunks_used = thunks_used;
+	pv->stage = NULL;
+}
+
+/* The area in use ends with the last thunk the index holds. */
+static void thunk_recount_used(struct pvpatch *pv)
+{
+	size_t used = 0;
+
+	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++) {
+		const struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
+
+		if (t->code && t->code - 1 + thunk_extent(pv, t) > used)
+			used = t->code - 1 + thunk_extent(pv, t);
+	}
+	pv->thunks_used = used;
+}
+
+/* Planning is over: from here on nothing may fail. */
+void thunk_plan_end(struct pvpatch *pv)
+{
+	drop_staged(pv, false);
+	thunk_recount_used(pv);
+	pv->stage = NULL;
+}
+
+/* While every CPU is stopped: write the staged thunks (each in one poke,
+ * when the area does not hold it already). */
+void thunk_write_staged(struct pvpatch *pv, const uint8_t *stage)
+{
+	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++) {
+		struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
+		size_t at = t->code - 1, len;
+
+		if (!t->code || !(t->flags & THUNK_STAGED))
+			continue;
+		len = thunk_extent(pv, t);
+		for (size_t i = 0; i < len; i++) {
+			if (pv->thunks[at + i] != stage[at + i]) {
+				text_poke(pv, pv->thunks + at, stage + at, len);
+				break;
+			}
+		}
+		t->flags &= (uint8_t)~THUNK_STAGED;
+	}
+}
+
+/* After planning: whether some thunk would be given back. */
+bool thunk_any_uncalled(const struct pvpatch *pv)
+{
+	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++)
+		if (pv->thunk_index[k].code && !(pv->thunk_index[k].flags & THUNK_CALLED))
+			return true;
+	return false;
+}
+
+/*
+ * While every CPU is stopped and quiescent, after the sites are written:
+ * give back each thunk no site calls now (int3 over it, so the area keeps
+ * holding only code, and its index entry removed).  Returns how many.
+ */
+unsigned int thunk_reclaim(struct pvpatch *pv)
+{
+	static const uint8_t int3[THUNK_MAX] = {
+		[0 ... THUNK_MAX - 1] = 0xcc,
+	};
+	unsigned int n = 0;
+
+	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX;) {
+		struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
+		size_t len;
+
+		if (!t->code || (t->flags & THUNK_CALLED)) {
+			k++;
+			continue;
+		}
+		len = thunk_extent(pv, t);
+		text_poke(pv, pv->thunks + t->code - 1, int3, len);
+		pv->thunks_reclaimed += len;
+		thunk_index_remove(pv, k);
+		n++;
+	}
+	thunk_recount_used(pv);
+	return n;
 }
 
 int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, bool preserves,

@@ -34,6 +34,28 @@ void debug_site(const struct pvpatch *pv, const struct site *s, const uint8_t *o
 /* Every write to text, site or thunk, goes through here. */
 void text_poke(struct pvpatch *pv, void *addr, const void *src, size_t len);
 
+/* patch.c: the steps of pvpatch_apply(), which pvpatch_repatch() reuses. */
+unsigned int patcher_nr_sites(const struct pvpatch *pv);
+uintptr_t patcher_site_addr(const struct pvpatch *pv, unsigned int i);
+int patcher_site_around(const struct pvpatch *pv, uintptr_t a);
+int patcher_begin(struct pvpatch *pv, const struct pvpatch_policy *pol,
+		  struct pvpatch_report *rep);
+int patcher_plan_site(struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol,
+		      struct pvpatch_report *rep, uint8_t *out, unsigned int *changed, int *why);
+void patcher_commit_site(struct pvpatch *pv, unsigned int i, unsigned int mode);
+void patcher_clear_override(struct pvpatch *pv, unsigned int i);
+void patcher_report_invalid(struct pvpatch *pv, unsigned int i, struct pvpatch_report *rep);
+void patcher_finish(struct pvpatch *pv, const struct pvpatch_policy *pol,
+		    struct pvpatch_report *rep);
+
+/* call.c: the thunk area during a pvpatch_repatch(). */
+void thunk_plan_begin(struct pvpatch *pv, uint8_t *stage);
+void thunk_plan_abort(struct pvpatch *pv, size_t thunks_used);
+void thunk_plan_end(struct pvpatch *pv);
+void thunk_write_staged(struct pvpatch *pv, const uint8_t *stage);
+unsigned int thunk_reclaim(struct pvpatch *pv);
+bool thunk_any_uncalled(const struct pvpatch *pv);
+
 /* Fit a template to a site; on success *len is the code length. */
 int template_fit(const struct pvpatch_template *t, const uint64_t *params,
 		 const struct site *s, struct enc *e);
