@@ -111,3 +111,22 @@ def test_runtime_is_freestanding():
     undef = [ln.split() for ln in p.stdout.splitlines() if ln.strip()]
     assert sorted(undef) == [["w", "pvpatch_builtin_profiles"],
                              ["w", "pvpatch_nr_builtin_profiles"]], p.stdout
+
+
+def test_repatch_quiescence_mutation():
+    """The mutation check of pvpatch_repatch(): with its quiescence check
+    disabled (PVPATCH_F_NO_QUIESCE_DEBUG, set by the suite when
+    PVPATCH_MUTATE_NO_QUIESCE is in the environment) the tests that expect a
+    retry and a give-up fail, and only those."""
+    env = dict(os.environ, PVPATCH_MUTATE_NO_QUIESCE="1")
+    p = subprocess.run([TEST], capture_output=True, text=True, timeout=120, env=env)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0, out
+    failed = {line.split()[-1] for line in out.splitlines() if line.startswith("[  FAILED  ] test_")}
+    assert failed == {
+        "test_repatch_hook_order",
+        "test_repatch_busy_rip_in_site",
+        "test_repatch_busy_rip_in_thunk",
+        "test_repatch_busy_stack_word",
+        "test_repatch_busy_rip_in_backend_family",
+    }, out

@@ -50,8 +50,22 @@ static struct pvpatch_policy pol;
 static struct pvpatch_report rep;
 static FILE *dump;
 static const char *thunk_dump;
+static bool mutate_no_quiesce;	/* PVPATCH_MUTATE_NO_QUIESCE: the mutation check */
 
 /* --- the poke hook: every write must stay inside one site or the thunks -- */
+/* pvpatch_repatch()'s hooks and pokes, in order: S stop, R release (no
+ * write), W release after writes, Y sync, P poke. */
+static char rv_log[256];
+static unsigned int rv_n;
+
+static void rv_event(char c)
+{
+	if (rv_n + 1 < sizeof(rv_log)) {
+		rv_log[rv_n++] = c;
+		rv_log[rv_n] = 0;
+	}
+}
+
 static unsigned int pokes, thunk_pokes;
 
 static int inside_site(uintptr_t a, size_t len, const struct pvpatch_site *s,
@@ -82,6 +96,7 @@ static void checked_poke(void *addr, const void *src, size_t len, void *arg)
 	pokes++;
 	thunk_pokes += p->thunks && a >= (uintptr_t)p->thunks;
 	memcpy(addr, src, len);
+	rv_event('P');
 }
 
 /* --- the backends, with the signatures of pv_<op>() ---------------------- */
@@ -236,6 +251,7 @@ static int group_setup(void **st)
 	if (d)
 		dump = fopen(d, "w");
 	thunk_dump = getenv("PVPATCH_THUNK_DUMP");
+	mutate_no_quiesce = getenv("PVPATCH_MUTATE_NO_QUIESCE") != NULL;
 	return 0;
 }
 
@@ -1997,6 +2013,444 @@ static void test_debug_dump_and_report(void **st)
 	assert_true(printed_has("wanted INLINE got NATIVE: INLINE without a template"));
 }
 
+
+/* --- pvpatch_repatch(): live re-patching --------------------------------- */
+
+BACKEND static void be_write_cr3_b(unsigned long v)
+{
+	cr3_seen = v + 1;
+	cr3_calls++;
+}
+
+static uint8_t rp_scratch[PVPATCH_REPATCH_SCRATCH(MAX_SITES, THUNK_SIZE)];
+static struct pvpatch_cpu_context rp_ctx[4];
+static struct pvpatch_cpu_context rp_busy_ctx;	/* reported for the first rp_busy stops */
+static unsigned int rp_busy;
+static uintptr_t rp_stack[64];			/* a stopped CPU's stack */
+static struct pvpatch_rendezvous rv;
+static uint8_t *text_before, *thunks_before;
+
+/* Two stopped CPUs: one idle on its own stack, one as the test says. */
+static int rp_stop(void *arg, struct pvpatch_cpu_context *ctx, unsigned int max)
+{
+	(void)arg;
+	rv_event('S');
+	assert_true(max >= 2);
+	ctx[0] = (struct pvpatch_cpu_context){
+		.rip = (uintptr_t)rp_stop, .rsp = (uintptr_t)&rp_stack[60],
+		.stack_top = (uintptr_t)&rp_stack[64] };
+	if (rp_busy) {
+		rp_busy--;
+		ctx[1] = rp_busy_ctx;
+	} else {
+		ctx[1] = ctx[0];
+	}
+	return 2;
+}
+
+static void rp_release(void *arg, bool wrote)
+{
+	(void)arg;
+	rv_event(wrote ? 'W' : 'R');
+}
+
+static void rp_sync(void *arg)
+{
+	(void)arg;
+	rv_event('Y');
+}
+
+static int rp_call(const struct pvpatch_policy *p)
+{
+	rv_n = 0;
+	rv_log[0] = 0;
+	return pvpatch_repatch(&pv, p, &rv, &rep);
+}
+
+static void snapshot(void)
+{
+	uintptr_t start = (uintptr_t)__executable_start & ~(uintptr_t)4095;
+
+	memcpy(text_before, (void *)start, text_len);
+	memcpy(thunks_before, pv.thunks, THUNK_SIZE);
+}
+
+/* Every byte of text and of the thunk area as snapshot() saw it. */
+static void assert_unchanged(void)
+{
+	uintptr_t start = (uintptr_t)__executable_start & ~(uintptr_t)4095;
+
+	assert_memory_equal((void *)start, text_before, text_len);
+	assert_memory_equal(pv.thunks, thunks_before, THUNK_SIZE);
+}
+
+/* Each test starts native with every thunk given back (an all-NATIVE
+ * re-patch reclaims what earlier tests left). */
+static int rp_setup(void **st)
+{
+	static const struct pvpatch_policy native;
+
+	if (setup(st))
+		return -1;
+	rv = (struct pvpatch_rendezvous){
+		.stop = rp_stop, .release = rp_release, .sync = rp_sync, .ctx = rp_ctx,
+		.max_ctx = 4, .tries = 4, .scratch = rp_scratch, .scratch_size = sizeof(rp_scratch),
+	};
+	rp_busy = 0;
+	memset(rp_stack, 0, sizeof(rp_stack));
+	if (!text_before)
+		text_before = malloc(text_len);
+	if (!thunks_before)
+		thunks_before = malloc(THUNK_SIZE);
+	if (pvpatch_repatch(&pv, &native, &rv, &rep) || pv.thunks_used)
+		return -1;
+	/* The mutation check (tests/unit/test_patcher.py): quiescence off. */
+	if (mutate_no_quiesce)
+		pv.flags |= PVPATCH_F_NO_QUIESCE_DEBUG;
+	return 0;
+}
+
+static void policy_call(struct pvpatch_policy *p, const void *cr3_backend)
+{
+	memset(p, 0, sizeof(*p));
+	p->op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_mem_size };
+	p->op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = cr3_backend };
+}
+
+/*
+ * NATIVE -> CALL -> INLINE -> NATIVE, each re-patch writing exactly what a
+ * pvpatch_apply() of the same policy writes (text and thunk area compared
+ * whole), in one stop, and the sites doing what the policy says.
+ */
+static void test_repatch_native_call_inline_native(void **st)
+{
+	static struct pvpatch_policy pcall, pinl, native;
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	const struct pvpatch_site *m = rec(site_mem_size, PVPATCH_OP_MEM_SIZE);
+	uintptr_t start = (uintptr_t)__executable_start & ~(uintptr_t)4095;
+	uint8_t *want_text = malloc(text_len), *want_thunks = malloc(THUNK_SIZE);
+	unsigned int n_cr3 = count_op(PVPATCH_OP_WRITE_CR3), n_mem = count_op(PVPATCH_OP_MEM_SIZE);
+	unsigned int n_fl = count_op(PVPATCH_OP_SAVE_FL);
+
+	(void)st;
+	policy_call(&pcall, be_write_cr3);
+	pinl = pcall;
+	pinl.op[PVPATCH_OP_WRITE_CR3].mode = PVPATCH_MODE_NATIVE;
+	pinl.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_INLINE, .tmpl = &t_const, .params = { 0x202 } };
+	/* What the boot path writes for pcall (its thunks stay in the index). */
+	assert_int_equal(pvpatch_apply(&pv, &pcall, &rep), 0);
+	memcpy(want_text, (void *)start, text_len);
+	memcpy(want_thunks, pv.thunks, THUNK_SIZE);
+	assert_int_equal(pvpatch_revert(&pv, &rep), 0);
+	assert_text_native();
+
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	assert_int_equal(rep.status, PVPATCH_RP_DONE);
+	assert_memory_equal((void *)start, want_text, text_len);
+	assert_memory_equal(pv.thunks, want_thunks, THUNK_SIZE);
+	assert_int_equal(rep.stops, 1);
+	assert_int_equal(rep.retries, 0);
+	assert_int_equal(rep.written, n_cr3 + n_mem);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_WRITE_CR3][PVPATCH_MODE_CALL], n_cr3);
+	assert_true(call_target(site_bytes(w)) >= (uintptr_t)pv.thunks);
+	assert_int_equal(call_target(site_bytes(m)), (uintptr_t)be_mem_size);
+	assert_int_equal(site_mem_size(), 0x777000);
+	site_write_cr3(0x7000);
+	assert_int_equal(cr3_seen, 0x7000);
+	dump_site("repatch_call", m, "call");
+
+	/* CALL -> INLINE (save_fl), write_cr3 back to native: its thunk goes. */
+	assert_int_equal(pvpatch_apply(&pv, &pinl, &rep), 0);
+	memcpy(want_text, (void *)start, text_len);
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);	/* back to pcall */
+	assert_int_equal(rp_call(&pinl), PVPATCH_RP_DONE);
+	assert_memory_equal((void *)start, want_text, text_len);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_SAVE_FL][PVPATCH_MODE_INLINE], n_fl);
+	assert_int_equal(rep.written, n_fl + n_cr3);
+	assert_true(rep.thunks_reclaimed >= 1);
+	assert_int_equal(site_save_fl(), 0x202);
+	assert_int_equal(site_mem_size(), 0x777000);
+	for (size_t i = 0; i < THUNK_SIZE; i++)
+		assert_true(pv.thunks[i] == 0xcc || i >= pv.thunks_used || pv.thunks[i] == want_thunks[i]);
+
+	/* And back: every byte of text native, the used area all int3. */
+	assert_int_equal(rp_call(&native), PVPATCH_RP_DONE);
+	assert_text_native();
+	assert_int_equal(pv.thunks_used, 0);
+	for (size_t i = 0; i < THUNK_SIZE; i++)
+		assert_true(pv.thunks[i] == 0xcc || pv.thunks[i] == 0);
+	/* Nothing to do: no stop at all. */
+	assert_int_equal(rp_call(&native), PVPATCH_RP_DONE);
+	assert_int_equal(rep.stops, 0);
+	assert_string_equal(rv_log, "");
+	free(want_text);
+	free(want_thunks);
+}
+
+/* Hooks in the documented order: stop, (release, stop)* while busy, the
+ * pokes, sync, release after writes. */
+static void test_repatch_hook_order(void **st)
+{
+	static struct pvpatch_policy pcall;
+	const struct pvpatch_site *m = rec(site_mem_size, PVPATCH_OP_MEM_SIZE);
+	size_t k;
+
+	(void)st;
+	policy_call(&pcall, be_write_cr3);
+	rp_busy_ctx = (struct pvpatch_cpu_context){
+		.rip = (uintptr_t)site_bytes(m) + 1, .rsp = (uintptr_t)&rp_stack[0],
+		.stack_top = (uintptr_t)&rp_stack[64] };
+	rp_busy = 2;
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	assert_int_equal(rep.stops, 3);
+	assert_int_equal(rep.retries, 2);
+	assert_memory_equal(rv_log, "SRSRS", 5);
+	for (k = 5; rv_log[k] == 'P'; k++)
+		;
+	assert_true(k > 5);
+	assert_string_equal(rv_log + k, "YW");
+	assert_int_equal(site_mem_size(), 0x777000);
+}
+
+/* A CPU that stays where the text changes: give up after rv.tries stops,
+ * with the reason, and not one byte of text or thunk area changed. */
+static void busy_gives_up(uintptr_t rip, uintptr_t word, const struct pvpatch_policy *p)
+{
+	rp_stack[10] = word;
+	rp_busy_ctx = (struct pvpatch_cpu_context){
+		.rip = rip, .rsp = (uintptr_t)&rp_stack[2], .stack_top = (uintptr_t)&rp_stack[64] };
+	rp_busy = 1000;
+	snapshot();
+	assert_int_equal(rp_call(p), PVPATCH_RP_BUSY);
+	assert_int_equal(rep.status, PVPATCH_RP_BUSY);
+	assert_string_equal(pvpatch_repatch_str(rep.status), "not quiescent");
+	assert_int_equal(rep.stops, 4);
+	assert_int_equal(rep.retries, 4);
+	assert_string_equal(rv_log, "SRSRSRSR");
+	assert_int_equal(rep.written, 0);
+	assert_int_equal(rep.busy_cpu, 1);
+	assert_int_equal(rep.busy_addr, word ? word : rip);
+	assert_int_equal(rep.busy_at, word ? (uintptr_t)&rp_stack[10] : 0);
+	assert_unchanged();
+	rp_stack[10] = 0;
+	rp_busy = 0;
+}
+
+static void test_repatch_busy_rip_in_site(void **st)
+{
+	static struct pvpatch_policy pcall;
+	const struct pvpatch_site *m = rec(site_mem_size, PVPATCH_OP_MEM_SIZE);
+	const uint8_t *a = site_bytes(m);
+
+	(void)st;
+	policy_call(&pcall, be_write_cr3);
+	busy_gives_up((uintptr_t)a + 1, 0, &pcall);
+	busy_gives_up((uintptr_t)a + m->site_len - 1, 0, &pcall);
+	assert_int_equal(site_mem_size(), native_mem_size());
+	/* At the first byte, or just past the site: it runs the new bytes. */
+	rp_busy_ctx.rip = (uintptr_t)a;
+	rp_busy = 1000;
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	assert_int_equal(rep.retries, 0);
+	assert_int_equal(site_mem_size(), 0x777000);
+}
+
+static void test_repatch_busy_rip_in_thunk(void **st)
+{
+	static struct pvpatch_policy pcall, pnat;
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	uintptr_t thunk;
+
+	(void)st;
+	policy_call(&pcall, be_write_cr3);
+	memset(&pnat, 0, sizeof(pnat));
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	thunk = call_target(site_bytes(w));
+	assert_true(thunk >= (uintptr_t)pv.thunks);
+	busy_gives_up(thunk + 3, 0, &pnat);
+	site_write_cr3(0x9000);
+	assert_int_equal(cr3_seen, 0x9000);
+}
+
+/* A return address on the stack, into a changing site or a thunk; a word
+ * below RSP is no return address. */
+static void test_repatch_busy_stack_word(void **st)
+{
+	static struct pvpatch_policy pcall, pnat;
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	const struct pvpatch_site *m = rec(site_mem_size, PVPATCH_OP_MEM_SIZE);
+
+	(void)st;
+	policy_call(&pcall, be_write_cr3);
+	memset(&pnat, 0, sizeof(pnat));
+	busy_gives_up((uintptr_t)rp_stop, (uintptr_t)site_bytes(m) + m->site_len, &pcall);
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	busy_gives_up((uintptr_t)rp_stop, call_target(site_bytes(w)) + 9, &pnat);
+	busy_gives_up((uintptr_t)rp_stop, (uintptr_t)site_bytes(w) + 5, &pnat);
+	/* Below RSP: not scanned. */
+	rp_stack[1] = (uintptr_t)site_bytes(w) + 5;
+	rp_busy_ctx = (struct pvpatch_cpu_context){
+		.rip = (uintptr_t)rp_stop, .rsp = (uintptr_t)&rp_stack[2],
+		.stack_top = (uintptr_t)&rp_stack[64] };
+	rp_busy = 1000;
+	assert_int_equal(rp_call(&pnat), PVPATCH_RP_DONE);
+	assert_int_equal(rep.retries, 0);
+	assert_text_native();
+}
+
+/* A CPU inside a backend family a changing CALL site calls. */
+static void test_repatch_busy_rip_in_backend_family(void **st)
+{
+	static const uint8_t be_code[] = { 0xb8, 0x34, 0x12, 0x00, 0x00, 0xc3 };
+	static struct pvpatch_policy pcall, pnat;
+	const struct pvpatch_backend_family fam[] = {
+		{ "mem", FAMILY_AREA + 512, FAMILY_AREA + 576 },
+		{ "desc", FAMILY_AREA + 1024, FAMILY_AREA + 1088 },
+	};
+
+	(void)st;
+	memset(FAMILY_AREA + 512, 0x90, 64);
+	memcpy(FAMILY_AREA + 512, be_code, sizeof(be_code));
+	memset(&pcall, 0, sizeof(pcall));
+	memset(&pnat, 0, sizeof(pnat));
+	pcall.op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = FAMILY_AREA + 512 };
+	rv.families = fam;
+	rv.n_families = 2;
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	assert_int_equal(site_mem_size(), 0x1234);
+	busy_gives_up((uintptr_t)FAMILY_AREA + 517, 0, &pnat);
+	/* A family no changing site calls: quiescent. */
+	rp_busy_ctx.rip = (uintptr_t)FAMILY_AREA + 1030;
+	rp_busy = 1000;
+	assert_int_equal(rp_call(&pnat), PVPATCH_RP_DONE);
+	assert_int_equal(site_mem_size(), native_mem_size());
+	rv.families = NULL;
+	rv.n_families = 0;
+}
+
+/* Planning fails (thunk area full): nothing written, no stop, the index
+ * and the area as they were; the same re-patch with room succeeds. */
+static void test_repatch_plan_failure_changes_nothing(void **st)
+{
+	static struct pvpatch_policy pcall;
+
+	(void)st;
+	policy_call(&pcall, be_write_cr3);
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	assert_true(pv.thunks_used > 0);
+	pcall.op[PVPATCH_OP_WRITE_CR3].backend = be_write_cr3_b;	/* needs new thunks */
+	pv.thunks_size = pv.thunks_used + 16;
+	snapshot();
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_PLAN);
+	pv.thunks_size = THUNK_SIZE;
+	assert_int_equal(rep.status, PVPATCH_RP_PLAN);
+	assert_true(rejects_with(PVPATCH_E_THUNK_SPACE) > 0);
+	assert_int_equal(rep.written, 0);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_WRITE_CR3][PVPATCH_MODE_CALL],
+			 count_op(PVPATCH_OP_WRITE_CR3));
+	assert_string_equal(rv_log, "");
+	assert_unchanged();
+	site_write_cr3(0x3000);
+	assert_int_equal(cr3_seen, 0x3000);	/* still the first backend */
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	site_write_cr3(0x3000);
+	assert_int_equal(cr3_seen, 0x3001);
+}
+
+/*
+ * Reclaimed thunk space is reused (first fit), the area stays code and
+ * int3 only (decoded with the project's decoder), and its use does not grow
+ * across policies that need the same room.
+ */
+static void test_repatch_reclaim_reuse(void **st)
+{
+	static struct pvpatch_policy pa, pb, pnat;
+	const struct pvpatch_site *w = rec(site_write_cr3, PVPATCH_OP_WRITE_CR3);
+	uintptr_t ta;
+	size_t used_a;
+
+	(void)st;
+	policy_call(&pa, be_write_cr3);
+	policy_call(&pb, be_write_cr3_b);
+	memset(&pnat, 0, sizeof(pnat));
+	assert_int_equal(rp_call(&pa), PVPATCH_RP_DONE);
+	ta = call_target(site_bytes(w));
+	used_a = pv.thunks_used;
+	assert_int_equal(rp_call(&pnat), PVPATCH_RP_DONE);
+	assert_true(rep.thunks_reclaimed >= 1);
+	for (size_t i = 0; i < used_a; i++)
+		assert_int_equal(pv.thunks[i], 0xcc);
+	assert_int_equal(rp_call(&pb), PVPATCH_RP_DONE);
+	assert_int_equal(call_target(site_bytes(w)), ta);	/* the same place */
+	assert_int_equal(pv.thunks_used, used_a);
+	/* Alternating policies: the area does not grow past two policies' room. */
+	for (int round = 0; round < 4; round++) {
+		assert_int_equal(rp_call(round & 1 ? &pb : &pa), PVPATCH_RP_DONE);
+		assert_true(rep.thunks_reclaimed >= 1);
+		assert_true(pv.thunks_used <= 2 * used_a);
+		site_write_cr3(0x100);
+		assert_int_equal(cr3_seen, round & 1 ? 0x101 : 0x100);
+	}
+	/* Only code and int3: each thunk at a multiple of 16 decodes (with the
+	 * project's decoder) up to its return; nothing else but int3. */
+	for (size_t off = 0; off < pv.thunks_used;) {
+		size_t ret_at;
+
+		if (pv.thunks[off] == 0xcc) {
+			off++;
+			continue;
+		}
+		assert_int_equal(off % 16, 0);
+		off += thunk_code_len(pv.thunks + off, pv.thunks_used - off, &ret_at);
+	}
+	for (size_t i = pv.thunks_used; i < THUNK_SIZE; i++)
+		assert_true(pv.thunks[i] == 0 || pv.thunks[i] == 0xcc);
+}
+
+/* A CALL to a backend in a freed family is refused per site, as at boot:
+ * the sites fall back, nothing calls the freed bytes. */
+static void test_repatch_refuses_freed_backend(void **st)
+{
+	static struct pvpatch_policy pcall;
+	uint8_t *fam_mem = FAMILY_AREA + 3072;
+	const struct pvpatch_backend_family fam = { "sched", fam_mem, fam_mem + 64 };
+	unsigned int n_mem = count_op(PVPATCH_OP_MEM_SIZE);
+
+	(void)st;
+	memset(fam_mem, 0xc3, 64);
+	assert_int_equal(pvpatch_free_backends(&pv, &fam, 1, 0xcc), 64);
+	memset(&pcall, 0, sizeof(pcall));
+	pcall.op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = fam_mem + 8 };
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_DONE);
+	assert_int_equal(rejects_with(PVPATCH_E_FREED), n_mem);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_MEM_SIZE][PVPATCH_MODE_NATIVE], n_mem);
+	assert_int_equal(rep.written, 0);
+	assert_text_native();
+	assert_int_equal(site_mem_size(), native_mem_size());
+}
+
+static void test_repatch_unusable(void **st)
+{
+	static struct pvpatch_policy pcall;
+
+	(void)st;
+	policy_call(&pcall, be_write_cr3);
+	rv.scratch_size = PVPATCH_REPATCH_SCRATCH(MAX_SITES, THUNK_SIZE) / 4;
+	snapshot();
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_UNUSABLE);
+	rv.scratch_size = sizeof(rp_scratch);
+	rv.stop = NULL;
+	assert_int_equal(rp_call(&pcall), PVPATCH_RP_UNUSABLE);
+	rv.stop = rp_stop;
+	assert_string_equal(rv_log, "");
+	assert_unchanged();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2040,6 +2494,17 @@ int main(void)
 		cmocka_unit_test_setup(test_malformed_records, setup),
 		cmocka_unit_test_setup(test_unusable_descriptor, setup),
 		cmocka_unit_test_setup(test_debug_dump_and_report, setup),
+		/* Last: they give back thunks, after which the area is first fit. */
+		cmocka_unit_test_setup(test_repatch_native_call_inline_native, rp_setup),
+		cmocka_unit_test_setup(test_repatch_hook_order, rp_setup),
+		cmocka_unit_test_setup(test_repatch_busy_rip_in_site, rp_setup),
+		cmocka_unit_test_setup(test_repatch_busy_rip_in_thunk, rp_setup),
+		cmocka_unit_test_setup(test_repatch_busy_stack_word, rp_setup),
+		cmocka_unit_test_setup(test_repatch_busy_rip_in_backend_family, rp_setup),
+		cmocka_unit_test_setup(test_repatch_plan_failure_changes_nothing, rp_setup),
+		cmocka_unit_test_setup(test_repatch_reclaim_reuse, rp_setup),
+		cmocka_unit_test_setup(test_repatch_refuses_freed_backend, rp_setup),
+		cmocka_unit_test_setup(test_repatch_unusable, rp_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
