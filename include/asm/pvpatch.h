@@ -6,7 +6,8 @@
  * gives it a few buffers (no allocation happens inside), and calls
  * pvpatch_apply() once at boot with the policy negotiated with the
  * hypervisor.  Calling it again with another policy re-patches; with an
- * all-NATIVE policy (pvpatch_revert()) every site is native again.
+ * all-NATIVE policy (pvpatch_revert()) every site is native again.  While
+ * other CPUs run, pvpatch_repatch() re-patches instead (below).
  *
  * Early patching runs single-threaded: the default text poke (pv->poke
  * NULL) turns interrupts off around each write and serialises the CPU after
@@ -286,9 +287,21 @@ enum pvpatch_repatch_status {
 const char *pvpatch_repatch_str(unsigned int status);
 
 /*
- * Move every site to policy while other CPUs run: plan everything, stop
- * the CPUs, write only when none is inside what changes, serialise every
- * CPU, reclaim the thunks no site calls any more.  Returns 0 or an enum
+ * Move every site to policy while other CPUs run.  The contract:
+ *  1. plan first: every site's bytes and new thunks into rv->scratch; a
+ *     thunk that does not fit fails it all (PVPATCH_RP_PLAN); a CALL into
+ *     a freed family falls back per site (PVPATCH_E_FREED), as at boot;
+ *  2. rv->stop() stops the other CPUs and reports their contexts;
+ *  3. quiescent when no RIP is in a changing site past its first byte, in
+ *     the thunk area or in a family a changing CALL site calls, and no
+ *     stack word in [rsp, stack_top) points into a changing site or the
+ *     thunk area (conservative);
+ *  4. else rv->release(arg, false) and again, rv->tries times at most, then
+ *     PVPATCH_RP_BUSY;
+ *  5. the writes, through pv->poke, while stopped;
+ *  6. the thunks no site calls are given back (int3; space reused);
+ *  7. rv->sync() here, then rv->release(arg, true): every other CPU
+ *     serialises before it runs on.  Returns 0 or an enum
  * pvpatch_repatch_status (also in report->status); on any non-zero return
  * no byte of text or thunk area was written.  The contract is numbered in
  * arch/x86/alternatives/repatch.c and in the README ("Live re-patching").
