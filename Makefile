@@ -74,7 +74,7 @@ include mk/fuzz.mk
 include mk/guest.mk
 include mk/bench.mk
 include mk/tools.mk
-units: $(UNIT_BINS)
+units: $(UNIT_BINS) insn-tests
 
 # --- examples/minimal: an adopter kernel built only through pvpatch.mk ------
 # Its own make, as any kernel's: nothing of this Makefile leaks into it.
@@ -85,7 +85,7 @@ examples:
 # --- tests ------------------------------------------------------------------
 check: $(DEPS_STAMP)
 	$(Q)$(MAKE) all
-	$(Q)$(PYTHON) -m pytest -q tests
+	$(Q)$(PYTHON) -m pytest -q -n 2 --dist loadscope $(PYTEST_ARGS) tests
 
 demo: $(DEPS_STAMP)
 	$(Q)$(MAKE) all

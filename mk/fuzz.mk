@@ -23,7 +23,7 @@
 #
 # Reproduce a crash: $(FUZZ_BIN) FILE (FUZZ_PATCH_VERBOSE=1 shows the
 # records and reports), $(FUZZ_ROM_BIN) FILE (FUZZ_ROM_VERBOSE=1 shows the
-# verdict and each site's mode).
+# verdict, naming the input by size and CRC-32, and each site's mode).
 #
 # libFuzzer needs clang and its runtime (Debian: clang, libclang-rt-14-dev).
 

@@ -48,8 +48,10 @@
  * whose verdict must be the parser's; and parsed as a command line itself.
  *
  * Any failure prints what went wrong and aborts, which libFuzzer reports as
- * a crash with the input saved.  FUZZ_ROM_VERBOSE=1 prints the verdict and
- * each site's mode and rejects; FUZZ_ROM_STATS=1 prints at exit how many
+ * a crash with the input saved.  FUZZ_ROM_VERBOSE=1 prints the verdict
+ * (one line per execution, naming the input by its size and zlib CRC-32, so
+ * that a script can match verdicts to inputs one to one) and each site's
+ * mode and rejects; FUZZ_ROM_STATS=1 prints at exit how many
  * inputs were accepted and why the others were refused.
  *
  * Input layout (missing bytes read as 0; tests/fuzz/make-rom-seeds.py
@@ -1110,7 +1112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(!memcmp(rom, orig, len), "the parser changed the ROM");
 	model(rom, len, fp, be, preserves, &m);
 	if (verbose)
-		fprintf(stderr, "ROM of %zu bytes (total_len %zu): %s%s (model: %s)\n", len, total,
+		fprintf(stderr, "input %zu bytes crc32 %08x: ROM of %zu bytes (total_len %zu): "
+			"%s%s (model: %s)\n", size, crc32_zlib(data, size), len, total,
 			ret ? "refused: " : "accepted", ret ? (why ? why : "(null)") : "",
 			m.refused ? m.refused : "accepted");
 	CHECK(ret == 0 || ret == -1, "pvpatch_rom_policy returned %d", ret);
