@@ -87,10 +87,13 @@ check: $(DEPS_STAMP)
 	$(Q)$(MAKE) all
 	$(Q)$(PYTHON) -m pytest -q -n 2 --dist loadscope $(PYTEST_ARGS) tests
 
+# DEMO_ARGS: tools/pvdemo's options, e.g. --json (then stdout is the JSON
+# object alone: the build's output goes to stderr).
+DEMO_JSON = $(filter --json,$(DEMO_ARGS))
 demo: $(DEPS_STAMP)
-	$(Q)$(MAKE) all
-	$(Q)$(PYTHON) tools/pvsites stats $(GUEST_ELF) | head -1
-	$(Q)$(PYTHON) tools/pvdemo $(GUEST_ELF32)
+	$(Q)$(MAKE) --no-print-directory all $(if $(DEMO_JSON),>&2)
+	$(Q)$(if $(DEMO_JSON),:,$(PYTHON) tools/pvsites stats $(GUEST_ELF) | head -1)
+	$(Q)$(PYTHON) tools/pvdemo $(DEMO_ARGS) $(GUEST_ELF32)
 
 clean:
 	$(call quiet,CLEAN,$(B))
