@@ -594,8 +594,8 @@ int patcher_begin(struct pvpatch *pv, const struct pvpatch_policy *pol,
 {
 	/* No report wanted: nothing is counted (no static scratch report that
 	 * two descriptors patched at once would share). */
-	for (size_t b = 0; rep && b < sizeof(*rep); b++)
-		((uint8_t *)rep)[b] = 0;
+	if (rep)
+		pv_zero(rep, sizeof(*rep));
 	if (!pv || (!pv->ready && init(pv)))
 		return -1;
 	if (rep)

@@ -72,6 +72,7 @@
  * not call from inside a site, thunk or backend.
  */
 #include "internal.h"
+#include "util.h"
 
 #define PLAN_KEEP	0x7f	/* scratch mode byte: the site stays as it is */
 #define PLAN_CHANGES	0x80	/* ... or: its planned bytes differ from the text */
@@ -233,8 +234,8 @@ int pvpatch_repatch(struct pvpatch *pv, const struct pvpatch_policy *policy,
 	size_t used_before;
 	bool changes = false, failed = false;
 
-	for (size_t b = 0; rep && b < sizeof(*rep); b++)
-		((uint8_t *)rep)[b] = 0;
+	if (rep)
+		pv_zero(rep, sizeof(*rep));
 	if (!pv || !rv || !rv->stop || !rv->release || (rv->max_ctx && !rv->ctx) || !pv->sites ||
 	    pv->sites_end < pv->sites || !rv->scratch ||
 	    rv->scratch_size < PVPATCH_REPATCH_SCRATCH(pv->sites_end - pv->sites,

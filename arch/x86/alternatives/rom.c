@@ -12,6 +12,7 @@
  * profile files), parsed here the same way.
  */
 #include "internal.h"
+#include "util.h"
 
 /* Fields are read byte by byte: the ROM may sit at any alignment. */
 static uint32_t get(const uint8_t *p, unsigned int size)
@@ -394,15 +395,13 @@ int pvpatch_rom_policy(const void *data, size_t len, const struct pvpatch_rom_en
 		return -1;
 	}
 
-	for (size_t b = 0; b < sizeof(*out); b++)
-		((uint8_t *)out)[b] = 0;
+	pv_zero(out, sizeof(*out));
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		out->op[op].backend = env->backends ? env->backends[op] : NULL;
 		out->op[op].preserves = env->preserves ? env->preserves[op] : 0;
 	}
 	store->entries_used = store->entries_ignored = 0;
-	for (size_t i = 0; i < sizeof(store->hypervisor); i++)
-		store->hypervisor[i] = 0;
+	pv_zero(store->hypervisor, sizeof(store->hypervisor));
 	copy_name(store->hypervisor, h.name, h.name_size);
 	off = h.entries_off;
 	for (uint32_t i = 0; i < h.n_entries; i++) {

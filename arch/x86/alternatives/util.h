@@ -24,6 +24,13 @@ static inline int pv_strcmp(const char *a, const char *b)
 	return (unsigned char)*a - (unsigned char)*b;
 }
 
+/* Clear n bytes (a loop, not a memset call: the runtime links with nothing). */
+static inline void pv_zero(void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		((unsigned char *)p)[i] = 0;
+}
+
 /* Whether s[0..len) is exactly the string t. */
 static inline int pv_eq(const char *s, size_t len, const char *t)
 {

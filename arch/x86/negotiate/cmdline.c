@@ -141,8 +141,7 @@ static void parse_site(struct pvpatch_cmdline *cmd, const char *v, size_t len,
 void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
 			   void (*print)(const char *))
 {
-	for (size_t b = 0; b < sizeof(*cmd); b++)
-		((uint8_t *)cmd)[b] = 0;
+	pv_zero(cmd, sizeof(*cmd));
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		cmd->op_mode[op] = -1;
 	while (s && *s) {

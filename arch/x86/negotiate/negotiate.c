@@ -103,8 +103,7 @@ void pvpatch_negotiate(struct pvpatch_negotiation *neg, const void *rom, long ro
 	const char *why = NULL;
 	bool chosen = false;
 
-	for (size_t i = 0; i < sizeof(neg->policy); i++)
-		((uint8_t *)&neg->policy)[i] = 0;
+	pv_zero(&neg->policy, sizeof(neg->policy));
 	neg->rom_refused = NULL;
 	if (neg->cmd.off) {
 		set_source(neg, "off", NULL);
@@ -132,8 +131,7 @@ void pvpatch_negotiate(struct pvpatch_negotiation *neg, const void *rom, long ro
 		} else {
 			/* A built-in profile is the kernel's own data: refused, it
 			 * means a build gone wrong; every site stays native. */
-			for (size_t i = 0; i < sizeof(neg->policy); i++)
-				((uint8_t *)&neg->policy)[i] = 0;
+			pv_zero(&neg->policy, sizeof(neg->policy));
 			for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 				neg->policy.op[op].backend = neg->backend[op];
 				neg->policy.op[op].preserves = neg->preserves[op];

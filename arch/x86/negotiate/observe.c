@@ -64,8 +64,7 @@ void pvpatch_observe(const struct pvpatch_env *env, struct pvpatch_hv_facts *f)
 {
 	uint32_t r[4];
 
-	for (size_t b = 0; b < sizeof(*f); b++)
-		((uint8_t *)f)[b] = 0;
+	pv_zero(f, sizeof(*f));
 	/* ROM entries may test any CPUID bit (Linux alternatives' facts). */
 	f->cpuid = env->cpuid ? env->cpuid : cpuid_insn;
 	cpuid(env, 1, r);
