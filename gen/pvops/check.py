@@ -208,11 +208,16 @@ def _check_op(raw: RawOp, file: str) -> Op:
         raise SpecError(file, modes_line, "mode INLINE needs inline_max (bytes "
                         "reserved for templates)")
 
-    # CALL: the call, and with one compiler-chosen register operand room to
-    # save the register the call sequence moves it through.
+    # The site holds the native code and the CALL form, never a long INLINE
+    # template (those run out of line, from a stub in the thunk area, which
+    # the site jumps to: CALL_LEN bytes).  CALL: the call, and with one
+    # compiler-chosen register operand room to save the register the call
+    # sequence moves it through.
     free_operands = sum(1 for o in ins + outs if o.pin is None)
     call_len = layout.CALL_LEN + (layout.CALL_SAVE_LEN if free_operands == 1 else 0)
-    site_len = max(native_max, inline_max, call_len if "CALL" in modes else 0)
+    site_len = max(native_max, call_len if "CALL" in modes else 0,
+                   layout.CALL_LEN if "INLINE" in modes else 0)
+    site_line = line
     if (v := _one(raw, "site")):
         explicit = _number(file, v[0], "site", v[1], 1, layout.MAX_SITE)
         if native_max > explicit:
@@ -222,11 +227,29 @@ def _check_op(raw: RawOp, file: str) -> Op:
             raise SpecError(file, v[0], f"site {explicit} is too short for "
                             f"the modes allowed, which need {site_len}")
         site_len = explicit
+        site_line = v[0]
+
+    # NATIVE pads with one NOP of at most MAX_NOP bytes, never a JMP, for
+    # every register allocation: the shortest native code decides.  Without
+    # native_min, each instruction counts as one byte (a safe lower bound).
+    native_min = max(1, len(native))
+    if (v := _one(raw, "native_min")):
+        native_min = _number(file, v[0], "native_min", v[1], 1, layout.MAX_SITE)
+        if native_min > native_max:
+            raise SpecError(file, v[0], f"native_min {native_min} > "
+                            f"native_max {native_max}")
+        if site_line == line:
+            site_line = v[0]
+    if site_len - native_min > layout.MAX_NOP:
+        raise SpecError(file, site_line, f"site {site_len} leaves "
+                        f"{site_len - native_min} bytes after the shortest native "
+                        f"code ({native_min}): NATIVE padding must be one NOP of at "
+                        f"most {layout.MAX_NOP} (give native_min, or a shorter site)")
 
     doc = " ".join(t for _, t in raw.fields.get("doc", []))
     return Op(raw.name, abi, file, raw.line, cls, ins, outs, scratch, native,
               natives[0][0], clobbers, memory, cc, modes, native_max,
-              inline_max, site_len, native_call, doc, names, consumed,
+              inline_max, site_len, native_min, native_call, doc, names, consumed,
               optional, pair)
 
 

@@ -29,12 +29,11 @@ def regnum_macro() -> str:
 
 
 def pad_macro() -> str:
-    """pvpatch_pad N: N bytes executed as one instruction at most."""
+    """pvpatch_pad N: N bytes as one NOP (the spec check keeps N <= MAX_NOP)."""
     return "\n".join([
         ".macro pvpatch_pad n:req",
         f"\t.if (\\n) > {layout.MAX_NOP}",
-        "\t.byte 0xeb, (\\n) - 2",
-        "\t.skip (\\n) - 2, 0xcc",
+        '\t.error "pvpatch: padding longer than one NOP"',
         "\t.elseif (\\n) > 0",
         f"\t.nops (\\n), {layout.MAX_NOP}",
         "\t.endif",

@@ -130,10 +130,12 @@ CALL_LEN = 5
 # result) -- one call instead of two through a thunk.  Sites stay short
 # enough that NATIVE pads with a single NOP.
 CALL_SAVE_LEN = 5
-# Longest single NOP the padding uses; longer padding becomes a short JMP.
+# Longest single NOP (Linux's ASM_NOP_MAX): a NATIVE site pads with one NOP
+# of at most this many bytes, never a JMP (gen/pvops/check.py refuses a site
+# longer than its shortest native code plus this).
 MAX_NOP = 11
-# Longest site: padding beyond MAX_NOP is a short JMP, whose rel8 must reach
-# the end of the site.
+# Longest site (a CALL or INLINE site's own padding beyond MAX_NOP is a short
+# JMP over int3, whose rel8 must reach the end of the site).
 MAX_SITE = 128
 
 

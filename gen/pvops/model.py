@@ -64,6 +64,9 @@ class Op:
     native_max: int
     inline_max: int
     site_len: int
+    # Shortest native encoding over all register choices (a lower bound when
+    # the spec does not give it): the padding rule is checked against it.
+    native_min: int
     native_call: str | None = None  # symbol, when the native code is a call
     doc: str = ""
     all_operands: list[str] = field(default_factory=list)

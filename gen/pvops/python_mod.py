@@ -120,6 +120,7 @@ def _op(op) -> dict:
         "modes": list(op.modes),
         "site_len": op.site_len,
         "native_max": op.native_max,
+        "native_min": op.native_min,
         "inline_max": op.inline_max,
         "flags": op.flags,
         "line": op.line,

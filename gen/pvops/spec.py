@@ -14,7 +14,7 @@ from .model import SpecError
 # Keys that may appear more than once in an op; their values accumulate.
 REPEATABLE = {"native", "doc"}
 KEYS = {"class", "in", "out", "scratch", "native", "clobbers", "modes",
-        "native_max", "inline_max", "site", "doc", "optional", "pair"}
+        "native_max", "native_min", "inline_max", "site", "doc", "optional", "pair"}
 
 
 @dataclass

@@ -46,6 +46,13 @@ def _spec_ops(path):
     return [op.name for op in load(str(path)).ops]
 
 
+def _given_min(key):
+    """Ops whose spec gives native_min (else gen uses a lower bound)."""
+    from pvops.spec import parse
+    path = SPECS[key]
+    return {r.name for r in parse(path.read_text(), str(path)) if "native_min" in r.fields}
+
+
 def _cases():
     out = []
     for key, path in SPECS.items():
@@ -166,6 +173,16 @@ def test_native_max_is_longest_encoding(key, name, tmp_path_factory):
     assert longest == op["native_max"], (
         f"{key} op {name}: native_max {op['native_max']}, longest encoding "
         f"{longest} (shortest {shortest}, {len(recs)} register assignments)")
+    # NATIVE pads with one NOP, never a JMP, whatever the registers; and
+    # native_min, the bound gen checks that rule with, is never above the
+    # shortest encoding (exactly it where the spec gives it).
+    assert op["site_len"] - shortest <= mod.MAX_NOP, (
+        f"{key} op {name}: site {op['site_len']} around {shortest} bytes of native code")
+    if name in _given_min(key):
+        assert op["native_min"] == shortest, (
+            f"{key} op {name}: native_min {op['native_min']}, shortest encoding {shortest}")
+    else:
+        assert op["native_min"] <= shortest
 
 
 def test_site_error_when_native_too_long(tmp_path):

@@ -22,7 +22,7 @@ const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1] = {
 	[PVPATCH_OP_STORE_WORD] = {
 		.name = "store_word", .cls = "mem", .abi = 3,
 		.nargs = 2, .nouts = 0, .modes = 0xd,
-		.site_len = 16, .native_max = 5, .inline_max = 12,
+		.site_len = 12, .native_max = 5, .inline_max = 12,
 		.clobbers = 0x0000, .nscratch = 0,
 		.arg_pin = { -1, -1, -1, -1 }, .arg_size = { 8, 4, 0, 0 },
 		.out_pin = { -1, -1, -1, -1, -1 }, .out_size = { 0, 0, 0, 0, 0 },
@@ -30,7 +30,7 @@ const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1] = {
 	[PVPATCH_OP_MSR_GET] = {
 		.name = "msr_get", .cls = "msr", .abi = 4,
 		.nargs = 1, .nouts = 2, .modes = 0x5,
-		.site_len = 16, .native_max = 2, .inline_max = 16,
+		.site_len = 5, .native_max = 2, .inline_max = 16,
 		.clobbers = 0x0005, .nscratch = 0,
 		.arg_pin = { 1, -1, -1, -1 }, .arg_size = { 4, 0, 0, 0 },
 		.out_pin = { 0, 2, -1, -1, -1 }, .out_size = { 4, 4, 0, 0, 0 },
@@ -78,7 +78,7 @@ const struct pvpatch_op_info pvpatch_op_table[PVPATCH_MAX_OP + 1] = {
 	[PVPATCH_OP_GET_CLOCK] = {
 		.name = "get_clock", .cls = "time", .abi = 12,
 		.nargs = 0, .nouts = 1, .modes = 0xd,
-		.site_len = 24, .native_max = 5, .inline_max = 24,
+		.site_len = 5, .native_max = 5, .inline_max = 24,
 		.clobbers = 0x0fc7, .nscratch = 0,
 		.arg_pin = { -1, -1, -1, -1 }, .arg_size = { 0, 0, 0, 0 },
 		.out_pin = { 0, -1, -1, -1, -1 }, .out_size = { 8, 0, 0, 0, 0 },

@@ -219,8 +219,7 @@ __asm__(
 	".endm\n"
 	".macro pvpatch_pad n:req\n"
 	"	.if (\\n) > 11\n"
-	"	.byte 0xeb, (\\n) - 2\n"
-	"	.skip (\\n) - 2, 0xcc\n"
+	"	.error \"pvpatch: padding longer than one NOP\"\n"
 	"	.elseif (\\n) > 0\n"
 	"	.nops (\\n), 11\n"
 	"	.endif\n"
@@ -313,19 +312,19 @@ static __always_inline unsigned long pv_read_base(void)
 #line 33 "mini.spec"
 static __always_inline void pv_store_word(void * base, uint32_t v)
 {
-	asm volatile("880:\n\tmovl %[v], 0x10(%[base])\n\t881:\n\tpvpatch_site_end 880b, 881b, 3, 16, 5, 2, 0x0, a0=%[base], a1=%[v]"
+	asm volatile("880:\n\tmovl %[v], 0x10(%[base])\n\t881:\n\tpvpatch_site_end 880b, 881b, 3, 12, 5, 2, 0x0, a0=%[base], a1=%[v]"
 		     : 
 		     : [base] "r" (base), [v] "r" (v)
 		     : "memory");
 }
 
 /* Read an MSR (hi:lo). */
-#line 44 "mini.spec"
+#line 45 "mini.spec"
 static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t __o_lo;
 	uint32_t __o_hi;
-	asm volatile("880:\n\trdmsr\n\t881:\n\tpvpatch_site_end 880b, 881b, 4, 16, 2, 9, 0x5, ret=%[lo], a0=%[msr], x0=%[hi]"
+	asm volatile("880:\n\trdmsr\n\t881:\n\tpvpatch_site_end 880b, 881b, 4, 5, 2, 9, 0x5, ret=%[lo], a0=%[msr], x0=%[hi]"
 		     : [lo] "=a" (__o_lo), [hi] "=d" (__o_hi)
 		     : [msr] "c" (msr)
 		     : );
@@ -334,7 +333,7 @@ static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 }
 
 /* op port_out */
-#line 54 "mini.spec"
+#line 55 "mini.spec"
 static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 {
 	asm volatile("880:\n\toutb %[val], (%[port])\n\t881:\n\tpvpatch_site_end 880b, 881b, 5, 5, 1, 2, 0x0, a0=%[port], a1=%[val]"
@@ -344,7 +343,7 @@ static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 }
 
 /* Flush the non-global TLB entries of this CPU. */
-#line 61 "mini.spec"
+#line 62 "mini.spec"
 static __always_inline void pv_tlb_flush(void)
 {
 	unsigned long __s_tmp;
@@ -355,7 +354,7 @@ static __always_inline void pv_tlb_flush(void)
 }
 
 /* op msr_pair */
-#line 74 "mini.spec"
+#line 75 "mini.spec"
 static __always_inline void pv_msr_pair(uint32_t msr, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t __o_lo;
@@ -378,7 +377,7 @@ static __always_inline uint64_t pv_msr_getq(uint32_t msr)
 }
 
 /* op msr_put */
-#line 84 "mini.spec"
+#line 85 "mini.spec"
 static __always_inline void pv_msr_put(uint32_t msr, uint32_t lo, uint32_t hi)
 {
 	asm volatile("880:\n\twrmsr\n\t881:\n\tpvpatch_site_end 880b, 881b, 8, 5, 2, 3, 0x0, a0=%[msr], a1=%[lo], a2=%[hi]"
@@ -394,7 +393,7 @@ static __always_inline void pv_msr_putq(uint32_t msr, uint64_t val)
 }
 
 /* op port_outs */
-#line 94 "mini.spec"
+#line 95 "mini.spec"
 static __always_inline void pv_port_outs(uint16_t port, const volatile void * buf, unsigned long count)
 {
 	const volatile void * __i_buf = buf;
@@ -412,7 +411,7 @@ extern uint64_t native_get_clock(void);
 static __always_inline uint64_t pv_get_clock(void)
 {
 	uint64_t __o_secs;
-	asm volatile("880:\n\tcall native_get_clock\n\t881:\n\tpvpatch_site_end 880b, 881b, 12, 24, 5, 8, 0xfc7, ret=%[secs]"
+	asm volatile("880:\n\tcall native_get_clock\n\t881:\n\tpvpatch_site_end 880b, 881b, 12, 5, 5, 8, 0xfc7, ret=%[secs]"
 		     : [secs] "=a" (__o_secs), PVPATCH_CALL_CONSTRAINT
 		     : 
 		     : "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");

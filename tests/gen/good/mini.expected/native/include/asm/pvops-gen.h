@@ -50,7 +50,7 @@ static __always_inline void pv_store_word(void * base, uint32_t v)
 }
 
 /* Read an MSR (hi:lo). */
-#line 44 "mini.spec"
+#line 45 "mini.spec"
 static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t __o_lo;
@@ -64,7 +64,7 @@ static __always_inline void pv_msr_get(uint32_t msr, uint32_t *lo, uint32_t *hi)
 }
 
 /* op port_out */
-#line 54 "mini.spec"
+#line 55 "mini.spec"
 static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 {
 	asm volatile("outb %[val], (%[port])"
@@ -74,7 +74,7 @@ static __always_inline void pv_port_out(uint16_t port, uint8_t val)
 }
 
 /* Flush the non-global TLB entries of this CPU. */
-#line 61 "mini.spec"
+#line 62 "mini.spec"
 static __always_inline void pv_tlb_flush(void)
 {
 	unsigned long __s_tmp;
@@ -85,7 +85,7 @@ static __always_inline void pv_tlb_flush(void)
 }
 
 /* op msr_pair */
-#line 74 "mini.spec"
+#line 75 "mini.spec"
 static __always_inline void pv_msr_pair(uint32_t msr, uint32_t *lo, uint32_t *hi)
 {
 	uint32_t __o_lo;
@@ -108,7 +108,7 @@ static __always_inline uint64_t pv_msr_getq(uint32_t msr)
 }
 
 /* op msr_put */
-#line 84 "mini.spec"
+#line 85 "mini.spec"
 static __always_inline void pv_msr_put(uint32_t msr, uint32_t lo, uint32_t hi)
 {
 	asm volatile("wrmsr"
@@ -124,7 +124,7 @@ static __always_inline void pv_msr_putq(uint32_t msr, uint64_t val)
 }
 
 /* op port_outs */
-#line 94 "mini.spec"
+#line 95 "mini.spec"
 static __always_inline void pv_port_outs(uint16_t port, const volatile void * buf, unsigned long count)
 {
 	const volatile void * __i_buf = buf;
