@@ -36,6 +36,18 @@
  *           speculation past it), or `jmp return_thunk` when the kernel
  *           sets pv->return_thunk (return-thunk mitigations).  Thunks are
  *           the only code the patcher writes that returns.
+ *
+ * The thunk area also holds INLINE *stubs*: a template that does not fit
+ * its site (sites are sized for the native code and the call, never for a
+ * long template) runs out of line.  The site becomes `jmp stub` (int3 after
+ * it), and the stub, one per site, is the template fitted to that site's
+ * registers followed by a jump back to the site's end:
+ *     site:  jmp stub; int3 ...
+ *     stub:  push %rbx; mov $0x564d5868,%eax; ...; pop %rbx; jmp site+len
+ * No return address is pushed, so the template sees the stack as it would
+ * in the site.  Stubs live in the thunk index like thunks (key: the site's
+ * address, its registers and mask), so a re-patch plans, stages, scans and
+ * reclaims them exactly as thunks.
  */
 #include "internal.h"
 
@@ -50,6 +62,8 @@
 /* pvpatch_thunk_slot.flags, for pvpatch_repatch() */
 #define THUNK_STAGED	0x01	/* planned: its code is in pv->stage, not written yet */
 #define THUNK_CALLED	0x02	/* a site of the plan calls it */
+/* pvpatch_thunk_slot.preserves of an INLINE stub (.backend: its site) */
+#define THUNK_STUB	2
 _Static_assert(THUNK_MAX % THUNK_ALIGN == 0 && THUNK_MAX <= 255, "thunk size");
 
 static uint32_t site_regs(const struct site *s)
@@ -290,32 +304,82 @@ static int thunk_place(const struct pvpatch *pv, size_t len, size_t *at)
 	return 0;
 }
 
+/* What goes into the thunk area for one site: a thunk calling backend, or
+ * (pol set) the INLINE stub of the site. */
+struct area_req {
+	const struct site *s;
+	const void *backend;
+	bool preserves;
+	const struct pvpatch_op_policy *pol;
+};
+
+/* The code of req at its final address (e->addr); PVPATCH_OK or a reason. */
+static int area_code(const struct pvpatch *pv, const struct area_req *req, struct enc *e)
+{
+	const struct site *s = req->s;
+	int err;
+
+	if (!req->pol) {
+		thunk_code(e, s, req->backend, req->preserves, pv->return_thunk);
+		return PVPATCH_OK;
+	}
+	err = template_fit(req->pol->tmpl, req->pol->params, s, e);
+	if (err)
+		return err;
+	/* inline_max bounds what a ROM may give the op, in or out of line. */
+	if (e->len > s->info->inline_max)
+		return PVPATCH_E_TOO_LONG;
+	enc_jmp(e, (uintptr_t)s->addr + s->len);
+	return PVPATCH_OK;
+}
+
+/* Whether index entry t holds exactly the code req needs (a stub's key
+ * names its site, not its template: the code itself is compared). */
+static bool area_same_code(const struct pvpatch *pv, const struct pvpatch_thunk_slot *t,
+			   const struct area_req *req)
+{
+	const uint8_t *have = (t->flags & THUNK_STAGED) ? pv->stage : pv->thunks;
+	uint8_t code[THUNK_MAX];
+	struct enc e;
+
+	if (!req->pol)
+		return true;
+	enc_init(&e, code, sizeof(code), (uintptr_t)pv->thunks + t->code - 1);
+	if (area_code(pv, req, &e) || !enc_ok(&e) || e.len != t->len)
+		return false;
+	for (size_t i = 0; i < e.len; i++)
+		if (have[t->code - 1 + i] != code[i])
+			return false;
+	return true;
+}
+
 /*
- * The thunk for this site and backend: an existing one (found through
+ * The thunk (or stub) for this request: an existing one (found through
  * pv->thunk_index, open addressing), or a new one placed in the area, its
  * code and the int3 padding after it written in one poke -- or, while
  * pvpatch_repatch() plans (pv->stage), staged at the same offset there and
  * marked THUNK_STAGED: nothing is written until every site is planned.
  */
-static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backend,
-		     bool preserves, uintptr_t *addr)
+static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *addr)
 {
+	const struct site *s = req->s;
 	struct pvpatch_thunk_slot k = {
-		.backend = (uintptr_t)backend, .regs = site_regs(s), .free = s->free,
-		.op = s->info->abi, .preserves = preserves,
+		.backend = req->pol ? (uintptr_t)s->addr : (uintptr_t)req->backend,
+		.regs = site_regs(s), .free = s->free, .op = s->info->abi,
+		.preserves = req->pol ? THUNK_STUB : req->preserves,
 	};
 	uint32_t slot = thunk_hash(&k) & (PVPATCH_THUNK_INDEX - 1);
 	uint8_t code[THUNK_MAX];
 	size_t at, padded;
 	struct enc e;
-	int probes;
+	int probes, err;
 
 	for (probes = 0; probes < PVPATCH_THUNK_INDEX; probes++) {
 		struct pvpatch_thunk_slot *t = &pv->thunk_index[slot];
 
 		if (!t->code)
 			break;
-		if (thunk_same(t, &k)) {
+		if (thunk_same(t, &k) && area_same_code(pv, t, req)) {
 			*addr = (uintptr_t)pv->thunks + t->code - 1;
 			t->flags |= THUNK_CALLED;
 			return PVPATCH_OK;
@@ -324,22 +388,30 @@ static int get_thunk(struct pvpatch *pv, const struct site *s, const void *backe
 	}
 	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks || pv->thunks_used >= UINT32_MAX ||
 	    (!pv->thunks_reclaimed && pv->thunks_used >= pv->thunks_size) ||
-	    s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6)
+	    (!req->pol && s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6))
 		return PVPATCH_E_THUNK_SPACE;
 	at = pv->thunks_used;
 	if (pv->thunks_reclaimed) {
 		/* Its length first (only its rel32 operands depend on where it
 		 * goes), then the place, then the code there. */
 		enc_init(&e, code, sizeof(code), (uintptr_t)pv->thunks);
-		thunk_code(&e, s, backend, preserves, pv->return_thunk);
-		if (e.overflow || thunk_place(pv, e.len, &at))
+		err = area_code(pv, req, &e);
+		if (err)
+			return err;
+		if (e.overflow)
+			return req->pol ? PVPATCH_E_TOO_LONG : PVPATCH_E_THUNK_SPACE;
+		if (thunk_place(pv, e.len, &at))
 			return PVPATCH_E_THUNK_SPACE;
 	}
 	*addr = (uintptr_t)pv->thunks + at;
 	enc_init(&e, code, sizeof(code), *addr);
-	thunk_code(&e, s, backend, preserves, pv->return_thunk);
+	err = area_code(pv, req, &e);
+	if (err)
+		return err;
 	if (e.range)
 		return PVPATCH_E_CALL_RANGE;
+	if (e.overflow && req->pol)
+		return PVPATCH_E_TOO_LONG;
 	if (e.overflow || e.len > pv->thunks_size - at)
 		return PVPATCH_E_THUNK_SPACE;
 	/* int3 up to where the next thunk would start (THUNK_MAX is a multiple
@@ -524,7 +596,8 @@ int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, boo
 		return PVPATCH_E_NO_BACKEND;
 	if (emit_direct(s, backend, preserves, out) == PVPATCH_OK)
 		return PVPATCH_OK;
-	err = get_thunk(pv, s, backend, preserves, &thunk);
+	err = get_area(pv, &(struct area_req){ .s = s, .backend = backend, .preserves = preserves },
+		       &thunk);
 	if (err)
 		return err;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
@@ -533,4 +606,29 @@ int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, boo
 		return PVPATCH_E_CALL_RANGE;
 	enc_nops(&e, s->len - e.len);
 	return enc_ok(&e) ? PVPATCH_OK : PVPATCH_E_TOO_LONG;
+}
+
+/*
+ * INLINE out of line: the site jumps to its stub (get_area()), which jumps
+ * back to the site's end; the rest of the site is never executed (int3).
+ */
+int emit_inline_stub(struct pvpatch *pv, const struct site *s, const struct pvpatch_op_policy *pol,
+		     uint8_t *out)
+{
+	uintptr_t stub;
+	struct enc e;
+	int err;
+
+	if (s->len < 5)
+		return PVPATCH_E_TOO_LONG;
+	err = get_area(pv, &(struct area_req){ .s = s, .pol = pol }, &stub);
+	if (err)
+		return err;
+	enc_init(&e, out, s->len, (uintptr_t)s->addr);
+	enc_jmp(&e, stub);
+	if (e.range)
+		return PVPATCH_E_CALL_RANGE;
+	for (size_t i = e.len; i < s->len; i++)
+		out[i] = 0xcc;
+	return PVPATCH_OK;
 }

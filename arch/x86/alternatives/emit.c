@@ -2,8 +2,10 @@
 /*
  * What a site becomes in the NATIVE, NOP and INLINE modes.  Each emitter
  * builds the complete new site in a buffer; the caller pokes it in one go.
- * Padding is one NOP of up to 11 bytes or a short JMP over int3, so a site
- * never executes more than one padding instruction.
+ * Padding is one NOP of up to 11 bytes (at a NATIVE site always: the spec
+ * check keeps every site within 11 bytes of its shortest native code), or a
+ * short JMP over int3 after a long-enough call, so a site never executes
+ * more than one padding instruction.
  */
 #include "internal.h"
 
@@ -29,7 +31,8 @@ int emit_nop(const struct site *s, uint8_t *out)
 	return PVPATCH_OK;
 }
 
-int emit_inline(const struct site *s, const struct pvpatch_op_policy *pol, uint8_t *out)
+int emit_inline(struct pvpatch *pv, const struct site *s, const struct pvpatch_op_policy *pol,
+		uint8_t *out)
 {
 	struct enc e;
 	int err;
@@ -43,6 +46,9 @@ int emit_inline(const struct site *s, const struct pvpatch_op_policy *pol, uint8
 			return PVPATCH_E_MODE;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
 	err = template_fit(pol->tmpl, pol->params, s, &e);
+	/* Too long for the site: out of line, from a stub (call.c). */
+	if (err == PVPATCH_E_TOO_LONG)
+		return emit_inline_stub(pv, s, pol, out);
 	if (err)
 		return err;
 	enc_nops(&e, s->len - e.len);

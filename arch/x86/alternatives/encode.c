@@ -179,6 +179,11 @@ void enc_call(struct enc *e, uintptr_t target)
 	rel32(e, 0xe8, target);
 }
 
+void enc_jmp(struct enc *e, uintptr_t target)
+{
+	rel32(e, 0xe9, target);
+}
+
 void enc_return(struct enc *e, uintptr_t return_thunk)
 {
 	if (return_thunk) {

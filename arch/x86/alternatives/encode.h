@@ -39,7 +39,7 @@ static inline bool enc_ok(const struct enc *e)
 
 /* Registers are hardware numbers 0-15; w64 selects 64-bit operand size. */
 void enc_bytes(struct enc *e, const uint8_t *b, size_t n);
-void enc_nops(struct enc *e, size_t n);		/* one NOP (n <= 11) or JMP over int3 */
+void enc_nops(struct enc *e, size_t n);		/* one NOP (n <= 11) or JMP over int3 (never at NATIVE sites) */
 void enc_nop_fill(uint8_t *buf, size_t n);	/* n bytes as one NOP, n <= 11 */
 bool enc_is_nops(const uint8_t *p, size_t n);	/* p is what enc_nops() writes */
 void enc_mov_rr(struct enc *e, int dst, int src, bool w64);	/* elided when dst == src */
@@ -49,6 +49,7 @@ void enc_shift_ri(struct enc *e, int ext, int dst, uint8_t imm, bool w64);	/* C1
 void enc_push(struct enc *e, int reg);
 void enc_pop(struct enc *e, int reg);
 void enc_call(struct enc *e, uintptr_t target);
+void enc_jmp(struct enc *e, uintptr_t target);		/* jmp rel32 */
 /* A return: ret; int3, or jmp rel32 to the kernel's return thunk (non-zero). */
 void enc_return(struct enc *e, uintptr_t return_thunk);
 void enc_rsp_add(struct enc *e, int8_t imm);		/* add $imm, %rsp */

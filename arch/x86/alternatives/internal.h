@@ -23,7 +23,10 @@ struct site {
  * reason (enum pvpatch_reason), leaving out meaningless. */
 int emit_native(const struct site *s, uint8_t *out);
 int emit_nop(const struct site *s, uint8_t *out);
-int emit_inline(const struct site *s, const struct pvpatch_op_policy *pol, uint8_t *out);
+int emit_inline(struct pvpatch *pv, const struct site *s, const struct pvpatch_op_policy *pol,
+		uint8_t *out);
+int emit_inline_stub(struct pvpatch *pv, const struct site *s, const struct pvpatch_op_policy *pol,
+		     uint8_t *out);
 int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, bool preserves,
 	      uint8_t *out);
 

@@ -450,7 +450,7 @@ static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 	case PVPATCH_MODE_NOP:
 		return emit_nop(s, out);
 	case PVPATCH_MODE_INLINE:
-		return opol ? emit_inline(s, opol, out) : PVPATCH_E_NO_TEMPLATE;
+		return opol ? emit_inline(pv, s, opol, out) : PVPATCH_E_NO_TEMPLATE;
 	case PVPATCH_MODE_CALL:
 		if (opol && opol->backend && backend_freed(pv, opol->backend))
 			return PVPATCH_E_FREED;

@@ -184,14 +184,20 @@ static unsigned int count_op(unsigned int op)
 	return n;
 }
 
-/* Where a call at site s goes (the site starts with e8 rel32). */
-static uintptr_t call_target(const uint8_t *p)
+/* Where a call (e8) or jmp (e9) rel32 at p goes. */
+static uintptr_t call_target_of(const uint8_t *p, uint8_t opcode)
 {
 	int32_t rel;
 
-	assert_int_equal(p[0], 0xe8);
+	assert_int_equal(p[0], opcode);
 	memcpy(&rel, p + 1, 4);
 	return (uintptr_t)p + 5 + (intptr_t)rel;
+}
+
+/* Where a call at site s goes (the site starts with e8 rel32). */
+static uintptr_t call_target(const uint8_t *p)
+{
+	return call_target_of(p, 0xe8);
 }
 
 /* Record a site for the capstone cross-check: expected is the text the
@@ -204,6 +210,28 @@ static void dump_site(const char *test, const struct pvpatch_site *s, const char
 	for (unsigned int i = 0; i < s->site_len; i++)
 		fprintf(dump, "%02x", site_bytes(s)[i]);
 	fprintf(dump, " %s\n", expected);
+}
+
+/* The same for the out-of-line stub a site in INLINE mode jumps to: its
+ * code as the thunk index knows its length. */
+static void dump_stub(const char *test, const struct pvpatch_site *s, const char *expected)
+{
+	uintptr_t stub = call_target_of(site_bytes(s), 0xe9);
+
+	if (!dump)
+		return;
+	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++) {
+		const struct pvpatch_thunk_slot *t = &pv.thunk_index[k];
+
+		if (!t->code || (uintptr_t)pv.thunks + t->code - 1 != stub)
+			continue;
+		fprintf(dump, "%s %lx ", test, (unsigned long)stub);
+		for (unsigned int i = 0; i < t->len; i++)
+			fprintf(dump, "%02x", ((const uint8_t *)stub)[i]);
+		fprintf(dump, " %s\n", expected);
+		return;
+	}
+	fail_msg("%s: no stub at %lx", test, (unsigned long)stub);
 }
 
 static void patch(void)
@@ -544,7 +572,7 @@ static void test_call_preserving_inline_saves(void **st)
 		.mode = PVPATCH_MODE_CALL, .backend = pbe_sched_yield, .preserves = 1 };
 	patch();
 	assert_int_equal(rep.fallbacks, 0);
-	assert_int_equal(s->site_len, 16);
+	assert_int_equal(s->site_len, 10);	/* native_max 2, the CALL form 10 */
 	assert_int_equal(rep.thunk_bytes, thunks_before);
 	/* push %rdi; mov %<arg>, %rdi; call backend; pop %rdi; then padding
 	 * (or just the call when the compiler chose %rdi). */
@@ -1519,8 +1547,75 @@ static void test_inline_saves_live_register(void **st)
 	patch();
 	assert_int_equal(rep.fallbacks, 0);
 	assert_int_equal(site_mem_size(), 0x4000000);
-	dump_site("inline_save_rbx", rec(site_mem_size, PVPATCH_OP_MEM_SIZE),
-		  "pushq %rbx; movl $0x4000000, %ebx; movq %rbx, %rax; popq %rbx");
+	/* 15 bytes of template, a 5-byte site: out of line (below). */
+	dump_site("inline_save_rbx", rec(site_mem_size, PVPATCH_OP_MEM_SIZE), "jmp");
+	dump_stub("inline_save_rbx_stub", rec(site_mem_size, PVPATCH_OP_MEM_SIZE),
+		  "pushq %rbx; movl $0x4000000, %ebx; movq %rbx, %rax; popq %rbx; jmp");
+}
+
+/*
+ * A template longer than its site runs out of line: every site of the op is
+ * `jmp stub` (int3 after it), each stub is the template fitted to that
+ * site's registers then `jmp` to the site's end, one stub per site, in the
+ * thunk area.  The site computes what the template says; going NATIVE
+ * again restores the native bytes.
+ */
+static const struct pvpatch_template t_long_sched = {
+	.name = "long-sched", .n_insns = 6,
+	.insn = { { PVT_PAUSE, PVT_NONE, PVT_NONE, 4, 0 }, { PVT_PAUSE, PVT_NONE, PVT_NONE, 4, 0 },
+		  { PVT_PAUSE, PVT_NONE, PVT_NONE, 4, 0 }, { PVT_PAUSE, PVT_NONE, PVT_NONE, 4, 0 },
+		  { PVT_PAUSE, PVT_NONE, PVT_NONE, 4, 0 }, { PVT_PAUSE, PVT_NONE, PVT_NONE, 4, 0 } },
+};
+
+static void test_inline_out_of_line_stub(void **st)
+{
+	const struct pvpatch_site *first = NULL;
+	unsigned int n = 0;
+	size_t used_before = pv.thunks_used;
+	uintptr_t stubs[MAX_SITES];
+
+	(void)st;
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_INLINE, .tmpl = &t_long_sched };
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	for (const struct pvpatch_site *r = __pvpatch_sites_start; r < __pvpatch_sites_end; r++) {
+		const uint8_t *p = site_bytes(r);
+		uintptr_t stub;
+		const uint8_t *c;
+		unsigned int k = 0;
+
+		if (r->op != PVPATCH_OP_SCHED_YIELD)
+			continue;
+		assert_int_equal(r->site_len, 10);
+		stub = call_target_of(p, 0xe9);
+		assert_true(stub >= (uintptr_t)pv.thunks && stub < (uintptr_t)pv.thunks + pv.thunks_used);
+		assert_int_equal(stub % 16, 0);
+		for (unsigned int i = 5; i < r->site_len; i++)
+			assert_int_equal(p[i], 0xcc);
+		for (unsigned int j = 0; j < n; j++)
+			assert_true(stubs[j] != stub);	/* one per site */
+		stubs[n++] = stub;
+		/* six pause (f3 90), then jmp to the site's end, int3 after */
+		c = (const uint8_t *)stub;
+		for (k = 0; k < 12; k += 2)
+			assert_true(c[k] == 0xf3 && c[k + 1] == 0x90);
+		assert_int_equal(call_target_of(c + 12, 0xe9), (uintptr_t)p + r->site_len);
+		assert_int_equal(c[17], 0xcc);
+		if (!first)
+			first = r;
+	}
+	assert_true(n >= 2);
+	assert_true(pv.thunks_used - used_before >= 16 * n);
+	site_sched_yield(3);		/* runs the stub and comes back */
+	assert_int_equal(site_sched_yield_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+	dump_site("inline_stub_site", first, "jmp");
+	dump_stub("inline_stub", first, "pause; pause; pause; pause; pause; pause; jmp");
+	/* Back to NATIVE: the native bytes, the stubs no longer reached. */
+	memset(&pol, 0, sizeof(pol));
+	patch();
+	assert_text_native();
+	site_sched_yield(3);
 }
 
 /* --- fallbacks ----------------------------------------------------------- */
@@ -2275,6 +2370,48 @@ static void test_repatch_busy_rip_in_thunk(void **st)
 	assert_int_equal(cr3_seen, 0x9000);
 }
 
+/* INLINE stubs are thunks to a re-patch: staged while planning, a CPU
+ * stopped inside one is not quiescent, and once no site jumps to them they
+ * are given back (int3), the area reused. */
+static void test_repatch_inline_stub(void **st)
+{
+	static struct pvpatch_policy pin, pnat;
+	const struct pvpatch_site *y = rec(site_sched_yield, PVPATCH_OP_SCHED_YIELD);
+	unsigned int n = count_op(PVPATCH_OP_SCHED_YIELD);
+	uintptr_t stub;
+	size_t used;
+
+	(void)st;
+	memset(&pin, 0, sizeof(pin));
+	memset(&pnat, 0, sizeof(pnat));
+	pin.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_INLINE, .tmpl = &t_long_sched };
+	assert_int_equal(rp_call(&pin), PVPATCH_RP_DONE);
+	assert_int_equal(rep.op_mode[PVPATCH_OP_SCHED_YIELD][PVPATCH_MODE_INLINE], n);
+	stub = call_target_of(site_bytes(y), 0xe9);
+	assert_true(stub >= (uintptr_t)pv.thunks && stub < (uintptr_t)pv.thunks + pv.thunks_used);
+	used = pv.thunks_used;
+	assert_true(used >= 16 * n);
+	site_sched_yield(1);
+	/* The same policy again: the stubs are found, nothing changes. */
+	assert_int_equal(rp_call(&pin), PVPATCH_RP_DONE);
+	assert_int_equal(rep.written, 0);
+	assert_int_equal(pv.thunks_used, used);
+	/* Stopped inside a stub: not quiescent, nothing written. */
+	busy_gives_up(stub + 4, 0, &pnat);
+	assert_int_equal(call_target_of(site_bytes(y), 0xe9), stub);
+	assert_int_equal(rp_call(&pnat), PVPATCH_RP_DONE);
+	assert_true(rep.thunks_reclaimed >= n);
+	assert_int_equal(pv.thunks_used, 0);
+	for (size_t i = 0; i < used; i++)
+		assert_int_equal(pv.thunks[i], 0xcc);
+	assert_text_native();
+	/* And the space serves the next plan: the same offsets again. */
+	assert_int_equal(rp_call(&pin), PVPATCH_RP_DONE);
+	assert_int_equal(pv.thunks_used, used);
+	site_sched_yield(2);
+}
+
 /* A return address on the stack, into a changing site or a thunk; a word
  * below RSP is no return address. */
 static void test_repatch_busy_stack_word(void **st)
@@ -2483,6 +2620,7 @@ int main(void)
 		cmocka_unit_test_setup(test_inline_pinned_outputs, setup),
 		cmocka_unit_test_setup(test_inline_void, setup),
 		cmocka_unit_test_setup(test_inline_saves_live_register, setup),
+		cmocka_unit_test_setup(test_inline_out_of_line_stub, setup),
 		cmocka_unit_test_setup(test_inline_refused_falls_back_to_call, setup),
 		cmocka_unit_test_setup(test_fallback_to_native, setup),
 		cmocka_unit_test_setup(test_revert, setup),
@@ -2503,6 +2641,7 @@ int main(void)
 		cmocka_unit_test_setup(test_repatch_busy_rip_in_backend_family, rp_setup),
 		cmocka_unit_test_setup(test_repatch_plan_failure_changes_nothing, rp_setup),
 		cmocka_unit_test_setup(test_repatch_reclaim_reuse, rp_setup),
+		cmocka_unit_test_setup(test_repatch_inline_stub, rp_setup),
 		cmocka_unit_test_setup(test_repatch_refuses_freed_backend, rp_setup),
 		cmocka_unit_test_setup(test_repatch_unusable, rp_setup),
 	};
