@@ -4,7 +4,8 @@
 For each record: format version, op number, lengths and flags against the
 op table; the native bytes decoded and compared, instruction by
 instruction, with the op's native template rendered with the registers the
-record names; the padding is one NOP or a short JMP over int3; the clobber
+record names; the padding is one NOP of at most MAX_NOP bytes (never a JMP: a NATIVE
+site executes its native code and at most one NOP); the clobber
 mask is exactly what the op and the allocated registers imply; sites do not
 overlap.
 """
@@ -265,14 +266,12 @@ class Verifier:
         if not pad:
             return
         if len(pad) > self.gen.MAX_NOP:
-            ok = pad[0] == 0xEB and pad[1] == len(pad) - 2 and all(b == 0xCC for b in pad[2:])
-            what = "a short JMP over int3"
-        else:
-            insns = list(self.md.disasm(pad, 0))
-            ok = len(insns) == 1 and insns[0].size == len(pad) and insns[0].id == csx86.X86_INS_NOP
-            what = "one NOP"
-        if not ok:
-            self.warn(site.where, f"padding of {len(pad)} bytes is not {what}: {pad.hex()}")
+            self.warn(site.where, f"padding of {len(pad)} bytes is longer than one NOP "
+                      f"(at most {self.gen.MAX_NOP}): {pad.hex()}")
+            return
+        insns = list(self.md.disasm(pad, 0))
+        if not (len(insns) == 1 and insns[0].size == len(pad) and insns[0].id == csx86.X86_INS_NOP):
+            self.warn(site.where, f"padding of {len(pad)} bytes is not one NOP: {pad.hex()}")
 
 
 def verify(table: SiteTable, gen: ModuleType) -> Verifier:
