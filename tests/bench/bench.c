@@ -415,6 +415,20 @@ static void site_shape(const uint8_t *p, unsigned int len, char *out, size_t siz
 		off += (unsigned int)l;
 		if (in.flags & INSN_F_NOP) {
 			pad = " +nop";
+		} else if (in.branch == INSN_BR_JMP && off == (unsigned int)l &&
+			   (uintptr_t)p + off + (intptr_t)in.rel >= (uintptr_t)p + len) {
+			/* An INLINE stub's site: what the stub executes, up to its
+			 * jump back (not counted). */
+			const uint8_t *t = p + off + in.rel;
+			unsigned int n = 0, at = 0;
+
+			for (int m; n < 64 && (m = insn_decode(&in, t + at, 16)) > 0; n++) {
+				at += (unsigned int)m;
+				if (in.branch == INSN_BR_JMP)
+					break;
+			}
+			snprintf(out, size, "jmp stub: %u insn%s +jmp", n, n == 1 ? "" : "s");
+			return;
 		} else if (in.branch == INSN_BR_JMP) {
 			pad = " +jmp";
 			break;
@@ -515,9 +529,10 @@ static void check_pads(void)
 #define CHECK_PAD(op, pad) {								\
 		const struct variant *v = find(#op, "NATIVE");				\
 		const char *end = v ? strrchr(v->shape, '+') : NULL;			\
+		const char *has = end ? end + 1 : "none";				\
 											\
-		if (!end || strcmp(end + 1, #pad))					\
-			fail("%s: NATIVE sites execute \"%s\", refpad_%s adds a %s", #op,	\
+		if (!v || strcmp(has, #pad))						\
+			fail("%s: NATIVE sites execute \"%s\", refpad_%s adds %s", #op,	\
 			     v ? v->shape : "?", #op, #pad);				\
 	}
 	BENCH_PADS(CHECK_PAD)

@@ -118,7 +118,7 @@ uint64_t native_mem_size(void);
 
 /*
  * The loops.  ref_<op>: framework-free (ref2_<op>: a copy, the A/A
- * control; refpad_<op>: with a padding NOP or JMP after each op); fw_<mode>_<op>: framework sites, one
+ * control; refpad_<op>: with the padding NOP, if any, after each op); fw_<mode>_<op>: framework sites, one
  * copy per mode the harness patches them to; hand_inline_<op>: hand-written
  * equivalent of an INLINE template; direct_<op>, indirect_<op>,
  * retpoline_<op>: calls of the backend from C; directp_<op> and
@@ -143,7 +143,7 @@ uint64_t native_mem_size(void);
  * native lengths in the spec; the harness checks it against the patched
  * sites), added after each op by the refpad_<op> loops. */
 #define BENCH_PADS(X) X(read_tsc, nop) X(save_fl, nop) X(restore_fl, nop) \
-	X(sched_yield, jmp) X(cpuid, jmp) X(mem_size, jmp)
+	X(sched_yield, nop) X(cpuid, nop) X(mem_size, none)
 
 #define BENCH_DECL_REF(op) uint64_t ref_##op(uint64_t n); uint64_t ref2_##op(uint64_t n); \
 	uint64_t refpad_##op(uint64_t n); \
