@@ -10,6 +10,11 @@
  *   dirty    registers changed so far, and not yet restored
  *   stack    registers pushed, with whether they were untouched when pushed;
  *            popping one into itself restores it
+ *   elided   push/pop pairs not emitted: a template saves a register it
+ *            uses (push %rbx ... pop %rbx), but where the site's mask says
+ *            that register is free (dead after the site: declared, or
+ *            widened by liveness) and it carries no argument or result,
+ *            there is nothing to save -- the template uses it as scratch
  */
 #include "internal.h"
 
@@ -28,7 +33,9 @@ struct fit {
 	bool stack_clean[PVT_MAX_INSNS];
 	int depth;
 	bool ret_set;		/* PVT_RET written and not overwritten since */
+	uint32_t elided;	/* bit i: instruction i (a push or its pop) not emitted */
 };
+_Static_assert(PVT_MAX_INSNS <= 32, "struct fit.elided");
 
 /* What instruction i does besides its operands (pvt_opcode_table[]). */
 static const struct pvt_opcode_info *info(const struct pvt_insn *in)
@@ -73,6 +80,44 @@ static int alloc_scratch(struct fit *f)
 		busy |= (uint16_t)(avail & -avail);
 	}
 	return PVPATCH_OK;
+}
+
+static int resolve(struct fit *f, uint8_t o);
+
+/*
+ * Pair each push with its pop; a pair of one register that the site may
+ * lose and that holds no argument or result is elided.  Unbalanced or
+ * unresolvable templates are left to the checks of one() and template_fit().
+ */
+static void elide_saves(struct fit *f)
+{
+	const struct site *s = f->s;
+	int stack[PVT_MAX_INSNS], depth = 0;
+	uint16_t keep = 1u << REG_RSP;
+
+	for (int i = 0; i < s->nargs; i++)
+		keep |= (uint16_t)(1u << s->arg[i]);
+	if (s->ret >= 0)
+		keep |= (uint16_t)(1u << s->ret);
+	for (int i = 0; i < f->t->n_insns; i++) {
+		const struct pvt_insn *in = &f->t->insn[i];
+		int r, q;
+
+		if (in->op == PVT_PUSH && in->width == 8) {
+			stack[depth++] = i;
+			continue;
+		}
+		if (in->op != PVT_POP)
+			continue;
+		if (depth == 0)
+			return;
+		q = stack[--depth];
+		r = resolve(f, in->dst);
+		if (in->width != 8 || r < 0 || r != resolve(f, f->t->insn[q].dst) ||
+		    (keep >> r & 1) || !(s->free >> r & 1))
+			continue;
+		f->elided |= 1u << i | 1u << q;
+	}
 }
 
 /* The register an operand names at this site, or a negative reason. */
@@ -163,6 +208,12 @@ static int one(struct fit *f, const struct pvt_insn *in, const uint64_t *params,
 	case PVT_SHAPE_REG:
 		if (in->src != PVT_NONE)
 			return PVPATCH_E_INSN;
+		if (f->elided >> (in - f->t->insn) & 1) {
+			/* A pop not emitted leaves what the register holds: changed. */
+			if (in->op == PVT_POP)
+				write(f, in->dst, (uint16_t)(1u << dst));
+			return PVPATCH_OK;
+		}
 		if (in->op == PVT_PUSH) {
 			if (f->depth >= PVT_MAX_INSNS)
 				return PVPATCH_E_INSN;
@@ -205,6 +256,7 @@ int template_fit(const struct pvpatch_template *t, const uint64_t *params,
 	if (t->hv_clobbers & 1u << REG_RSP)
 		return PVPATCH_E_CLOBBER;
 	alloc_scratch(&f);
+	elide_saves(&f);
 	for (int i = 0; i < t->n_insns; i++) {
 		err = one(&f, &t->insn[i], params, e);
 		if (err)

@@ -48,4 +48,8 @@ extern unsigned long native_mem_size(void);
 extern unsigned long native_calibrate_tsc(void);
 extern unsigned long native_get_wallclock(void);
 
+/* sites-asm.S: sites with every call-clobbered register dead after them */
+void site_write_cr3_dead(unsigned long val);
+unsigned long site_save_fl_dead(void);
+
 #endif

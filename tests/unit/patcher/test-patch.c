@@ -34,6 +34,12 @@ extern const struct pvpatch_site __pvpatch_sites_start[], __pvpatch_sites_end[];
 extern char __executable_start[], etext[];
 
 #define MAX_SITES	256
+/* What a SysV call may change: rax rcx rdx rsi rdi r8-r11. */
+#define CALLER_SAVED	((uint16_t)(1u << PVPATCH_REG_RAX | 1u << PVPATCH_REG_RCX |		\
+				    1u << PVPATCH_REG_RDX | 1u << PVPATCH_REG_RSI |		\
+				    1u << PVPATCH_REG_RDI | 1u << PVPATCH_REG_R8 |		\
+				    1u << PVPATCH_REG_R9 | 1u << PVPATCH_REG_R10 |		\
+				    1u << PVPATCH_REG_R11))
 #define THUNK_AREA	((void *)0x30000000ul)	/* within rel32 of a -no-pie text */
 #define THUNK_SIZE	8192
 #define AUX_THUNKS	((void *)0x30100000ul)	/* for a second descriptor */
@@ -474,6 +480,112 @@ static void test_call_direct(void **st)
 	assert_int_equal(site_mem_size(), 0x777000);
 	snprintf(expect, sizeof(expect), "call 0x%lx", (unsigned long)(uintptr_t)be_mem_size);
 	dump_site("call_direct", s, expect);
+}
+
+/*
+ * Widen a record's mask in place, as the liveness pass does on a linked
+ * kernel (same record, same size), for the sites of sites-asm.S after which
+ * every call-clobbered register is dead.  Returns the mask it had.
+ */
+static uint16_t widen_mask(const struct pvpatch_site *s, uint16_t more)
+{
+	uintptr_t page = (uintptr_t)s & ~(uintptr_t)4095;
+	uint16_t old = s->clobbers;
+
+	assert_int_equal(mprotect((void *)page, 8192, PROT_READ | PROT_WRITE), 0);
+	((struct pvpatch_site *)s)->clobbers = (uint16_t)(old | more);
+	return old;
+}
+
+/* Every register a C call clobbers is in the site's mask: the backend is
+ * called from the site itself, arguments moved there, no save, no thunk. */
+static void test_call_direct_widened_mask(void **st)
+{
+	const struct pvpatch_site *w = rec(site_write_cr3_dead, PVPATCH_OP_WRITE_CR3);
+	const struct pvpatch_site *f = rec(site_save_fl_dead, PVPATCH_OP_SAVE_FL);
+	const uint8_t *p = site_bytes(w), *q = site_bytes(f);
+	uint16_t w_old, f_old;
+	unsigned int thunks_before;
+	char expect[96];
+
+	(void)st;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_save_fl };
+	/* The declared masks: through the register-saving thunk. */
+	patch();
+	assert_true(call_target(p) >= (uintptr_t)pv.thunks);
+	assert_true(call_target(q) >= (uintptr_t)pv.thunks);
+	site_write_cr3_dead(0x3000);
+	assert_int_equal(cr3_seen, 0x3000);
+	assert_int_equal(site_save_fl_dead(), 0x246);
+
+	w_old = widen_mask(w, CALLER_SAVED);
+	f_old = widen_mask(f, CALLER_SAVED);
+	memset(&pol, 0, sizeof(pol));
+	patch();
+	thunks_before = rep.thunk_bytes;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_save_fl };
+	patch();
+	assert_int_equal(rep.thunk_bytes, thunks_before);
+	/* mov %rsi, %rdi; call be_write_cr3; nop */
+	assert_memory_equal(p, ((const uint8_t[]){ 0x48, 0x89, 0xf7 }), 3);
+	assert_int_equal(call_target(p + 3), (uintptr_t)be_write_cr3);
+	site_write_cr3_dead(0x4000);
+	assert_int_equal(cr3_seen, 0x4000);
+	snprintf(expect, sizeof(expect), "movq %%rsi, %%rdi; call 0x%lx",
+		 (unsigned long)(uintptr_t)be_write_cr3);
+	dump_site("call_direct_widened_arg", w, expect);
+	/* call be_save_fl; mov %rax, %r8; nop */
+	assert_int_equal(call_target(q), (uintptr_t)be_save_fl);
+	assert_memory_equal(q + 5, ((const uint8_t[]){ 0x49, 0x89, 0xc0 }), 3);
+	assert_int_equal(site_save_fl_dead(), 0x246);
+	snprintf(expect, sizeof(expect), "call 0x%lx; movq %%rax, %%r8",
+		 (unsigned long)(uintptr_t)be_save_fl);
+	dump_site("call_direct_widened_ret", f, expect);
+	((struct pvpatch_site *)w)->clobbers = w_old;
+	((struct pvpatch_site *)f)->clobbers = f_old;
+}
+
+/* A template saving a register it uses keeps the push and pop where the
+ * register is live, and drops them where the mask says it is free. */
+static const struct pvpatch_template t_save_rcx = {
+	.name = "save-rcx", .n_insns = 4,
+	.insn = { { PVT_PUSH, PVPATCH_REG_RCX, PVT_NONE, 8, 0 },
+		  { PVT_MOVI, PVPATCH_REG_RCX, PVT_IMM(0), 4, 0 },
+		  { PVT_MOV, PVT_RET, PVPATCH_REG_RCX, 8, 0 },
+		  { PVT_POP, PVPATCH_REG_RCX, PVT_NONE, 8, 0 } },
+};
+
+static void test_inline_scratch_from_mask(void **st)
+{
+	const struct pvpatch_site *f = rec(site_save_fl_dead, PVPATCH_OP_SAVE_FL);
+	const uint8_t *q = site_bytes(f);
+	uint16_t f_old;
+
+	(void)st;
+	pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_INLINE, .tmpl = &t_save_rcx, .params = { 0x297 } };
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	/* push %rcx; mov $0x297, %ecx; mov %rcx, %r8; pop %rcx */
+	assert_memory_equal(q, ((const uint8_t[]){ 0x51, 0xb9, 0x97, 0x02, 0x00, 0x00,
+						   0x49, 0x89, 0xc8, 0x59 }), 10);
+	assert_int_equal(site_save_fl_dead(), 0x297);
+	dump_site("inline_scratch_live", f, "pushq %rcx; movl $0x297, %ecx; movq %rcx, %r8; popq %rcx");
+	f_old = widen_mask(f, CALLER_SAVED);
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	/* mov $0x297, %ecx; mov %rcx, %r8; then one NOP */
+	assert_memory_equal(q, ((const uint8_t[]){ 0xb9, 0x97, 0x02, 0x00, 0x00,
+						   0x49, 0x89, 0xc8 }), 8);
+	assert_int_equal(site_save_fl_dead(), 0x297);
+	dump_site("inline_scratch_free", f, "movl $0x297, %ecx; movq %rcx, %r8");
+	((struct pvpatch_site *)f)->clobbers = f_old;
 }
 
 static void test_call_set_pte(void **st)
@@ -2621,6 +2733,8 @@ int main(void)
 		cmocka_unit_test_setup(test_inline_void, setup),
 		cmocka_unit_test_setup(test_inline_saves_live_register, setup),
 		cmocka_unit_test_setup(test_inline_out_of_line_stub, setup),
+		cmocka_unit_test_setup(test_call_direct_widened_mask, setup),
+		cmocka_unit_test_setup(test_inline_scratch_from_mask, setup),
 		cmocka_unit_test_setup(test_inline_refused_falls_back_to_call, setup),
 		cmocka_unit_test_setup(test_fallback_to_native, setup),
 		cmocka_unit_test_setup(test_revert, setup),
