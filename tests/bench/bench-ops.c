@@ -38,7 +38,21 @@
 #define SETUP_mem_size		(void)0
 #define BODY_mem_size		{ acc += pv_mem_size(); }
 
-#if defined(BENCH_FW) && defined(BENCH_PRESERVING)
+#if defined(BENCH_FW) && defined(BENCH_CALL_LIVE)
+/*
+ * call-live: the same sites with every call-clobbered register dead after
+ * them.  Each op sits between two statements that clobber those registers,
+ * so nothing the loop keeps lives in them across the site; only the site's
+ * result is read before the next clobber.  Their records are a range of
+ * their own (bench.lds); the harness widens their masks in place as the
+ * liveness pass would (CALL_LIVE_WIDEN_BY_HAND in bench.c) and patches them
+ * to CALL the plain backends.
+ */
+#define DEAD	asm volatile("" : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", \
+			     "r11", "memory")
+#define FWL_LOOP(op)		LOOP(fwl_call_##op, SETUP_##op, DEAD; BODY_##op DEAD;)
+BENCH_CALL_OPS(FWL_LOOP)
+#elif defined(BENCH_FW) && defined(BENCH_PRESERVING)
 #define FWP_LOOP(op)		LOOP(fwp_call_##op, SETUP_##op, BODY_##op)
 BENCH_CALL_OPS(FWP_LOOP)
 #elif defined(BENCH_FW)

@@ -18,6 +18,8 @@
  *                  pv_ops-style table (call *table(%rip)), and through that
  *                  table with retpolines (bench-asm.S has the thunks); the
  *                  table calls also with native_<op> as the target
+ *   bench-lcs.c    linux_callee_save_<op>: call lcs_<op>, Linux's callee-save
+ *                  thunk (bench-asm.S) around the plain backend
  *   bench-backends.c  the backends, plain (be_<op>) and register-preserving
  *                  (BENCH_PRESERVING: bep_<op>)
  *   bench.c        the harness: patching, timing, checks, output
@@ -152,6 +154,11 @@ uint64_t native_mem_size(void);
 	uint64_t indirect_##op(uint64_t n); uint64_t retpoline_##op(uint64_t n); \
 	uint64_t directp_##op(uint64_t n); uint64_t fwp_call_##op(uint64_t n);
 #define BENCH_DECL_FW(op, mode) uint64_t fw_##mode##_##op(uint64_t n);
+/* Per CALL op: Linux's callee-save thunk call (bench-lcs.c) and the CALL
+ * sites where every call-clobbered register is dead (bench-ops.c). */
+#define BENCH_DECL_LIVE(op) uint64_t linux_callee_save_##op(uint64_t n); \
+	uint64_t fwl_call_##op(uint64_t n);
+BENCH_CALL_OPS(BENCH_DECL_LIVE)
 BENCH_REF_OPS(BENCH_DECL_REF)
 BENCH_CALL_OPS(BENCH_DECL_CALLS)
 BENCH_FW_LOOPS(BENCH_DECL_FW)

@@ -12,11 +12,13 @@
 
 #include <asm/pvpatch.h>
 
-/* Three thunk areas, one per struct pvpatch, within rel32 of a -no-pie text. */
+/* Four thunk areas, one per struct pvpatch, within rel32 of a -no-pie text. */
 #define BENCH_THUNKS	((uint8_t *)0x30000000ul)
 #define BENCHP_THUNKS	((uint8_t *)0x30010000ul)
 #define MASS_THUNKS	((uint8_t *)0x30020000ul)
+#define BENCHL_THUNKS	((uint8_t *)0x30030000ul)
 #define THUNK_SIZE	0x10000ul
+#define NR_THUNK_AREAS	4
 
 struct bench_opt {
 	bool json, quick;

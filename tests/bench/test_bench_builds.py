@@ -21,7 +21,8 @@ FW_MODES = ["NATIVE", "NOP", "INLINE", "CALL"]
 
 
 def expected_variants(op):
-    v = {"direct", "CALL", "indirect", "retpoline", "direct-preserving", "CALL-preserving"}
+    v = {"direct", "CALL", "indirect", "retpoline", "direct-preserving", "CALL-preserving",
+         "linux-callee-save", "call-live"}
     if op in NATIVE_OPS:
         v |= {"framework-free", "framework-free-copy", "framework-free+pad", "NATIVE",
               "indirect-native", "retpoline-native"}
@@ -78,27 +79,37 @@ def test_every_variant_has_a_number(report):
 
 def test_framework_sites_took_their_modes(report):
     bp, bpp = report["bench_patch"], report["bench_patch_preserving"]
-    for b in (bp, bpp):
+    bpl = report["bench_patch_call_live"]
+    for b in (bp, bpp, bpl):
         assert b["invalid"] == 0 and b["fallbacks"] == 0, b
-    n = {False: 0, True: 0}
+    n = {"plain": 0, "preserving": 0, "live": 0}
     for op, o in report["ops"].items():
         for name, v in o["variants"].items():
-            if name not in FW_MODES + ["CALL-preserving"]:
+            if name not in FW_MODES + ["CALL-preserving", "call-live"]:
                 assert "mode" not in v, (op, name)
                 continue
-            assert v["mode"] == name.split("-")[0], (op, name)
+            assert v["mode"] == name.split("-")[0].upper(), (op, name)
             assert v["preserving"] == (name == "CALL-preserving"), (op, name)
+            assert v["live"] == (name == "call-live"), (op, name)
             assert v["sites"] >= report["unroll"], (op, name, v["sites"])
             assert v["sites_in_mode"] == v["sites"], (op, name, v)
-            # What a site executes, decoded: mem_size's 32-byte sites pad with
-            # a jump, the 8-byte save_fl and restore_fl sites at most a NOP.
+            # What a site executes, decoded: a NATIVE site its native code
+            # and at most one NOP, never a JMP (mem_size's sites are exactly
+            # its 5-byte call: no padding at all).
             assert v["executes"] and "?" not in v["executes"], (op, name, v)
-            if op == "mem_size":
-                assert v["executes"].endswith("+jmp"), (op, name, v)
+            if name == "NATIVE":
+                assert "jmp" not in v["executes"], (op, name, v)
+            if name == "NATIVE" and op == "mem_size":
+                assert v["executes"] == "call", (op, name, v)
             if op in ("save_fl", "restore_fl"):
                 assert "jmp" not in v["executes"], (op, name, v)
-            n[v["preserving"]] += v["sites"]
-    assert n[False] == bp["sites"] and n[True] == bpp["sites"]
+            # Where every call-clobbered register is dead, a CALL site with
+            # one result or argument calls the backend itself (no thunk).
+            if name == "call-live" and op not in ("read_tsc", "cpuid"):
+                assert v["direct_calls"] == v["sites"], (op, v)
+            n["live" if v["live"] else "preserving" if v["preserving"] else "plain"] += v["sites"]
+    assert n["plain"] == bp["sites"] and n["preserving"] == bpp["sites"]
+    assert n["live"] == bpl["sites"] and bpl["modes"]["CALL"] == bpl["sites"]
     assert sum(bp["modes"].values()) == bp["sites"]
     for mode in FW_MODES:
         assert bp["modes"][mode] > 0, mode
@@ -134,15 +145,23 @@ def test_throughput_patched_every_site(report):
 def test_bars_are_reported(report):
     bars = report["bars"]
     for key in ("native_within_1pct_of_framework_free", "call_within_1pct_of_direct_call",
-                "faster_than_retpoline"):
+                "faster_than_retpoline", "native_within_1pct_of_framework_free_pad",
+                "call_live_within_1pct_of_direct_call", "call_beats_linux_callee_save"):
         assert isinstance(bars[key]["met"], bool), key
         assert bars[key]["sites"], key
         for site, b in bars[key]["sites"].items():
-            assert number(b["ratio"]) and isinstance(b["met"], bool), (key, site)
-            if key.startswith("native"):
+            r = b["speedup" if key == "call_beats_linux_callee_save" else "ratio"]
+            assert number(r) and isinstance(b["met"], bool), (key, site)
+            if key == "native_within_1pct_of_framework_free":
                 # Beside each NATIVE ratio: the noise floor and the cost of
                 # the one padding instruction, measured on the same loop.
                 assert number(b["aa_ratio"]) and number(b["pad_ratio"]), site
+    # Not a timing: what NATIVE sites execute, decoded.
+    jmp = bars["native_never_executes_jmp"]
+    assert jmp["met"] is True, jmp
+    assert set(jmp["sites"]) == {f"{op} NATIVE" for op in NATIVE_OPS}
+    assert {s.split()[0] for s in bars["call_live_within_1pct_of_direct_call"]["sites"]} \
+        >= {"read_tsc", "save_fl", "restore_fl", "sched_yield", "write_cr3"}
     p = bars["patch_100k_under_10ms"]
     assert number(p["first_apply_ms"]) and isinstance(p["met"], bool)
 
