@@ -758,8 +758,17 @@ NOCOV static void check_inline_effects(unsigned int i)
 	unsigned int len = r->site_len, off = 0, depth = 0;
 	uint8_t stack_reg[PVPATCH_MAX_SITE], stack_clean[PVPATCH_MAX_SITE];
 	uint16_t dirty = 0, hv = t ? t->hv_clobbers : 0;
+	uintptr_t stub = site_stub(p, len, (uintptr_t)R.pv.thunks,
+				   (uintptr_t)R.pv.thunks + R.pv.thunks_used);
 	struct insn x;
 
+	/* Out of line: the stub's code, up to its jmp back (checked already). */
+	if (stub) {
+		len = (unsigned int)check_stub_code((uintptr_t)R.pv.thunks,
+						    (uintptr_t)R.pv.thunks + R.pv.thunks_used, stub,
+						    (uintptr_t)p + len);
+		p = (const uint8_t *)stub;
+	}
 	while (off < len) {
 		int l = insn_decode(&x, p + off, len - off);
 		unsigned int rm = (unsigned int)x.rm | (x.wrxb & INSN_REX_B ? 8 : 0);
@@ -819,6 +828,7 @@ NOCOV static void check_inline_effects(unsigned int i)
 			case 0x90:	/* pause (F3 90) */
 				break;
 			case 0xeb:	/* the jump over the padding ends the code */
+			case 0xe9:	/* a stub's jump back to its site */
 				off = len;
 				continue;
 			default:

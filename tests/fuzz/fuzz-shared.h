@@ -71,10 +71,67 @@ NOCOV static inline void pad_bytes(uint8_t *out, size_t n)
 }
 
 /*
+ * The INLINE stub at `at` in the used thunk area [lo, hi) (an INLINE
+ * template that did not fit its site): it decodes, calls nothing, has no
+ * RIP-relative operand and no relative branch but its last instruction,
+ * `jmp rel32` out of the area -- to site_end when that is not 0.  Returns
+ * its length.
+ */
+NOCOV static inline size_t check_stub_code(uintptr_t lo, uintptr_t hi, uintptr_t at,
+					   uintptr_t site_end)
+{
+	uintptr_t start = at;
+	struct insn insn;
+
+	for (int k = 0; k < 128 && at < hi; k++) {
+		int l = insn_decode(&insn, (const uint8_t *)at, hi - at);
+
+		CHECK(l > 0, "stub code at thunks%+ld does not decode (%d)", (long)(at - lo), l);
+		CHECK(!insn_is_rip_rel(&insn), "stub at thunks%+ld: RIP-relative operand",
+		      (long)(start - lo));
+		if (insn.branch == INSN_BR_JMP) {
+			uintptr_t t = insn_rel_target(&insn, at);
+
+			CHECK(l == 5 && (t < lo || t >= hi) && (!site_end || t == site_end),
+			      "stub at thunks%+ld jumps to %#lx, not back to its site's end %#lx",
+			      (long)(start - lo), (unsigned long)t, (unsigned long)site_end);
+			return at + 5 - start;
+		}
+		CHECK(!insn_is_rel_branch(&insn), "stub at thunks%+ld: relative branch or call",
+		      (long)(start - lo));
+		at += (unsigned int)l;
+	}
+	CHECK(0, "stub at thunks%+ld without its jump back", (long)(start - lo));
+	return 0;
+}
+
+/* Whether a site at p of len bytes is `jmp stub` into the used area [lo,
+ * hi) followed by int3: the stub's address, else 0. */
+NOCOV static inline uintptr_t site_stub(const uint8_t *p, unsigned int len, uintptr_t lo,
+					uintptr_t hi)
+{
+	int32_t rel;
+	uintptr_t t;
+
+	if (len < 5 || p[0] != 0xe9)
+		return 0;
+	memcpy(&rel, p + 1, 4);
+	t = (uintptr_t)p + 5 + (intptr_t)rel;
+	if (t < lo || t >= hi)
+		return 0;
+	for (unsigned int k = 5; k < len; k++)
+		CHECK(p[k] == 0xcc, "site at %p: byte %u after the jmp to its stub is not int3",
+		      (const void *)p, k);
+	return t;
+}
+
+/*
  * The thunk at `at` in the used thunk area [lo, hi): it decodes, makes
  * exactly one call, to the backend (when backend is not NULL), has no other
  * relative branch, and ends with its return: `ret; int3`, or `jmp rel32` to
  * return_thunk when that is set.  Returns its length, that int3 included.
+ * With backend NULL (a walk over the area) an INLINE stub is accepted too:
+ * code without a call ending in a jump out of the area (check_stub_code()).
  * (The caller checks that `at` lies in the area.)
  */
 NOCOV static inline size_t check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_t at,
@@ -89,6 +146,9 @@ NOCOV static inline size_t check_thunk_code(uintptr_t lo, uintptr_t hi, uintptr_
 		bool ret = insn.map == INSN_MAP_1B && insn.opcode == 0xc3 && !insn.vex_len;
 
 		CHECK(l > 0, "thunk code at thunks%+ld does not decode (%d)", (long)(at - lo), l);
+		if (!backend && calls == 0 && insn.branch == INSN_BR_JMP &&
+		    insn_rel_target(&insn, at) != (uintptr_t)return_thunk)
+			return check_stub_code(lo, hi, start, 0);
 		if (insn.branch == INSN_BR_CALL) {
 			CHECK(!backend || insn_rel_target(&insn, at) == (uintptr_t)backend,
 			      "thunk calls %#lx, not the backend %p",
@@ -150,7 +210,13 @@ NOCOV static inline void check_site_code(unsigned int i, unsigned int op, unsign
 {
 	unsigned int off = 0, calls = 0;
 	struct insn insn;
+	uintptr_t stub = mode == PVPATCH_MODE_INLINE ? site_stub(p, len, thunk_lo, thunk_hi) : 0;
 
+	/* An INLINE template run out of line: the stub, then nothing else. */
+	if (stub) {
+		check_stub_code(thunk_lo, thunk_hi, stub, (uintptr_t)p + len);
+		return;
+	}
 	while (off < len) {
 		int l = insn_decode(&insn, p + off, len - off);
 		uintptr_t at = (uintptr_t)p + off;

@@ -67,24 +67,54 @@ static unsigned int mode_at(const void *fn, unsigned int op)
 /* A site holding a KVM hypercall: it must contain `mov $nr, %eax` and
  * `vmcall`; its bytes are printed for tools/pvboot to decode.  It is not
  * run: vmcall hangs under this machine's KVM. */
+/* A rel32 jmp at p: where it goes. */
+static uintptr_t jmp_target(const uint8_t *p)
+{
+	int32_t rel = (int32_t)(p[1] | p[2] << 8 | p[3] << 16 | (uint32_t)p[4] << 24);
+
+	return (uintptr_t)p + 5 + (intptr_t)rel;
+}
+
+/* The code an INLINE site runs: the site itself, or, when the template did
+ * not fit the site, the out-of-line stub it jumps to, up to and including
+ * the stub's jmp back to the site's end. */
+static const uint8_t *inline_code(const struct pvpatch_site *s, unsigned int *len)
+{
+	const uint8_t *p = pvpatch_site_addr(s);
+	uintptr_t end = (uintptr_t)p + s->site_len;
+
+	*len = s->site_len;
+	if (s->site_len < 5 || p[0] != 0xe9 || jmp_target(p) == end)
+		return p;
+	p = (const uint8_t *)jmp_target(p);
+	for (unsigned int i = 0; i < 128; i++) {
+		if (p[i] == 0xe9 && jmp_target(p + i) == end) {
+			*len = i + 5;
+			break;
+		}
+	}
+	return p;
+}
+
 static bool is_kvm_hypercall(const void *fn, unsigned int op, char *why, size_t size,
 			     uint32_t nr, enum result *res)
 {
 	const struct pvpatch_site *s = site_find(fn, op);
 	const struct pvpatch_template *t = neg.policy.op[op].tmpl;
 	const uint8_t *p;
+	unsigned int len;
 	bool vmcall = false, nr_ok = false;
 
 	if (!s || pv.state[s - pv.sites].mode != PVPATCH_MODE_INLINE || !op_is_kvm_hypercall(op))
 		return false;
-	p = pvpatch_site_addr(s);
+	p = inline_code(s, &len);
 	kprintf("# pvpatch-fitted: {\"op\": \"%s\", \"nr\": %u, \"bytes\": \"",
 		pvpatch_op_table[op].name, nr);
-	for (unsigned int i = 0; i < s->site_len; i++) {
+	for (unsigned int i = 0; i < len; i++) {
 		kprintf("%02x", p[i]);
-		if (i + 3 <= s->site_len && p[i] == 0x0f && p[i + 1] == 0x01 && p[i + 2] == 0xc1)
+		if (i + 3 <= len && p[i] == 0x0f && p[i + 1] == 0x01 && p[i + 2] == 0xc1)
 			vmcall = true;
-		if (i + 5 <= s->site_len && p[i] == 0xb8 &&
+		if (i + 5 <= len && p[i] == 0xb8 &&
 		    (uint32_t)(p[i + 1] | p[i + 2] << 8 | p[i + 3] << 16 | (uint32_t)p[i + 4] << 24) == nr)
 			nr_ok = true;
 	}

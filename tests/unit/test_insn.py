@@ -28,7 +28,9 @@ SELFTEST = os.path.join(BIN, "insn-selftest")
 INSN_DIFF = os.path.join(BIN, "insn-diff")
 KOBJ = os.path.join(BIN, "insn-kernel.o")
 
-MIN_REAL_INSNS = 1_000_000
+# (900,000: the benchmark's 100,000 mass sites lost their int3 padding when
+# sites stopped being sized for INLINE templates, issue 11.)
+MIN_REAL_INSNS = 900_000
 BUILD = os.path.join(ROOT, "build", "tests")
 # Compiler output the decoder must read, the same on every machine with the
 # project's toolchain: what `make all` builds from this tree with gcc and
