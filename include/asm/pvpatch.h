@@ -139,7 +139,8 @@ _Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
 #define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
 #define PVPATCH_MAX_FREED 16	/* backend families pvpatch_free_backends() can free */
 
-/* Private: what the patcher knows of one generated thunk.  It is kept here,
+/* Private: what the patcher knows of one generated thunk, or of one INLINE
+ * stub (preserves 2, backend: the address of its site).  It is kept here,
  * in the kernel's (non-executable) struct pvpatch, so the thunk area holds
  * nothing but code. */
 struct pvpatch_thunk_slot {
