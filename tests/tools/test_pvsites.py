@@ -162,6 +162,20 @@ def test_bad_padding(tmp_path):
     assert f"{s['where']}: padding of {n} bytes is not one NOP: {'90' * n}" in p.stderr
 
 
+def test_padding_longer_than_one_nop(tmp_path):
+    """A site whose padding is longer than one NOP (a record claiming more
+    bytes than its op's site) is a finding: NATIVE would execute more than
+    one padding instruction."""
+    elf = os.path.join(SITES, "callsites.elf")
+    sites = site_list(elf)
+    i, s = next((i, s) for i, s in enumerate(sites) if s["op"] == "write_cr3")
+    longer = s["native_len"] + 13
+    bad = patched_copy(tmp_path, elf, record_offset(elf, i, "site_len"), bytes([longer]))
+    p = run("verify", bad)
+    assert p.returncode == 1
+    assert f"{s['where']}: padding of 13 bytes is longer than one NOP (at most 11)" in p.stderr
+
+
 def test_overlapping_sites(tmp_path):
     elf = os.path.join(SITES, "callsites.elf")
     sites = site_list(elf)
