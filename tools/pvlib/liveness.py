@@ -243,22 +243,24 @@ class Analysis:
                 name = self.t.text_relocs.get((text.index, insn.address - text.addr + off))
                 if name:
                     break
-            if not name:
-                return None, None
-            for idx, funcs in self.t.funcs.items():
-                for start, end, fname in funcs:
-                    if fname == name:
-                        return (idx, start, end, fname), name
-            return None, name
+            if name:
+                for idx, funcs in self.t.funcs.items():
+                    for start, end, fname in funcs:
+                        if fname == name:
+                            return (idx, start, end, fname), name, True
+                return None, name, True
+            # resolved by the assembler: an offset in this section
         op = insn.operands[0] if insn.operands else None
         if op is None or op.type != csx86.X86_OP_IMM:
-            return None, None
-        name = self.t.symbols_by_addr.get(op.imm)
-        for idx, funcs in self.t.funcs.items():
-            for start, end, fname in funcs:
+            return None, None, False
+        if not self.t.relocatable:
+            name = self.t.symbols_by_addr.get(op.imm)
+        idxs = [text.index] if self.t.relocatable else list(self.t.funcs)
+        for idx in idxs:
+            for start, end, fname in self.t.funcs.get(idx, []):
                 if start == op.imm and end > start:
-                    return (idx, start, end, fname), name
-        return None, name
+                    return (idx, start, end, fname), name or fname, False
+        return None, name, False
 
     def _decode(self, text: Text, start: int, end: int, name: str):
         """The function as nodes (instructions and site pseudo-instructions),
@@ -432,7 +434,7 @@ class Analysis:
         if is_call:
             node.mnem = "call"
             node.use |= CALL_USE
-            node.callee, tname = self._target(text, insn) if direct else (None, None)
+            node.callee, tname, _ = self._target(text, insn) if direct else (None, None, False)
             m = RETPOLINE.match(tname or "")
             if m and m.group(1) in self.reg_num:
                 node.use |= 1 << self.reg_num[m.group(1)]
@@ -446,15 +448,15 @@ class Analysis:
             if not direct:
                 node.exit = "all"  # unresolved indirect jump
                 return node
-            fkey, tname = self._target(text, insn)
+            fkey, tname, via_reloc = self._target(text, insn)
             target = insn.operands[0].imm
-            if self.t.relocatable and tname:
+            if via_reloc:
                 target = -1  # through a relocation: not this function's bytes
             if start <= target < end:
                 node.succ.append(target)
             elif tname in RETURN_THUNKS:
                 node.exit = "ret"
-            elif fkey is not None or (self.t.relocatable and tname and not tname.startswith(".")):
+            elif fkey is not None or (via_reloc and not tname.startswith(".")):
                 node.exit = "tail"  # to a function's start (or a symbol)
                 node.callee = fkey
                 m = RETPOLINE.match(tname or "")
