@@ -4,9 +4,10 @@
  * opts in, so its sites are analysed like a C caller's.  Never executed.
  *
  * Most functions first call lv_helper, which writes every caller-saved
- * register: under -fipa-ra a caller may keep in a caller-saved register
- * whatever its callee does not clobber, so only then are the caller-saved
- * registers free at the function's exits. */
+ * register: under -fipa-ra a direct caller may keep in a caller-saved
+ * register whatever its callee does not clobber, so (were they called
+ * directly) only then would the caller-saved registers be free at their
+ * exits. */
 #include <asm/pvops-gen.inc>
 
 	pvpatch_liveness_opt_in
@@ -117,13 +118,24 @@ func lv_ret
 	ret
 endf lv_ret
 
-/* A leaf that clobbers only its output: its callers may keep every
- * caller-saved register across a call to it (-fipa-ra), so at its ret they
- * are all live and nothing is widened. */
+/* A leaf that clobbers only its output and is called directly: its callers
+ * may keep every caller-saved register across the call (-fipa-ra), so at
+ * its ret they are all live and nothing is widened. */
 func lv_leaf
 	pv_read_cr3 %rbx
 	ret
 endf lv_leaf
+
+func lv_leaf_caller
+	call lv_leaf
+	ret
+endf lv_leaf_caller
+
+/* The same leaf reached only through a pointer: the ABI's clobbers. */
+func lv_leaf_unref
+	pv_read_cr3 %rbx
+	ret
+endf lv_leaf_unref
 
 /* Another site after this one reads its argument (rcx) and declares
  * nothing; the one after it writes rdx (pv_read_cr3 %rdx). */

@@ -30,6 +30,7 @@ DEAD = {
     "lv_indirect+0x5": "",
     "lv_ret+0x5": "rcx rsi rdi r8 r9 r10 r11",
     "lv_leaf+0x0": "",                                  # callers keep caller-saved
+    "lv_leaf_unref+0x0": "rcx rsi rdi r8 r9 r10 r11",   # no direct caller
     "lv_sites+0x5": "rdx rsi rdi r8 r9 r10 r11",        # next site reads rcx
     "lv_sites+0xf": "rcx rdx rsi rdi r8 r9 r10 r11",    # rcx: its argument, read
     "lv_sites+0x19": "rcx rsi rdi r8 r9 r10 r11",

@@ -162,6 +162,8 @@ class Analysis:
         self.funcs: dict[tuple[int, int], FuncResult] = {}
         self.decoded: dict[tuple[int, int], tuple] = {}
         self.cs: dict[tuple[int, int], int] = {}
+        self.refs: set[tuple[int, int]] | None = None
+        self.ref_names: set[str] = set()
         self.results: list[SiteLiveness] = []
 
     # -- per site --------------------------------------------------------------
@@ -352,8 +354,11 @@ class Analysis:
             return res
         own = self.clobber_set((text.index, start, end, name))
         # What this function's callers may keep in caller-saved registers
-        # across a call to it (-fipa-ra): everything it does not clobber.
-        kept = CALLER_SAVED & ~own
+        # across a direct call to it (-fipa-ra): everything it does not
+        # clobber.  A function nothing calls or jumps to directly is only
+        # reached through pointers (or from another unit), where GCC
+        # assumes the ABI's clobbers.
+        kept = CALLER_SAVED & ~own if self._referenced(text, start, name) else 0
         index = {n.pos: i for i, n in enumerate(nodes)}
         succ = [[index[t] for t in n.succ if t != end] for n in nodes]
         defs = []
@@ -389,6 +394,34 @@ class Analysis:
             if n.site is not None:
                 res.live_after[n.pos] = live_out[i] | RSP
         return res
+
+    def _referenced(self, text: Text, start: int, name: str) -> bool:
+        """Whether any direct call or jump may go to start.  A scan of
+        every byte offset for the rel32/rel8 forms finds every real one (and
+        maybe some that are not: the safe side); in an object file also
+        every relocation naming the function."""
+        if self.refs is None:
+            self.refs = set()
+            for t in self.t.texts.values():
+                d = t.data
+                n = len(d)
+                for i in range(n):
+                    b = d[i]
+                    if b in (0xE8, 0xE9) and i + 5 <= n:
+                        rel = int.from_bytes(d[i + 1:i + 5], "little", signed=True)
+                        self.refs.add((t.index, t.addr + i + 5 + rel))
+                    elif (b == 0xEB or 0x70 <= b <= 0x7F) and i + 2 <= n:
+                        rel = d[i + 1] - 256 if d[i + 1] > 127 else d[i + 1]
+                        self.refs.add((t.index, t.addr + i + 2 + rel))
+                    elif b == 0x0F and i + 6 <= n and 0x80 <= d[i + 1] <= 0x8F:
+                        rel = int.from_bytes(d[i + 2:i + 6], "little", signed=True)
+                        self.refs.add((t.index, t.addr + i + 6 + rel))
+            self.ref_names = set(self.t.text_relocs.values())
+        if name in self.ref_names:
+            return True
+        if self.t.relocatable:
+            return (text.index, start) in self.refs
+        return any((i, start) in self.refs for i in self.t.texts)
 
     def _site_args(self, s) -> int:
         f = s.rec.fields
