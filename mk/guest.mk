@@ -57,7 +57,8 @@ $(GUEST_ELF): PVPATCH_IMAGE := 1
 # protection and pvpatch's early poke writes its text in place.
 # The liveness pass widens the records in place after the link, as any
 # adopter's link rule runs it (pvpatch.mk's $(PVPATCH_LIVENESS)).
-$(GUEST_ELF): $(GUEST_OBJS) $(PVPATCH_OBJ) tests/guest/kernel.lds $(PVPATCH_LDS)
+$(GUEST_ELF): $(GUEST_OBJS) $(PVPATCH_OBJ) tests/guest/kernel.lds $(PVPATCH_LDS) \
+		$(PVPATCH_LIVENESS_DEPS)
 	$(call quiet,LD,$@)
 	$(Q)$(LD) -nostdlib -static --no-warn-rwx-segments $(PVPATCH_LDFLAGS) \
 		-T tests/guest/kernel.lds -o $@ \
