@@ -174,3 +174,21 @@ endf lv_i_\name
 	implicit shift, "shl %cl, %r8"
 	implicit partial, "mov %al, %r9b", "mov %r9, %rax"
 	implicit zext, "mov $0, %r8d", "mov %r8, %rax"
+
+/* What the pass cannot analyse: a warning each, the record left as
+ * declared.  No size: the function cannot be delimited. */
+	.globl lv_nosize
+	.type lv_nosize, @function
+lv_nosize:
+	call lv_helper
+	pv_read_cr3 %rbx
+	ret
+
+/* A jump into the middle of an instruction. */
+func lv_midjump
+	call lv_helper
+	pv_read_cr3 %rbx
+	jmp 2f + 1
+2:	mov $1, %eax
+	ret
+endf lv_midjump

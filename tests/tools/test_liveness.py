@@ -50,8 +50,10 @@ DEAD = {
     "lv_i_shift+0x5": "rsi rdi r9 r10 r11",
     "lv_i_partial+0x5": "rcx rsi rdi r8 r10 r11",       # r9b: r9 stays live
     "lv_i_zext+0x5": "rax rcx rsi rdi r8 r9 r10 r11",   # r8d write: r8 dead
+    "lv_midjump+0x5": "",                               # not analysed (warning)
     "lv_noopt+0x5": "",                                 # .S without opt-in
 }
+# (lv_nosize's site has no function around it: where is section+offset.)
 
 
 def run(*args):
@@ -65,6 +67,10 @@ def dead_sets(path):
     assert p.returncode == 0, p.stderr
     out = {}
     for s in json.loads(p.stdout)["per_site"]:
+        if s["where"].startswith(".text"):
+            assert "no function symbol" in s["reason"]
+            assert s["clobbers"] == s["declared"]
+            continue
         dead = [r for r in s["clobbers"] if r not in s["declared"]]
         out[s["where"]] = " ".join(dead)
     return out
@@ -87,6 +93,18 @@ def test_known_live_sets(path):
     got = dead_sets(path)
     want = DEAD if path == ELF else {k: v for k, v in DEAD.items() if "noopt" not in k}
     assert got == want
+
+
+def test_warnings_for_what_it_cannot_analyse():
+    p = run("liveness", "--dry-run", ELF)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 0
+    assert any(line.startswith(f"{ELF}: warning: pvsites: .text+0x") and
+               "liveness not analysed: no function symbol with a size around the site"
+               in line for line in lines), p.stderr
+    assert (f"{ELF}: warning: pvsites: lv_midjump+0x5: liveness not analysed: branch to "
+            "lv_midjump+0x" in p.stderr)
+    assert len(lines) == 2, p.stderr      # nothing about the .S site without opt-in
 
 
 def test_asm_without_opt_in_not_widened():
