@@ -175,6 +175,22 @@ endf lv_i_\name
 	implicit partial, "mov %al, %r9b", "mov %r9, %rax"
 	implicit zext, "mov $0, %r8d", "mov %r8, %rax"
 
+/* A jump to GCC's cold partition of the function: its body goes on there
+ * with any register (everything live), though the target is a symbol. */
+func lv_cold
+	call lv_helper
+	pv_read_cr3 %rbx
+	test %rbx, %rbx
+	jz lv_cold.cold
+	ret
+endf lv_cold
+
+	.type lv_cold.cold, @function
+lv_cold.cold:
+	mov %r10, %rax
+	jmp lv_helper
+	.size lv_cold.cold, . - lv_cold.cold
+
 /* What the pass cannot analyse: a warning each, the record left as
  * declared.  No size: the function cannot be delimited. */
 	.globl lv_nosize

@@ -50,6 +50,7 @@ DEAD = {
     "lv_i_shift+0x5": "rsi rdi r9 r10 r11",
     "lv_i_partial+0x5": "rcx rsi rdi r8 r10 r11",       # r9b: r9 stays live
     "lv_i_zext+0x5": "rax rcx rsi rdi r8 r9 r10 r11",   # r8d write: r8 dead
+    "lv_cold+0x5": "",                                  # jz lv_cold.cold: all live
     "lv_midjump+0x5": "",                               # not analysed (warning)
     "lv_noopt+0x5": "",                                 # .S without opt-in
 }

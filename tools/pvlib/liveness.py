@@ -16,8 +16,9 @@ corrupts a kernel.  So everything the pass cannot see through counts as
   outside every such symbol, or in a function whose bytes do not decode as
   one linear sequence of instructions and sites (a jump into the middle of
   one, code running off the end), is not widened;
-- an indirect jump (a switch table, a computed goto) is an exit at which
-  everything is live;
+- an indirect jump (a switch table, a computed goto), and a jump into
+  another function's bytes or to a GCC cold partition (`foo.cold`), are
+  exits at which everything is live;
 - an instruction whose register effects capstone does not report fully
   (CONSERVATIVE_INSNS: traps, hypercalls, system calls and returns,
   `enter`, `xlat`, ...) reads every register;
@@ -487,6 +488,8 @@ class Analysis:
                 target = -1  # through a relocation: not this function's bytes
             if start <= target < end:
                 node.succ.append(target)
+            elif tname and ".cold" in tname:
+                node.exit = "all"  # GCC's cold partition: this function's body
             elif tname in RETURN_THUNKS:
                 node.exit = "ret"
             elif fkey is not None or (via_reloc and not tname.startswith(".")):
