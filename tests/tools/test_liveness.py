@@ -63,8 +63,18 @@ def run(*args):
     return p
 
 
-def dead_sets(path):
-    p = run("liveness", "--dry-run", "--json", path)
+_dry = {}
+
+
+def dry_run(path):
+    """`pvsites liveness --dry-run --json path`, once per file and module."""
+    if path not in _dry:
+        _dry[path] = run("liveness", "--dry-run", "--json", path)
+    return _dry[path]
+
+
+def dead_sets(path, cached=True):
+    p = dry_run(path) if cached else run("liveness", "--dry-run", "--json", path)
     assert p.returncode == 0, p.stderr
     out = {}
     for s in json.loads(p.stdout)["per_site"]:
@@ -97,7 +107,7 @@ def test_known_live_sets(path):
 
 
 def test_warnings_for_what_it_cannot_analyse():
-    p = run("liveness", "--dry-run", ELF)
+    p = dry_run(ELF)
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 0
     assert any(line.startswith(f"{ELF}: warning: pvsites: .text+0x") and
@@ -109,7 +119,7 @@ def test_warnings_for_what_it_cannot_analyse():
 
 
 def test_asm_without_opt_in_not_widened():
-    p = run("liveness", "--dry-run", "--json", ELF)
+    p = dry_run(ELF)
     site = [s for s in json.loads(p.stdout)["per_site"] if s["where"] == "lv_noopt+0x5"][0]
     assert site["live"] is None and "not opted in" in site["reason"]
     assert site["clobbers"] == site["declared"] == ["rbx"]
@@ -138,7 +148,7 @@ def test_widens_in_place_idempotent(widened):
     assert json.loads(p.stdout)["records_changed"] == 0
     with open(widened, "rb") as a, open(copy, "rb") as b:
         assert a.read() == b.read()
-    assert dead_sets(widened) == DEAD
+    assert dead_sets(widened, cached=False) == DEAD
 
 
 def test_verify_and_stats_of_widened(widened):
@@ -177,11 +187,13 @@ def test_unusable_input(tmp_path):
 
 def test_guest_widened_by_its_link_rule():
     """The guest's link rule runs $(PVPATCH_LIVENESS): most C callers' sites
-    carry a widened mask, and verify agrees with every one."""
-    st = json.loads(run("stats", "--json", GUEST).stdout)
-    lv = st["liveness"]
-    sites = json.loads(run("list", "--json", GUEST).stdout)["sites"]
-    c_sites = sum(1 for s in sites if not s["asm"])
-    assert lv["sites_widened"] > c_sites / 2
-    assert lv["free_regs_mean_after"] > lv["free_regs_mean_before"]
-    assert st["findings"] == 0
+    carry a widened mask, and verify (list exits 1 on any finding) agrees
+    with every one."""
+    p = run("list", "--json", GUEST)
+    assert p.returncode == 0, p.stderr
+    sites = json.loads(p.stdout)["sites"]
+    c_sites = [s for s in sites if not s["asm"]]
+    widened = [s for s in c_sites if s["widened"]]
+    assert len(widened) > len(c_sites) / 2
+    assert not any(s["widened"] for s in sites if s["asm"])   # the guest's .S: no opt-in
+    assert sum(len(s["clobbers"]) for s in sites) > 2 * sum(len(s["declared"]) for s in sites)
