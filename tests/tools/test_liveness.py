@@ -178,6 +178,18 @@ def test_verify_rejects_a_live_register_called_dead(widened, tmp_path):
     assert "lv_loop+0x8: widened clobber mask claims r9 dead after the site" in p.stderr
 
 
+def test_exception_table_not_analysed(tmp_path):
+    """Fixup edges are invisible: a file with __ex_table is left as declared."""
+    ex = tmp_path / "extable.elf"
+    subprocess.run(["objcopy", "--add-section", "__ex_table=/dev/null", ELF, str(ex)],
+                   check=True)
+    p = run("liveness", "--json", str(ex))
+    assert p.returncode == 0
+    out = json.loads(p.stdout)
+    assert out["sites_widened"] == 0 and out["records_changed"] == 0
+    assert p.stderr.count("exception table (__ex_table)") == 1, p.stderr
+
+
 def test_unusable_input(tmp_path):
     bad = tmp_path / "trunc.elf"
     bad.write_bytes(open(ELF, "rb").read()[:100])

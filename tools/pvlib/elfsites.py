@@ -68,6 +68,8 @@ class SiteTable:
     # Sites of .S files that opted into the liveness pass (section
     # gen.LIVENESS_SECTION): (text section index, offset).
     liveness_opt_in: set[tuple[int, int]] = field(default_factory=set)
+    # Names of every section (the liveness pass looks for exception tables).
+    section_names: set[str] = field(default_factory=set)
 
     def where(self, text: Text | None, offset: int) -> str:
         """func+0xNN of a location, as objtool prints it."""
@@ -141,6 +143,7 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
             records.append(Record(i, dict(zip(gen.RECORD_FIELDS, vals))))
         table = SiteTable(path, relocatable, sites_sec["sh_entsize"], len(raw),
                           records, texts, sites_offset=sites_sec["sh_offset"])
+        table.section_names = {sec.name for sec in elf.iter_sections()}
 
         symtab = _symbols(elf)
         syms = list(symtab.iter_symbols()) if symtab else []

@@ -96,6 +96,9 @@ CONSERVATIVE_GROUPS = frozenset((csx86.X86_GRP_INT, csx86.X86_GRP_IRET,
                                  csx86.X86_GRP_VM))
 RETPOLINE = re.compile(r"__x86_indirect_(?:call_|jump_)?thunk_(r\w+)$")
 RETURN_THUNKS = frozenset(("__x86_return_thunk", "__x86_return_thunk_ret"))
+# Exception tables (Linux's): a faulting instruction resumes at a fixup
+# label, an edge no instruction shows.  A file with one is not analysed.
+EXCEPTION_TABLES = frozenset(("__ex_table", ".fixup", "__ex_table_fixup"))
 
 
 @dataclass
@@ -196,6 +199,10 @@ class Analysis:
                 (s.rec.text.index, s.rec.offset) not in self.t.liveness_opt_in:
             return SiteLiveness(s, declared, None,
                                 ".S site, file not opted in (pvpatch_liveness_opt_in)")
+        extable = EXCEPTION_TABLES & self.t.section_names
+        if extable:
+            return SiteLiveness(s, declared, None, f"the file has an exception table "
+                                f"({min(extable)}): fixup edges are not modelled")
         fn = self._func_of(s.rec.text, s.rec.offset, f["site_len"])
         if fn is None:
             return SiteLiveness(s, declared, None, "no function symbol with a size "
