@@ -44,7 +44,11 @@ SITE_OBJS := $(foreach o,$(SITE_OPTS),$(B)/tests/sites/callsites-$(o).o) \
 SITE_ELF := $(B)/tests/sites/callsites.elf
 SITE_NATIVE_OBJ := $(B)/tests/sites/callsites-native-O2.o
 
-sites: $(SITE_OBJS) $(SITE_ELF) $(SITE_NATIVE_OBJ)
+# Functions with known live sets for the liveness pass (linked, not widened:
+# tests/tools/test_liveness.py runs the pass on copies).
+LIVENESS_ELF := $(B)/tests/sites/liveness.elf
+
+sites: $(SITE_OBJS) $(SITE_ELF) $(SITE_NATIVE_OBJ) $(LIVENESS_ELF)
 
 $(B)/tests/sites/callsites-%.o: tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
@@ -56,10 +60,14 @@ $(SITE_NATIVE_OBJ): tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 $(KCFLAGS) $(PVPATCH_NATIVE_CFLAGS) -MD -MP -c $< -o $@
 
-$(B)/tests/sites/callsites-asm.o: tests/sites/callsites-asm.S $(PVPATCH_GEN_STAMP)
+$(B)/tests/sites/%.o: tests/sites/%.S $(PVPATCH_GEN_STAMP)
 	$(call quiet,AS,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
+
+$(LIVENESS_ELF): $(B)/tests/sites/liveness.o $(B)/tests/sites/liveness-noopt.o
+	$(call quiet,LD,$@)
+	$(Q)$(LD) -static -nostdlib -e 0 -o $@ $^
 
 $(SITE_ELF): $(B)/tests/sites/callsites-O2.o $(B)/tests/sites/callsites-asm.o
 	$(call quiet,LD,$@)

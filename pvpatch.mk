@@ -40,6 +40,14 @@
 #                          $(PVPATCH_RUNTIME_CFLAGS); $(PVPATCH_PROFILES_C) and
 #                          $(PVPATCH_PROFILES_H) are the built-in profiles
 #   $(PVPATCH_PYTHON)      the interpreter that sees Debian's Python packages
+#   $(PVPATCH_LIVENESS)    the liveness pass, a command: the kernel's link rule
+#                          runs `$(PVPATCH_LIVENESS) $@` on its linked ELF
+#                          (before objcopy), as Linux runs objtool; it widens
+#                          each site's clobber mask in place by the registers
+#                          dead after the site (tools/pvsites liveness).
+#                          PVPATCH_LIVENESS := true turns it off;
+#                          $(PVPATCH_LIVENESS_DEPS) are its files (for the
+#                          link's prerequisites)
 # Make every object that includes asm/pvops-gen.h depend on $(PVPATCH_GEN_STAMP).
 
 ifndef PVPATCH_MK_INCLUDED
@@ -113,6 +121,15 @@ $(PVPATCH_GEN_STAMP): $(PVPATCH_SPEC) $(PVPATCH_GEN_SRCS)
 	$(call pvpatch_quiet,GEN,$(PVPATCH_SPEC))
 	$(PVPATCH_Q)$(PVPATCH_PYTHON) $(PVPATCH_DIR)/gen/pvgen $(PVPATCH_SPEC) -o $(PVPATCH_GEN)
 	$(PVPATCH_Q)touch $@
+
+# --- the liveness pass (tools/pvsites liveness) --------------------------------
+# Rewrites the records of the file it is given in place (same size); warnings
+# in objtool's format, exit 2 on unusable input, which stops the link rule.
+PVPATCH_LIVENESS ?= $(PVPATCH_PYTHON) $(PVPATCH_DIR)/tools/pvsites liveness --gen $(PVPATCH_GEN) \
+	$(if $(filter 1,$(V)),,--quiet)
+# The pass's own files: a link rule may depend on them to redo the pass
+# when pvpatch's tools change.
+PVPATCH_LIVENESS_DEPS := $(PVPATCH_DIR)/tools/pvsites $(wildcard $(PVPATCH_DIR)/tools/pvlib/*.py)
 
 # --- the built-in profiles: ROMs compiled from the same profile files ----------
 

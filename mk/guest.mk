@@ -55,11 +55,15 @@ $(GUEST_B)/bench-pvops-ret.o: tests/guest/bench-pvops.c
 $(GUEST_ELF): PVPATCH_IMAGE := 1
 # One RWX segment on purpose: the guest runs identity-mapped without page
 # protection and pvpatch's early poke writes its text in place.
-$(GUEST_ELF): $(GUEST_OBJS) $(PVPATCH_OBJ) tests/guest/kernel.lds $(PVPATCH_LDS)
+# The liveness pass widens the records in place after the link, as any
+# adopter's link rule runs it (pvpatch.mk's $(PVPATCH_LIVENESS)).
+$(GUEST_ELF): $(GUEST_OBJS) $(PVPATCH_OBJ) tests/guest/kernel.lds $(PVPATCH_LDS) \
+		$(PVPATCH_LIVENESS_DEPS)
 	$(call quiet,LD,$@)
 	$(Q)$(LD) -nostdlib -static --no-warn-rwx-segments $(PVPATCH_LDFLAGS) \
 		-T tests/guest/kernel.lds -o $@ \
 		$(GUEST_OBJS) $(PVPATCH_OBJ)
+	$(Q)$(PVPATCH_LIVENESS) $@
 
 $(GUEST_ELF32): $(GUEST_ELF)
 	$(call quiet,OBJCOPY,$@)

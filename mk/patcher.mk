@@ -55,3 +55,14 @@ $(PATCHER_TEST): $(PATCHER_HOBJS) $(PATCHER_B)/h/sites.o $(PATCHER_B)/h/sites-as
 	$(call quiet,LD,$@)
 	$(Q)$(CC) $(PATCHER_SAN) -no-pie -Wl,-T,tests/unit/patcher/hosted.lds \
 		$(filter %.o,$^) -lcmocka -o $@
+
+# The same program after the liveness pass ($(PVPATCH_LIVENESS), as a
+# kernel's link rule runs it): the suite must pass with widened masks too.
+PATCHER_TEST_LIVE := $(PATCHER_B)/test-patch-live
+UNIT_BINS += $(PATCHER_TEST_LIVE)
+
+$(PATCHER_TEST_LIVE): $(PATCHER_TEST) $(PVPATCH_GEN_STAMP) $(PVPATCH_LIVENESS_DEPS)
+	$(call quiet,LIVE,$@)
+	$(Q)cp $< $@.tmp
+	$(Q)$(PVPATCH_LIVENESS) $@.tmp
+	$(Q)mv $@.tmp $@

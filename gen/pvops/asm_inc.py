@@ -65,6 +65,8 @@ def generate(spec: Spec, framework: bool) -> str:
              ""]
     if framework:
         lines += [gas_macros.all_macros(), ""]
+    # Also in the framework-free file: an opted-in .S file builds both ways.
+    lines += [gas_macros.liveness_opt_in_macro(), ""]
     for op in spec.ops:
         lines += _macro(op, framework)
     lines.append("#endif")

@@ -86,8 +86,23 @@ def site_end_macro() -> str:
               "\t.balign 4"]
     for f in layout.FIELDS:
         lines.append(f"\t{_EMIT[f.size]} {f.asm_value}\t/* {f.name} */")
-    lines += ["\t.popsection", ".endm"]
+    lines += ["\t.popsection",
+              f"\t.ifdef {layout.LIVENESS_OPT_IN_SYM}",
+              f'\t.pushsection {layout.LIVENESS_SECTION}, "", @progbits',
+              "\t.quad \\start",
+              "\t.popsection",
+              "\t.endif",
+              ".endm"]
     return "\n".join(lines)
+
+
+def liveness_opt_in_macro() -> str:
+    """pvpatch_liveness_opt_in: the sites this .S file writes from here on
+    may be widened by the liveness pass (the file follows the SysV ABI at its
+    calls, returns and tail calls, and has STT_FUNC symbols with sizes)."""
+    return "\n".join([".macro pvpatch_liveness_opt_in",
+                      f"\t.set {layout.LIVENESS_OPT_IN_SYM}, 1",
+                      ".endm"])
 
 
 def all_macros() -> str:

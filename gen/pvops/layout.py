@@ -70,11 +70,26 @@ def field_offset(name: str) -> int:
 FLAG_NARGS_MASK = 0x07  # number of argument registers recorded (0-4)
 FLAG_HAS_RET = 0x08  # the ret nibble is meaningful
 FLAG_ASM = 0x10  # the site was written by a .S caller
+# Set by the liveness pass (tools/pvsites liveness) when it added registers
+# dead after the site to `clobbers`.  The declared mask stays recoverable
+# without another field: it is the op's clobbers, the recorded output and the
+# registers the site's native bytes write (what pvsites verify recomputes).
+# A new bit keeps SITE_VERSION: no field moves or changes meaning, and
+# readers refuse bits they do not know (the site then stays native).
+FLAG_WIDENED = 0x20
 FLAGS = (
     ("NARGS_MASK", FLAG_NARGS_MASK, "number of argument registers recorded"),
     ("HAS_RET", FLAG_HAS_RET, "the ret register is recorded"),
     ("ASM", FLAG_ASM, "site written by an assembler caller"),
+    ("WIDENED", FLAG_WIDENED, "clobbers widened by the liveness pass"),
 )
+
+# A .S file opts its sites into the liveness pass with the GNU as macro
+# pvpatch_liveness_opt_in (asm/pvops-gen.inc): every site it then writes
+# also puts its address (.quad) into this non-allocated section, which the
+# linker keeps and the pass reads.  Unlisted .S sites are never widened.
+LIVENESS_SECTION = ".pvpatch.liveness_asm"
+LIVENESS_OPT_IN_SYM = ".Lpvpatch_liveness_opt_in"
 
 MAX_ARGS = 4
 MAX_EXTRA_OUTS = 4  # outputs after the first, plus scratch registers

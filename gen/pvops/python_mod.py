@@ -135,6 +135,7 @@ def generate(spec: Spec) -> str:
          "",
          f"SECTION = {layout.SECTION!r}",
          f"SITE_VERSION = {layout.SITE_VERSION}",
+         f"LIVENESS_SECTION = {layout.LIVENESS_SECTION!r}",
          f"RECORD_SIZE = {layout.RECORD_SIZE}",
          f"RECORD_FORMAT = {fmt!r}",
          f"RECORD_FIELDS = {tuple(f.name for f in layout.FIELDS)!r}",

@@ -530,7 +530,8 @@ NOCOV static bool record_ok(const struct pvpatch_site *r)
 		return false;
 	want = info->nargs | (info->nouts ? PVPATCH_SITE_F_HAS_RET : 0);
 	if ((r->flags & (PVPATCH_SITE_F_NARGS_MASK | PVPATCH_SITE_F_HAS_RET)) != want ||
-	    (r->flags & ~(PVPATCH_SITE_F_NARGS_MASK | PVPATCH_SITE_F_HAS_RET | PVPATCH_SITE_F_ASM)))
+	    (r->flags & ~(PVPATCH_SITE_F_NARGS_MASK | PVPATCH_SITE_F_HAS_RET | PVPATCH_SITE_F_ASM |
+			   PVPATCH_SITE_F_WIDENED)))
 		return false;
 	if (r->clobbers & 1u << PVPATCH_REG_RSP)
 		return false;

@@ -2,6 +2,7 @@
 """The runtime patcher's hosted tests (cmocka, under ASan and UBSan), the
 capstone cross-check of the bytes they produced, and the freestanding build."""
 
+import json
 import os
 import subprocess
 
@@ -24,6 +25,23 @@ def run(tmp_path_factory):
 
 def test_cmocka_suite_passes(run):
     p, _, _ = run
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert "[  PASSED  ]" in out and "FAILED" not in out, out
+
+
+def test_cmocka_suite_passes_with_widened_masks():
+    """test-patch-live: the same program after the liveness pass.  Its CALL
+    and INLINE sites now see wider free masks (argument registers among
+    them): every test must still pass."""
+    live = TEST + "-live"
+    if not os.path.exists(live):
+        pytest.fail(f"{live} missing: run `make all`")
+    st = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(BUILD), "tools",
+                                                          "pvsites"), "stats", "--json", live],
+                        capture_output=True, text=True, timeout=60)
+    assert json.loads(st.stdout)["liveness"]["sites_widened"] > 0, st.stderr
+    p = subprocess.run([live], capture_output=True, text=True, timeout=120)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
     assert "[  PASSED  ]" in out and "FAILED" not in out, out

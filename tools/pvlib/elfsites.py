@@ -22,6 +22,7 @@ from elftools.elf.sections import SymbolTableSection
 
 from .errors import UsageError
 
+R_X86_64_64 = 1
 R_X86_64_PC32 = 2
 R_X86_64_PLT32 = 4
 
@@ -62,6 +63,13 @@ class SiteTable:
     text_relocs: dict[tuple[int, int], str] = field(default_factory=dict)
     # Linked files: address -> symbol name.
     symbols_by_addr: dict[int, str] = field(default_factory=dict)
+    # File offset of the record section (the liveness pass writes there).
+    sites_offset: int = 0
+    # Sites of .S files that opted into the liveness pass (section
+    # gen.LIVENESS_SECTION): (text section index, offset).
+    liveness_opt_in: set[tuple[int, int]] = field(default_factory=set)
+    # Names of every section (the liveness pass looks for exception tables).
+    section_names: set[str] = field(default_factory=set)
 
     def where(self, text: Text | None, offset: int) -> str:
         """func+0xNN of a location, as objtool prints it."""
@@ -114,11 +122,16 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
         texts: dict[int, Text] = {}
         sites_sec = None
         sites_idx = -1
+        live_sec = None
+        live_idx = -1
+        live_name = getattr(gen, "LIVENESS_SECTION", None)
         for idx, sec in enumerate(elf.iter_sections()):
             if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
                 texts[idx] = Text(idx, sec.name, sec["sh_addr"], sec.data())
             if sec.name == gen.SECTION:
                 sites_sec, sites_idx = sec, idx
+            if live_name and sec.name == live_name and sec["sh_type"] == "SHT_PROGBITS":
+                live_sec, live_idx = sec, idx
         if sites_sec is None:
             return SiteTable(path, relocatable, gen.RECORD_SIZE, 0, [], texts)
 
@@ -129,7 +142,8 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
             vals = struct.unpack_from(gen.RECORD_FORMAT, raw, i * rsize)
             records.append(Record(i, dict(zip(gen.RECORD_FIELDS, vals))))
         table = SiteTable(path, relocatable, sites_sec["sh_entsize"], len(raw),
-                          records, texts)
+                          records, texts, sites_offset=sites_sec["sh_offset"])
+        table.section_names = {sec.name for sec in elf.iter_sections()}
 
         symtab = _symbols(elf)
         syms = list(symtab.iter_symbols()) if symtab else []
@@ -147,7 +161,7 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
             if not isinstance(sec, RelocationSection):
                 continue
             target = sec["sh_info"]
-            if target != sites_idx and target not in texts:
+            if target != sites_idx and target != live_idx and target not in texts:
                 continue
             rsyms = elf.get_section(sec["sh_link"])
             if not isinstance(rsyms, SymbolTableSection):
@@ -155,13 +169,27 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
             for rel in sec.iter_relocations():
                 sym = rsyms.get_symbol(rel["r_info_sym"])
                 addend = rel["r_addend"] if rel.is_RELA() else 0
-                if target == sites_idx:
+                if target == live_idx:
+                    if (rel["r_info_type"] == R_X86_64_64
+                            and isinstance(sym["st_shndx"], int)
+                            and sym["st_shndx"] in texts):
+                        table.liveness_opt_in.add((sym["st_shndx"],
+                                                   sym["st_value"] + addend))
+                elif target == sites_idx:
                     site_relocs[rel["r_offset"]] = (
                         rel["r_info_type"], sym["st_shndx"]
                         if isinstance(sym["st_shndx"], int) else -1,
                         sym["st_value"] + addend)
                 else:
                     table.text_relocs[(target, rel["r_offset"])] = sym.name
+
+        if live_sec is not None and not relocatable:
+            data = live_sec.data()
+            for (addr,) in struct.iter_unpack("<Q", data[:len(data) // 8 * 8]):
+                for text in texts.values():
+                    if text.addr <= addr < text.addr + len(text.data):
+                        table.liveness_opt_in.add((text.index, addr - text.addr))
+                        break
 
         site_off = gen.RECORD_OFFSETS["site"]
         for rec in records:

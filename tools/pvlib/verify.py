@@ -51,6 +51,9 @@ class Site:
     where: str
     op: dict | None
     regs: dict[str, str] = field(default_factory=dict)  # slot -> register name
+    # The clobber mask the site declares (op, output, registers its native
+    # code writes), None when the record did not verify that far.
+    declared: int | None = None
 
 
 def _disassembler() -> capstone.Cs:
@@ -137,7 +140,8 @@ class Verifier:
             self.warn(where, f"native length {f['native_len']} outside "
                       f"1..{min(f['site_len'], op['native_max'])}")
             return site
-        if f["flags"] & ~(gen.FLAG_NARGS_MASK | gen.FLAG_HAS_RET | gen.FLAG_ASM):
+        known = gen.FLAG_NARGS_MASK | gen.FLAG_HAS_RET | gen.FLAG_ASM | gen.FLAG_WIDENED
+        if f["flags"] & ~known:
             self.warn(where, f"unknown flags {f['flags']:#x}")
         if f["flags"] & (gen.FLAG_NARGS_MASK | gen.FLAG_HAS_RET) != op["flags"]:
             self.warn(where, f"flags {f['flags']:#x} do not match op {name} "
@@ -171,7 +175,13 @@ class Verifier:
         want = op["clobber_mask"] | extra
         if op["outs"]:
             want |= 1 << self.reg(rec, "ret")
-        if f["clobbers"] != want:
+        site.declared = want
+        if f["flags"] & gen.FLAG_WIDENED:
+            # Wider than declared; tools/pvlib/liveness.py checks the rest.
+            if f["clobbers"] & want != want or f["clobbers"] & 1 << 4:
+                self.warn(where, f"widened clobber mask {f['clobbers']:#06x} lacks "
+                          f"declared {want:#06x} ({self.mask_names(want)}) or has rsp")
+        elif f["clobbers"] != want:
             self.warn(where, f"clobber mask {f['clobbers']:#06x}, expected "
                       f"{want:#06x} ({self.mask_names(want)})")
         return site
@@ -274,7 +284,31 @@ class Verifier:
             self.warn(site.where, f"padding of {len(pad)} bytes is not one NOP: {pad.hex()}")
 
 
+    def check_widened(self) -> None:
+        """Re-analyse liveness for the records the pass widened: every
+        register the mask adds to the declared ones must be dead."""
+        widened = [s for s in self.sites
+                   if s.rec.fields["flags"] & self.gen.FLAG_WIDENED and s.declared is not None]
+        if not widened:
+            return
+        from .liveness import analyse
+        results = {id(r.site): r for r in analyse(self.t, self.gen, self.sites).results}
+        for s in widened:
+            r = results[id(s)]
+            extra = s.rec.fields["clobbers"] & ~s.declared
+            if not extra:
+                continue
+            if r.live is None:
+                self.warn(s.where, f"clobber mask widened ({self.mask_names(extra)}) "
+                          f"but liveness cannot be analysed here: {r.reason}")
+            elif extra & r.live:
+                self.warn(s.where, f"widened clobber mask claims "
+                          f"{self.mask_names(extra & r.live)} dead after the site, "
+                          "liveness says live")
+
+
 def verify(table: SiteTable, gen: ModuleType) -> Verifier:
     v = Verifier(table, gen)
     v.run()
+    v.check_widened()
     return v

@@ -68,7 +68,8 @@ static int check_record(const struct pvpatch *pv, const struct pvpatch_site *r)
 	    r->native_len > r->site_len || r->native_len > info->native_max)
 		return PVPATCH_E_LENGTH;
 	if (flags != (info->nargs | (info->nouts ? PVPATCH_SITE_F_HAS_RET : 0u)) ||
-	    (r->flags & ~(PVPATCH_SITE_F_NARGS_MASK | PVPATCH_SITE_F_HAS_RET | PVPATCH_SITE_F_ASM)))
+	    (r->flags & ~(PVPATCH_SITE_F_NARGS_MASK | PVPATCH_SITE_F_HAS_RET | PVPATCH_SITE_F_ASM |
+			   PVPATCH_SITE_F_WIDENED)))
 		return PVPATCH_E_FLAGS;
 	if (r->clobbers & 1u << REG_RSP)
 		return PVPATCH_E_FLAGS;

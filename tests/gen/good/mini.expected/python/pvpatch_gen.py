@@ -4,6 +4,7 @@
 
 SECTION = '.pvpatch.sites'
 SITE_VERSION = 1
+LIVENESS_SECTION = '.pvpatch.liveness_asm'
 RECORD_SIZE = 16
 RECORD_FORMAT = '<iHBBBBHI'
 RECORD_FIELDS = ('site', 'op', 'version', 'flags', 'site_len', 'native_len', 'clobbers', 'regs')
@@ -18,6 +19,7 @@ TYPES = {'u8': ('uint8_t', 1), 'u16': ('uint16_t', 2), 'u32': ('uint32_t', 4), '
 FLAG_NARGS_MASK = 0x07
 FLAG_HAS_RET = 0x08
 FLAG_ASM = 0x10
+FLAG_WIDENED = 0x20
 
 # The feature ROM (little-endian; offsets from the ROM start).  For each
 # struct: SIZE, FORMAT (all fields), FIELDS, OFFSETS, and LAYOUT:

@@ -283,6 +283,11 @@ __asm__(
 	"	.word (\\clob) | .Lpv_outmask	/* clobbers */\n"
 	"	.long .Lpv_regs	/* regs */\n"
 	"	.popsection\n"
+	"	.ifdef .Lpvpatch_liveness_opt_in\n"
+	"	.pushsection .pvpatch.liveness_asm, \"\", @progbits\n"
+	"	.quad \\start\n"
+	"	.popsection\n"
+	"	.endif\n"
 	".endm\n"
 );
 

@@ -28,6 +28,7 @@
 #define PVPATCH_SITE_F_NARGS_MASK 0x07	/* number of argument registers recorded */
 #define PVPATCH_SITE_F_HAS_RET 0x08	/* the ret register is recorded */
 #define PVPATCH_SITE_F_ASM 0x10	/* site written by an assembler caller */
+#define PVPATCH_SITE_F_WIDENED 0x20	/* clobbers widened by the liveness pass */
 
 #define PVPATCH_SLOT_RET 0
 #define PVPATCH_SLOT_ARG0 1
