@@ -60,7 +60,9 @@ $(SITE_NATIVE_OBJ): tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 $(KCFLAGS) $(PVPATCH_NATIVE_CFLAGS) -MD -MP -c $< -o $@
 
-$(B)/tests/sites/%.o: tests/sites/%.S $(PVPATCH_GEN_STAMP)
+# Static pattern: callsites-asm.o would also match callsites-%.o above.
+SITE_ASM_OBJS := $(patsubst tests/sites/%.S,$(B)/tests/sites/%.o,$(wildcard tests/sites/*.S))
+$(SITE_ASM_OBJS): $(B)/tests/sites/%.o: tests/sites/%.S $(PVPATCH_GEN_STAMP)
 	$(call quiet,AS,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
