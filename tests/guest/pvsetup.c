@@ -140,8 +140,9 @@ static void report_json(unsigned long cost)
 	}
 }
 
-/* Every valid site as patched, for the test comparing it with pvrom check. */
-static void dump_sites(void)
+/* Every valid site as patched, for the test comparing it with pvrom check
+ * (kind "site"; "rsite" after the last re-patch). */
+void dump_sites(const char *kind)
 {
 	for (unsigned int i = 0; i < (unsigned int)(pv.sites_end - pv.sites); i++) {
 		const struct pvpatch_site *s = &pv.sites[i];
@@ -149,8 +150,8 @@ static void dump_sites(void)
 
 		if (pv.state[i].reason)
 			continue;
-		kprintf("# pvpatch-site: {\"site\": %lu, \"mode\": \"%s\", \"bytes\": \"",
-			(unsigned long)(uintptr_t)p, pvpatch_mode_name(pv.state[i].mode));
+		kprintf("# pvpatch-%s: {\"site\": %lu, \"mode\": \"%s\", \"bytes\": \"",
+			kind, (unsigned long)(uintptr_t)p, pvpatch_mode_name(pv.state[i].mode));
 		for (unsigned int b = 0; b < s->site_len; b++)
 			kprintf("%02x", p[b]);
 		kprintf("\"}\n");
@@ -167,23 +168,53 @@ static void port_outw(uint16_t port, uint16_t v)
 	outw(port, v);
 }
 
+static const struct pvpatch_env env = {
+	.print = print_line,
+	.inb = port_inb, .outw = port_outw,
+	/* QEMU's -machine pc always has vmport: probing it is harmless. */
+	.probe_vmport = true,
+	.rom_buf = rom_buf, .rom_size = sizeof(rom_buf),
+	.clock = rdtsc_raw,
+};
+
+/*
+ * The boot's negotiation again, at run time, for a re-patch: the same
+ * command line (its op and site overrides), CPUID and KVM bits and the
+ * backdoor probed again, then the ROM fw_cfg publishes now (profile NULL
+ * or "rom") or the built-in profile named.  Quiet: nothing is printed.
+ */
+void pv_renegotiate(struct pvpatch_negotiation *n, const char *profile)
+{
+	struct pvpatch_env e = env;
+	bool rom = !profile || !strcmp(profile, "rom");
+	long len = -1;
+
+	e.cmdline = boot.cmdline;
+	e.print = NULL;
+	memset(n, 0, sizeof(*n));
+	pvpatch_cmdline_parse(boot.cmdline, &n->cmd, NULL);
+	n->cmd.profile[0] = 0;		/* the schedule's name, not the boot's */
+	pvpatch_observe(&e, &n->facts);
+	pvpatch_backends_collect(n, __pvpatch_backends_start,
+				 (size_t)(__pvpatch_backends_end - __pvpatch_backends_start), NULL);
+	if (rom && !n->cmd.off)
+		len = pvpatch_fwcfg_read(&e, PVPATCH_ROM_FWCFG_NAME, rom_buf, sizeof(rom_buf));
+	if (len > (long)sizeof(rom_buf))
+		len = -1;
+	pvpatch_negotiate(n, rom_buf, len, rom ? NULL : profile, NULL);
+}
+
 void pvsetup(void)
 {
-	const struct pvpatch_env env = {
-		.cmdline = boot.cmdline, .print = print_line,
-		.inb = port_inb, .outw = port_outw,
-		/* QEMU's -machine pc always has vmport: probing it is harmless. */
-		.probe_vmport = true,
-		.rom_buf = rom_buf, .rom_size = sizeof(rom_buf),
-		.clock = rdtsc_raw,
-	};
+	struct pvpatch_env e = env;
 
+	e.cmdline = boot.cmdline;
 	pv.lookup = lookup;
-	if (pvpatch_boot(&pv, &env, &neg))
+	if (pvpatch_boot(&pv, &e, &neg))
 		panic("pvpatch_boot refused the site table");
 	report_json((unsigned long)neg.apply_time);
 	if (cmd.dump_sites)
-		dump_sites();
+		dump_sites("site");
 }
 
 const char *hv_name(void)
