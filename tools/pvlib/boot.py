@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 
 from .errors import UsageError
@@ -49,6 +50,10 @@ class BootResult:
     fitted: list = field(default_factory=list)
     fault: dict | None = None
     pv_eoi: dict | None = None
+    smp: int = 1
+    repatch_line: dict | None = None	# the guest's own figures
+    rsites: list = field(default_factory=list)	# every site after the last re-patch
+    repatch: dict | None = None		# the JSON key (repatch_summary())
 
     @property
     def ok(self) -> bool:
@@ -85,6 +90,8 @@ class BootResult:
             "fitted": self.fitted,
             "fault": self.fault,
             "pv_eoi": self.pv_eoi,
+            "smp": self.smp,
+            **({"repatch": self.repatch} if self.repatch is not None else {}),
             "notes": self.notes,
         }
 
@@ -106,14 +113,23 @@ def qemu_binary() -> str:
 
 
 def command(elf32: str, accel: str, cmdline: str, rom: str | None,
-            kvm_features: list[str], memory: str, cpu: str | None = None) -> list[str]:
+            kvm_features: list[str], memory: str, cpu: str | None = None,
+            smp: int = 1) -> list[str]:
     cmd = [qemu_binary(), "-kernel", elf32, "-append", cmdline, "-m", memory,
            "-display", "none", "-vga", "none", "-no-reboot", "-monitor", "none",
            "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+    if smp > 1:
+        cmd += ["-smp", str(smp)]
     if accel == "kvm":
         # cpu: its feature flags (after the model) on top of the host's
         extra = cpu.split(",")[1:] if cpu else []
         cmd += ["-enable-kvm", "-cpu", ",".join(["host"] + kvm_features + extra)]
+    elif smp > 1:
+        # Every vCPU in its own host thread, really at once; -icount would
+        # run them one at a time, so there are no exact counts here.
+        cmd += ["-accel", "tcg,thread=multi"]
+        if cpu:
+            cmd += ["-cpu", cpu]
     else:
         # Exact guest instruction counts: rdtsc deltas count instructions.
         cmd += ["-accel", "tcg", "-icount", "shift=0,sleep=off"]
@@ -149,6 +165,10 @@ def parse(res: BootResult) -> None:
                 res.fault = obj
             elif kind == "pveoi":
                 res.pv_eoi = obj
+            elif kind == "repatch":
+                res.repatch_line = obj
+            elif kind == "rsite":
+                res.rsites.append(obj)
             continue
         m = re.match(r"^1\.\.(\d+)$", line)
         if m:
@@ -186,7 +206,8 @@ def check_fitted(obj: dict) -> dict:
 
 def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = None,
          kvm_features: list[str] | None = None, hypercalls: bool = False,
-         timeout: float = 120, memory: str = "128M", cpu: str | None = None) -> BootResult:
+         timeout: float = 120, memory: str = "128M", cpu: str | None = None,
+         smp: int = 1) -> BootResult:
     notes = []
     if accel == "auto":
         usable, why = kvm_usable()
@@ -195,6 +216,8 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
             notes.append(f"KVM unusable ({why}): using TCG")
     if not os.path.exists(elf32):
         raise UsageError(f"{elf32}: no such guest (run make)")
+    if not 1 <= smp <= 4:
+        raise UsageError(f"--smp {smp}: the guest runs 1 to 4 CPUs")
     if rom and not os.path.exists(rom):
         raise UsageError(f"{rom}: no such ROM")
     features = list(kvm_features or [])
@@ -206,8 +229,8 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
             notes.append("vmcall hangs under this KVM: turned off " + ",".join(added)
                          + " (use --kvm-hypercalls to keep them and check, not run, "
                          "the fitted hypercalls)")
-    cmd = command(elf32, accel, cmdline, rom, features, memory, cpu)
-    res = BootResult(accel=accel, cmdline=cmdline, command=cmd, notes=notes)
+    cmd = command(elf32, accel, cmdline, rom, features, memory, cpu, smp)
+    res = BootResult(accel=accel, cmdline=cmdline, command=cmd, notes=notes, smp=smp)
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=timeout)
@@ -226,4 +249,73 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
         res.status = f"hang (no exit within {timeout:g} s)"
         res.output = (e.stdout or b"").decode("utf-8", "replace")
     parse(res)
+    if "pvpatch.repatch=" in cmdline or "guest.repatch_host" in cmdline:
+        res.repatch = repatch_summary(res, elf32, rom)
     return res
+
+
+def final_sites(elf32: str, res: BootResult, rom: str | None) -> dict:
+    """What a fresh boot with the re-patch's final policy writes, site by
+    site, as tools/pvrom check predicts it (the same negotiation code, with
+    the facts this boot observed)."""
+    elf = os.path.join(os.path.dirname(elf32), "guest.elf")
+    final = res.repatch_line["final"]
+    words = [w for w in res.cmdline.split() if not w.startswith("pvpatch.profile=")]
+    if final != "rom":
+        words.append(f"pvpatch.profile={final}")
+        rom = None
+    r = res.report
+    cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "..", "pvrom"), "check",
+           rom or "-", elf, "--signature", r.get("signature", ""),
+           "--kvm-features", str(r.get("kvm_features", 0)), "--cmdline", " ".join(words),
+           "--json"]
+    if r.get("vmport"):
+        cmd.append("--vmport")
+    if r.get("vmport_gethz"):
+        cmd.append("--gethz")
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode not in (0, 1):
+        raise UsageError(f"pvrom check failed: {p.stderr.strip()}")
+    sim = json.loads(p.stdout)
+    return {s["site"]: (s["mode"], s["bytes"]) for s in sim["site_list"] if s["mode"] != "INVALID"}
+
+
+def repatch_summary(res: BootResult, elf32: str, rom: str | None) -> dict:
+    """The `repatch` JSON key: the guest's figures, the faults seen, and the
+    sites whose final bytes differ from a fresh boot's with the final policy
+    (every site when the guest never got to report them)."""
+    g = res.repatch_line or {}
+    faults = 1 if (res.fault or res.status.startswith("exception")) else 0
+    mismatch = None
+    if g and res.rsites:
+        want = final_sites(elf32, res, rom)
+        got = {s["site"]: (s["mode"], s["bytes"]) for s in res.rsites}
+        mismatch = sum(1 for a in set(want) | set(got) if want.get(a) != got.get(a))
+    exact = res.accel == "tcg" and res.smp == 1
+    out = {k: int(g.get(k, 0)) for k in ("rounds", "wrong", "retries", "gave_up")}
+    out.update({
+        "faults": faults + int(g.get("faults", 0)),
+        "digest_mismatch": mismatch if mismatch is not None else int(res.report.get("sites") or 0),
+        "cpus": int(g.get("cpus", res.smp)),
+        "changed": int(g.get("changed", 0)),
+        "failed": int(g.get("failed", 0)),
+        "stops": int(g.get("stops", 0)),
+        "sites_written": int(g.get("sites_written", 0)),
+        "thunks_reclaimed": int(g.get("thunks_reclaimed", 0)),
+        "final": g.get("final"),
+        "unsafe": bool(g.get("unsafe", 0)),
+        "host_nmis": int(g.get("host_nmis", 0)),
+    })
+    stop, write, total = (g.get(k) for k in ("stop_tsc_median", "write_tsc_median",
+                                             "repatch_tsc_median"))
+    if res.accel == "kvm":
+        out.update(stop_cycles_median=stop, write_cycles_median=write,
+                   repatch_cycles_median=total)
+    elif exact:
+        out.update(stop_insns_median=stop, write_insns_median=write,
+                   repatch_insns_median=total)
+    else:
+        # MTTCG: the TSC runs on host time, not per instruction
+        out.update(stop_insns_median=None, stop_tsc_median=stop, write_tsc_median=write,
+                   repatch_tsc_median=total)
+    return out
