@@ -35,7 +35,8 @@
 #define MAX_ROUNDS 1024
 #define IF_BIT (1ul << 9)
 #define MSR_KERNEL_GS_BASE 0xc0000102u
-#define STRESS_VA 0x140000000ul		/* boot_pdpt[5]: a page per CPU */
+#define STRESS_VA 0x140000000ul
+#define KERNEL_WORK 20000		/* loop iterations between batches */		/* boot_pdpt[5]: a page per CPU */
 
 volatile int stress_on;
 static volatile int stress_stop;
@@ -194,7 +195,7 @@ static NOINLINE void kernel_work(void)
 {
 	unsigned long acc = 0;
 
-	for (unsigned int i = 0; i < 2000; i++)
+	for (unsigned int i = 0; i < KERNEL_WORK; i++)
 		acc = acc * 31 + i;
 	asm volatile("" : : "r"(acc));
 }

@@ -271,6 +271,7 @@ static void rv_release(void *arg, bool wrote)
 
 	(void)arg;
 	rv_retrying = !wrote;
+
 	if (wrote) {
 		rv_write_cost = rdtsc_raw() - rv_stopped_at;
 		repatch_gen++;		/* the workload's results are judged per generation */
