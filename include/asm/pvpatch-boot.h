@@ -96,7 +96,7 @@ const struct pvpatch_builtin_profile *pvpatch_builtin_profile(const char *name);
  *                               re-negotiates with profile P1, P2, ... in
  *                               turn every N of its timer ticks (pvpatch
  *                               runs no timer: it parses, the kernel
- *                               schedules); "rom" names the fw_cfg ROM.
+ *                               schedules); "boot" negotiates as at boot.
  *                               pvpatch_boot() then keeps every backend
  *                               family (a later profile may call them)
  * Other words are the kernel's; a malformed pvpatch option is reported

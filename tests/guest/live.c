@@ -6,10 +6,11 @@
  * Triggers.  pvpatch.repatch=PROFILE[,PROFILE...]@N (parsed by the
  * library with the other pvpatch options; the guest keeps the time): every
  * N timer ticks (PIT, 1 kHz, on CPU 0) the guest re-negotiates with the
- * next profile in turn ("rom": the ROM fw_cfg publishes, as at boot) and
+ * next profile in turn ("boot": negotiate as at boot, the fw_cfg ROM first) and
  * calls pvpatch_repatch(), guest.repatch_rounds=R times.  The host's
- * trigger is an NMI (QMP inject-nmi, which QEMU delivers to every CPU): an
- * NMI that is not one of the rendezvous' stops sets host_nmis, and CPU 0,
+ * trigger is an NMI (QMP inject-nmi; QEMU raises LINT1 on every CPU, and the
+ * firmware made only CPU 0's LINT1 an NMI): an NMI that is not one of the
+ * rendezvous' stops counts in host_nmis, and CPU 0,
  * which polls it from its timer loop, re-negotiates exactly as at boot
  * (ROM from fw_cfg, CPUID and KVM bits, backdoor probe) and re-patches.
  *
@@ -346,7 +347,7 @@ void repatch_run(void)
 	unsigned int rounds = cmd.repatch_rounds ? cmd.repatch_rounds : 40;
 	unsigned long next, host_seen = 0, batches = 0, exact = 0, wrong = 0;
 	struct totals t = { .rounds = 0 };
-	const char *final = "boot", *first_wrong = NULL;
+	const char *final = "none", *first_wrong = NULL;
 	unsigned int k = 0;
 
 	if (!s->n && !cmd.repatch_host)
@@ -368,7 +369,7 @@ void repatch_run(void)
 		if (host_nmis != host_seen) {
 			host_seen = host_nmis;
 			kprintf("# repatch: the host asked (NMI): negotiating as at boot\n");
-			final = "rom";
+			final = "boot";
 			next = pit_ticks + (s->n ? s->every : 60000);
 		} else {
 			final = schedule_name(round);

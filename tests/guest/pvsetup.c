@@ -180,20 +180,22 @@ static const struct pvpatch_env env = {
 /*
  * The boot's negotiation again, at run time, for a re-patch: the same
  * command line (its op and site overrides), CPUID and KVM bits and the
- * backdoor probed again, then the ROM fw_cfg publishes now (profile NULL
- * or "rom") or the built-in profile named.  Quiet: nothing is printed.
+ * backdoor probed again; profile NULL or "boot": then, as at boot, the ROM
+ * fw_cfg publishes now, else the command line's or the hypervisor's
+ * built-in profile; else the built-in profile named.  Quiet.
  */
 void pv_renegotiate(struct pvpatch_negotiation *n, const char *profile)
 {
 	struct pvpatch_env e = env;
-	bool rom = !profile || !strcmp(profile, "rom");
+	bool rom = !profile || !strcmp(profile, "boot");
 	long len = -1;
 
 	e.cmdline = boot.cmdline;
 	e.print = NULL;
 	memset(n, 0, sizeof(*n));
 	pvpatch_cmdline_parse(boot.cmdline, &n->cmd, NULL);
-	n->cmd.profile[0] = 0;		/* the schedule's name, not the boot's */
+	if (!rom)
+		n->cmd.profile[0] = 0;	/* the schedule's name, not the boot's */
 	pvpatch_observe(&e, &n->facts);
 	pvpatch_backends_collect(n, __pvpatch_backends_start,
 				 (size_t)(__pvpatch_backends_end - __pvpatch_backends_start), NULL);

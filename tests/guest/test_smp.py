@@ -19,7 +19,7 @@ from pvlib import boot  # noqa: E402
 ELF32 = os.path.join(BUILD, "tests", "guest", "guest32.elf")
 KVM_OK, KVM_WHY = boot.kvm_usable()
 needs_kvm = pytest.mark.skipif(not KVM_OK, reason=f"KVM unusable: {KVM_WHY}")
-SCHEDULE = "pvpatch.repatch=tcg,paravirt,rom@3"
+SCHEDULE = "pvpatch.repatch=tcg,paravirt,boot@3"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_smp4_live_repatch_stress(v2_rom):
     assert rp["cpus"] == 4 and rp["rounds"] >= 30 and rp["changed"] >= 30
     assert (rp["faults"], rp["wrong"], rp["gave_up"], rp["failed"], rp["digest_mismatch"]) \
         == (0, 0, 0, 0, 0), rp
-    assert rp["final"] in ("tcg", "paravirt", "rom") and rp["sites_written"] > 1000
+    assert rp["final"] in ("tcg", "paravirt", "boot") and rp["sites_written"] > 1000
     assert rp["thunks_reclaimed"] > 0 and rp["stop_insns_median"] is None
     # the exact checks (CALL backend counts) ran between re-patches
     line = r.repatch_line
@@ -88,9 +88,23 @@ def test_repatch_schedule_malformed_is_ignored():
     assert r.repatch["rounds"] == 0
 
 
+def test_host_nmi_triggers_renegotiation():
+    """The host's trigger: QMP inject-nmi while the guest waits; each NMI
+    makes CPU 0 negotiate as at boot and re-patch (to the same policy here:
+    without a migration the host publishes what it did at boot)."""
+    r = boot.boot(ELF32, "tcg", "pvpatch.profile=paravirt guest.repatch_host "
+                  "guest.repatch_rounds=2", smp=2, timeout=90, inject_nmi=2)
+    rp = r.repatch
+    assert r.ok, f"{r.status} {r.notes}\n{r.output[-2000:]}"
+    assert r.output.count("# repatch: the host asked (NMI)") == 2
+    assert rp["host_nmis"] == 2 and rp["rounds"] >= 2 and rp["final"] == "boot"
+    assert rp["digest_mismatch"] == 0 and rp["faults"] == 0 and rp["wrong"] == 0
+
+
 @needs_kvm
 def test_kvm_smp2_live_repatch():
-    r = boot.boot(ELF32, "kvm", f"{SCHEDULE} guest.repatch_rounds=50", smp=2, timeout=300)
+    r = boot.boot(ELF32, "kvm", "pvpatch.repatch=kvm-vt,paravirt,kvm-pv,boot@3 "
+                  "guest.repatch_rounds=50", smp=2, timeout=300)
     rp = r.repatch
     assert r.ok and (rp["faults"], rp["wrong"], rp["gave_up"], rp["digest_mismatch"]) \
         == (0, 0, 0, 0), rp

@@ -207,7 +207,7 @@ def check_fitted(obj: dict) -> dict:
 def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = None,
          kvm_features: list[str] | None = None, hypercalls: bool = False,
          timeout: float = 120, memory: str = "128M", cpu: str | None = None,
-         smp: int = 1) -> BootResult:
+         smp: int = 1, inject_nmi: int = 0) -> BootResult:
     notes = []
     if accel == "auto":
         usable, why = kvm_usable()
@@ -231,6 +231,12 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
                          "the fitted hypercalls)")
     cmd = command(elf32, accel, cmdline, rom, features, memory, cpu, smp)
     res = BootResult(accel=accel, cmdline=cmdline, command=cmd, notes=notes, smp=smp)
+    if inject_nmi:
+        run_with_nmis(res, inject_nmi, timeout)
+        parse(res)
+        if "pvpatch.repatch=" in cmdline or "guest.repatch_host" in cmdline:
+            res.repatch = repatch_summary(res, elf32, rom)
+        return res
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=timeout)
@@ -254,14 +260,97 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
     return res
 
 
+def set_status(res: BootResult, code: int, stderr: str) -> None:
+    res.exit_code = code
+    if code in STATUS:
+        res.status = STATUS[code]
+    elif code >= 33 and code & 1:
+        res.status = f"exception {((code >> 1) - 0x10)}"
+    else:
+        err = stderr.strip().splitlines()
+        res.status = f"qemu exited {code}"
+        if err:
+            res.notes.append(err[-1])
+
+
+def qmp(path: str, command: str) -> dict:
+    """One QMP command on a fresh connection (QMP's greeting, capabilities)."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        f = s.makefile("rwb")
+        json.loads(f.readline())
+        for cmd in ("qmp_capabilities", command):
+            f.write(json.dumps({"execute": cmd}).encode() + b"\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "return" in reply or "error" in reply:
+                    break
+        return reply
+
+
+def run_with_nmis(res: BootResult, n: int, timeout: float) -> None:
+    """Boot with a QMP socket; each time the guest says it waits for the
+    host, send QMP inject-nmi (QEMU delivers an NMI to every CPU), n times."""
+    import queue
+    import tempfile
+    import threading
+    import time
+    sock = os.path.join(tempfile.mkdtemp(prefix="pvboot-"), "qmp")
+    cmd = res.command + ["-qmp", f"unix:{sock},server=on,wait=off"]
+    res.command = cmd
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    lines: queue.Queue = queue.Queue()
+    out: list[str] = []
+
+    def reader():
+        for raw in p.stdout:
+            lines.put(raw.decode("utf-8", "replace"))
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    sent = 0
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise subprocess.TimeoutExpired(cmd, timeout)
+            if line is None:
+                break
+            out.append(line)
+            waiting = line.startswith("# repatch:") and ("when the host sends" in line
+                                                         or "the host asked" in line)
+            if waiting and sent < n:
+                time.sleep(0.2)
+                reply = qmp(sock, "inject-nmi")
+                if "error" in reply:
+                    res.notes.append(f"inject-nmi: {reply['error'].get('desc')}")
+                sent += 1
+        p.wait(timeout=max(1, deadline - time.monotonic()))
+        set_status(res, p.returncode, p.stderr.read().decode("utf-8", "replace"))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        res.status = f"hang (no exit within {timeout:g} s)"
+    res.output = "".join(out)
+    res.notes.append(f"{sent} NMIs injected through QMP")
+
+
 def final_sites(elf32: str, res: BootResult, rom: str | None) -> dict:
     """What a fresh boot with the re-patch's final policy writes, site by
     site, as tools/pvrom check predicts it (the same negotiation code, with
     the facts this boot observed)."""
     elf = os.path.join(os.path.dirname(elf32), "guest.elf")
     final = res.repatch_line["final"]
-    words = [w for w in res.cmdline.split() if not w.startswith("pvpatch.profile=")]
-    if final != "rom":
+    words = res.cmdline.split()
+    if final != "boot":
+        # a named profile: no ROM, the command line's profile replaced
+        words = [w for w in words if not w.startswith("pvpatch.profile=")]
         words.append(f"pvpatch.profile={final}")
         rom = None
     r = res.report
@@ -287,7 +376,7 @@ def repatch_summary(res: BootResult, elf32: str, rom: str | None) -> dict:
     g = res.repatch_line or {}
     faults = 1 if (res.fault or res.status.startswith("exception")) else 0
     mismatch = None
-    if g and res.rsites:
+    if g and res.rsites and g.get("final") != "none":
         want = final_sites(elf32, res, rom)
         got = {s["site"]: (s["mode"], s["bytes"]) for s in res.rsites}
         mismatch = sum(1 for a in set(want) | set(got) if want.get(a) != got.get(a))
