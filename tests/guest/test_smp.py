@@ -83,8 +83,14 @@ def test_smp1_repatch_cost_is_exact():
 
 
 def test_repatch_schedule_malformed_is_ignored():
-    r = boot.boot(ELF32, "tcg", "pvpatch.repatch=tcg,paravirt guest.repatch_rounds=2")
-    assert r.ok and "pvpatch: ignoring bad re-patch schedule 'tcg,paravirt'" in r.output
+    """The library parses the word: no period, a zero period, an empty or
+    a ninth name are reported and ignored (no schedule: no re-patch)."""
+    bad = ["tcg,paravirt", "tcg@0", "tcg,,paravirt@5", ",".join(["tcg"] * 9) + "@5"]
+    r = boot.boot(ELF32, "tcg", " ".join(f"pvpatch.repatch={b}" for b in bad)
+                  + " guest.repatch_rounds=2")
+    assert r.ok
+    for b in bad:
+        assert f"pvpatch: ignoring bad re-patch schedule '{b}'" in r.output
     assert r.repatch["rounds"] == 0
 
 
