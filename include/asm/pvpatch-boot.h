@@ -55,6 +55,10 @@ struct pvpatch_env {
 	/* A cycle or time counter (NULL: none): pvpatch_boot() times
 	 * pvpatch_apply() with it, into neg->apply_time. */
 	uint64_t (*clock)(void);
+	/* The kernel will re-patch at run time (pvpatch_repatch(), e.g. after
+	 * a live migration): pvpatch_boot() frees no backend family, since a
+	 * later policy may call any (a pvpatch.repatch= schedule implies it). */
+	bool keep_backends;
 };
 
 #define PVPATCH_ROM_BUF_SIZE 16384

@@ -52,6 +52,7 @@ extern struct pvpatch pv;
 void pvsetup(void);
 void pv_renegotiate(struct pvpatch_negotiation *n, const char *profile);
 void dump_sites(const char *kind);
+void report_modes(const char *when);
 void site_describe(uint64_t rip, char *buf, size_t size);
 const struct pvpatch_site *site_find(const void *fn, unsigned int op);
 unsigned int sites_of_op(unsigned int op, unsigned int mode);

@@ -140,6 +140,17 @@ static void report_json(unsigned long cost)
 	}
 }
 
+/* Sites per mode now (neg.report), before or after a host-triggered re-patch. */
+void report_modes(const char *when)
+{
+	char modes[128];
+
+	kprintf("# pvpatch-modes: {\"when\": \"%s\", \"source\": \"%s\", \"signature\": \"%s\", "
+		"\"kvm_features\": %u, \"vmport\": %d, \"vmport_gethz\": %d, \"modes\": {%s}}\n",
+		when, neg.source, neg.facts.signature, neg.facts.kvm_features, neg.facts.vmport,
+		neg.facts.vmport_gethz, modes_json(modes, sizeof(modes), neg.report.mode));
+}
+
 /* Every valid site as patched, for the test comparing it with pvrom check
  * (kind "site"; "rsite" after the last re-patch). */
 void dump_sites(const char *kind)
@@ -211,6 +222,7 @@ void pvsetup(void)
 	struct pvpatch_env e = env;
 
 	e.cmdline = boot.cmdline;
+	e.keep_backends = cmd.repatch_host;	/* the host may move us to a paravirt ROM */
 	pv.lookup = lookup;
 	if (pvpatch_boot(&pv, &e, &neg))
 		panic("pvpatch_boot refused the site table");

@@ -102,3 +102,42 @@ def test_kvm_smp2_live_repatch():
     rp = r.repatch
     assert r.ok and (rp["faults"], rp["wrong"], rp["gave_up"], rp["digest_mismatch"]) \
         == (0, 0, 0, 0), rp
+
+
+@pytest.fixture(scope="module")
+def tcg_and_paravirt_roms(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mig-roms")
+    for name in ("tcg", "paravirt"):
+        subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvrom"), "build",
+                        os.path.join(ROOT, "hypervisor-features", f"{name}.profile"),
+                        "-o", str(d / f"{name}.rom")], check=True)
+    return str(d / "tcg.rom"), str(d / "paravirt.rom")
+
+
+def test_live_migration_tcg_rom_to_paravirt_rom(tcg_and_paravirt_roms):
+    """Two CPUs running the workload migrate (QMP migrate, loopback) from a
+    QEMU publishing the TCG profile's ROM to one publishing the paravirt
+    ROM; the destination's NMI makes the guest read the new ROM and
+    re-patch while CPU 1 runs, and every test passes again there, with the
+    sites a fresh boot on the destination would have."""
+    tcg_rom, pv_rom = tcg_and_paravirt_roms
+    r = boot.boot(ELF32, "tcg", "guest.repatch_host guest.repatch_rounds=1", rom=tcg_rom,
+                  smp=2, timeout=120, migrate_to=f"rom={pv_rom}")
+    m, rp = r.migration, r.repatch
+    assert m["status"] == "completed", (r.status, m, r.output[-2000:])
+    assert r.ok, f"{r.status} {r.ktap} {r.ktap_after}\n{r.output[-3000:]}"
+    assert m["before"]["CALL"] == 0 and m["after"]["CALL"] > 0, m
+    assert m["source_after"] == "rom:paravirt"
+    assert m["ktap_after"]["failed"] == 0 and m["ktap_after"]["passed"] >= 30
+    assert m["after"] == m["fresh_boot_modes"] and m["after_equals_fresh_boot"]
+    assert (rp["faults"], rp["wrong"], rp["gave_up"], rp["digest_mismatch"]) == (0, 0, 0, 0), rp
+
+
+@needs_kvm
+def test_kvm_live_migration_to_default_kvm_bits():
+    r = boot.boot(ELF32, "kvm", "guest.repatch_host guest.repatch_rounds=1",
+                  kvm_features=["kvm-nopiodelay=off"], smp=2, timeout=300,
+                  migrate_to="kvm-features=kvm-nopiodelay=on")
+    m = r.migration
+    assert r.ok and m["status"] == "completed" and m["ktap_after"]["failed"] == 0, m
+    assert m["after"] == m["fresh_boot_modes"]

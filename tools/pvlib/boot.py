@@ -54,12 +54,17 @@ class BootResult:
     repatch_line: dict | None = None	# the guest's own figures
     rsites: list = field(default_factory=list)	# every site after the last re-patch
     repatch: dict | None = None		# the JSON key (repatch_summary())
+    modes_seen: list = field(default_factory=list)	# pvpatch-modes lines, in order
+    ktap_after: dict | None = None		# KTAP again after a host-triggered re-patch
+    migration: dict | None = None		# the JSON key (--migrate-to)
 
     @property
     def ok(self) -> bool:
-        k = self.ktap
-        return (self.status == "passed" and k["failed"] == 0 and k["planned"] is not None
-                and k["passed"] + k["skipped"] == k["planned"]
+        def whole(k):
+            return (k["failed"] == 0 and k["planned"] is not None
+                    and k["passed"] + k["skipped"] == k["planned"])
+        return (self.status == "passed" and whole(self.ktap)
+                and (self.ktap_after is None or whole(self.ktap_after))
                 and all(f["ok"] for f in self.fitted))
 
     def as_json(self) -> dict:
@@ -92,6 +97,7 @@ class BootResult:
             "pv_eoi": self.pv_eoi,
             "smp": self.smp,
             **({"repatch": self.repatch} if self.repatch is not None else {}),
+            **({"migration": self.migration} if self.migration is not None else {}),
             "notes": self.notes,
         }
 
@@ -141,6 +147,7 @@ def command(elf32: str, accel: str, cmdline: str, rom: str | None,
 
 
 def parse(res: BootResult) -> None:
+    ktap = res.ktap
     for line in res.output.splitlines():
         line = line.rstrip("\r")
         m = JSON_LINE.match(line)
@@ -169,21 +176,26 @@ def parse(res: BootResult) -> None:
                 res.repatch_line = obj
             elif kind == "rsite":
                 res.rsites.append(obj)
+            elif kind == "modes":
+                res.modes_seen.append(obj)
+            elif kind == "rerun":
+                res.ktap_after = ktap = {"passed": 0, "failed": 0, "skipped": 0,
+                                         "planned": None, "failures": []}
             continue
         m = re.match(r"^1\.\.(\d+)$", line)
         if m:
-            res.ktap["planned"] = int(m.group(1))
+            ktap["planned"] = int(m.group(1))
             continue
         m = KTAP_LINE.match(line)
         if m:
             verdict, num, name, directive, _ = m.groups()
             if directive == "SKIP":
-                res.ktap["skipped"] += 1
+                ktap["skipped"] += 1
             elif verdict == "ok":
-                res.ktap["passed"] += 1
+                ktap["passed"] += 1
             else:
-                res.ktap["failed"] += 1
-                res.ktap["failures"].append(f"{num} {name}")
+                ktap["failed"] += 1
+                ktap["failures"].append(f"{num} {name}")
 
 
 def check_fitted(obj: dict) -> dict:
@@ -207,7 +219,7 @@ def check_fitted(obj: dict) -> dict:
 def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = None,
          kvm_features: list[str] | None = None, hypercalls: bool = False,
          timeout: float = 120, memory: str = "128M", cpu: str | None = None,
-         smp: int = 1, inject_nmi: int = 0) -> BootResult:
+         smp: int = 1, inject_nmi: int = 0, migrate_to: str | None = None) -> BootResult:
     notes = []
     if accel == "auto":
         usable, why = kvm_usable()
@@ -231,6 +243,25 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
                          "the fitted hypercalls)")
     cmd = command(elf32, accel, cmdline, rom, features, memory, cpu, smp)
     res = BootResult(accel=accel, cmdline=cmdline, command=cmd, notes=notes, smp=smp)
+    if migrate_to is not None:
+        spec = parse_migrate_spec(migrate_to)
+        dfeat = list(features)
+        if accel == "kvm" and spec["kvm_features"]:
+            names = {f.split("=")[0] for f in spec["kvm_features"]}
+            dfeat = [f for f in dfeat if f.split("=")[0] not in names] + spec["kvm_features"]
+        dest = command(elf32, accel, cmdline, spec["rom"], dfeat, memory, spec["cpu"] or cpu, smp)
+        run_migration(res, dest, timeout)
+        parse(res)
+        res.repatch = repatch_summary(res, elf32, spec["rom"])
+        m = res.migration
+        m["before"] = res.modes_seen[0]["modes"] if res.modes_seen else None
+        m["after"] = res.modes_seen[-1]["modes"] if len(res.modes_seen) > 1 else None
+        m["source_after"] = res.modes_seen[-1]["source"] if len(res.modes_seen) > 1 else None
+        m["ktap_after"] = {k: (res.ktap_after or {}).get(k, 0) for k in ("passed", "failed",
+                                                                          "skipped")}
+        m["fresh_boot_modes"] = fresh_modes(elf32, res, spec["rom"]) if res.repatch_line else None
+        m["after_equals_fresh_boot"] = m["after"] is not None and m["after"] == m["fresh_boot_modes"]
+        return res
     if inject_nmi:
         run_with_nmis(res, inject_nmi, timeout)
         parse(res)
@@ -273,7 +304,7 @@ def set_status(res: BootResult, code: int, stderr: str) -> None:
             res.notes.append(err[-1])
 
 
-def qmp(path: str, command: str) -> dict:
+def qmp(path: str, command: str, arguments: dict | None = None) -> dict:
     """One QMP command on a fresh connection (QMP's greeting, capabilities)."""
     import socket
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -282,7 +313,10 @@ def qmp(path: str, command: str) -> dict:
         f = s.makefile("rwb")
         json.loads(f.readline())
         for cmd in ("qmp_capabilities", command):
-            f.write(json.dumps({"execute": cmd}).encode() + b"\n")
+            msg = {"execute": cmd}
+            if cmd == command and arguments:
+                msg["arguments"] = arguments
+            f.write(json.dumps(msg).encode() + b"\n")
             f.flush()
             while True:
                 reply = json.loads(f.readline())
@@ -341,6 +375,125 @@ def run_with_nmis(res: BootResult, n: int, timeout: float) -> None:
     res.notes.append(f"{sent} NMIs injected through QMP")
 
 
+class Guest:
+    """A QEMU process whose serial output a thread collects line by line."""
+
+    def __init__(self, cmd: list[str]):
+        import queue
+        import threading
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.lines: queue.Queue = queue.Queue()
+        self.out: list[str] = []
+
+        def reader():
+            for raw in self.p.stdout:
+                self.lines.put(raw.decode("utf-8", "replace"))
+            self.lines.put(None)
+        threading.Thread(target=reader, daemon=True).start()
+
+    def until(self, pred, deadline: float) -> bool:
+        """Collect lines until one satisfies pred (True) or the output ends."""
+        import queue
+        import time
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise subprocess.TimeoutExpired("qemu", 0)
+            if line is None:
+                return False
+            self.out.append(line)
+            if pred(line):
+                return True
+
+
+def parse_migrate_spec(spec: str) -> dict:
+    """rom=FILE and/or kvm-features=F[,F...] (and cpu=MODEL[,FLAGS]), joined by ';'."""
+    out: dict = {"rom": None, "kvm_features": [], "cpu": None}
+    for part in filter(None, spec.split(";")):
+        key, _, val = part.partition("=")
+        if key == "rom" and val:
+            if not os.path.exists(val):
+                raise UsageError(f"--migrate-to: {val}: no such ROM")
+            out["rom"] = val
+        elif key == "kvm-features" and val:
+            out["kvm_features"] = [f for f in val.split(",") if f]
+        elif key == "cpu" and val:
+            out["cpu"] = val
+        else:
+            raise UsageError(f"--migrate-to: '{part}': want rom=FILE, kvm-features=F,... "
+                             "or cpu=MODEL (joined by ';')")
+    return out
+
+
+def run_migration(res: BootResult, dest_cmd: list[str], timeout: float) -> None:
+    """Boot (the source), wait until its guest waits for the host, migrate
+    it with QMP migrate to a second QEMU started with -incoming on
+    loopback (dest_cmd: its own ROM and -cpu), stop the source, then send
+    the destination an NMI: the guest negotiates there as at boot,
+    re-patches and runs its tests again."""
+    import socket
+    import tempfile
+    import time
+    d = tempfile.mkdtemp(prefix="pvboot-mig-")
+    src_q, dst_q = os.path.join(d, "src"), os.path.join(d, "dst")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src_cmd = res.command + ["-qmp", f"unix:{src_q},server=on,wait=off"]
+    dst_cmd = dest_cmd + ["-qmp", f"unix:{dst_q},server=on,wait=off",
+                          "-incoming", f"tcp:127.0.0.1:{port}"]
+    res.command = src_cmd
+    deadline = time.monotonic() + timeout
+    src = Guest(src_cmd)
+    dst = None
+    mig = {"status": None, "total_time_ms": None, "downtime_ms": None}
+    try:
+        if not src.until(lambda ln: ln.startswith("# repatch:") and "host sends" in ln, deadline):
+            raise RuntimeError("the guest ended before waiting for the host")
+        dst = Guest(dst_cmd)
+        for _ in range(100):
+            if os.path.exists(dst_q):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)		# let the workload run a moment
+        qmp(src_q, "migrate", {"uri": f"tcp:127.0.0.1:{port}"})
+        while time.monotonic() < deadline:
+            q = qmp(src_q, "query-migrate").get("return", {})
+            mig["status"] = q.get("status")
+            if mig["status"] in ("completed", "failed", "cancelled"):
+                mig["total_time_ms"] = q.get("total-time")
+                mig["downtime_ms"] = q.get("downtime")
+                break
+            time.sleep(0.1)
+        if mig["status"] != "completed":
+            raise RuntimeError(f"migration {mig['status']}")
+        qmp(src_q, "quit")
+        src.p.wait(timeout=10)
+        while src.until(lambda ln: False, deadline):
+            pass
+        time.sleep(0.3)
+        reply = qmp(dst_q, "inject-nmi")
+        if "error" in reply:
+            res.notes.append(f"inject-nmi: {reply['error'].get('desc')}")
+        while dst.until(lambda ln: False, deadline):
+            pass
+        dst.p.wait(timeout=max(1, deadline - time.monotonic()))
+        set_status(res, dst.p.returncode, dst.p.stderr.read().decode("utf-8", "replace"))
+    except subprocess.TimeoutExpired:
+        res.status = f"hang (no exit within {timeout:g} s)"
+    except (RuntimeError, OSError) as e:
+        res.status = f"migration failed: {e}"
+    finally:
+        for g in (src, dst):
+            if g and g.p.poll() is None:
+                g.p.kill()
+                g.p.wait()
+    res.output = "".join(src.out + (["# --- migrated ---\n"] + dst.out if dst else []))
+    res.migration = mig
+
+
 def final_sites(elf32: str, res: BootResult, rom: str | None) -> dict:
     """What a fresh boot with the re-patch's final policy writes, site by
     site, as tools/pvrom check predicts it (the same negotiation code, with
@@ -353,7 +506,8 @@ def final_sites(elf32: str, res: BootResult, rom: str | None) -> dict:
         words = [w for w in words if not w.startswith("pvpatch.profile=")]
         words.append(f"pvpatch.profile={final}")
         rom = None
-    r = res.report
+    # the facts of the last negotiation (after a migration, the destination's)
+    r = res.modes_seen[-1] if len(res.modes_seen) > 1 else res.report
     cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "..", "pvrom"), "check",
            rom or "-", elf, "--signature", r.get("signature", ""),
            "--kvm-features", str(r.get("kvm_features", 0)), "--cmdline", " ".join(words),
@@ -366,7 +520,17 @@ def final_sites(elf32: str, res: BootResult, rom: str | None) -> dict:
     if p.returncode not in (0, 1):
         raise UsageError(f"pvrom check failed: {p.stderr.strip()}")
     sim = json.loads(p.stdout)
+    res._sim = sim
     return {s["site"]: (s["mode"], s["bytes"]) for s in sim["site_list"] if s["mode"] != "INVALID"}
+
+
+def fresh_modes(elf32: str, res: BootResult, rom: str | None) -> dict | None:
+    """Sites per mode of a fresh boot with the final policy (pvrom check)."""
+    sim = getattr(res, "_sim", None)
+    if sim is None:
+        final_sites(elf32, res, rom)
+        sim = res._sim
+    return sim.get("modes")
 
 
 def repatch_summary(res: BootResult, elf32: str, rom: str | None) -> dict:
