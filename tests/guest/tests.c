@@ -823,10 +823,12 @@ static NOINLINE enum result t_vcpu_is_preempted(char *why, size_t size)
 /* Both sides may be PIT calibrations, which a busy host (a preempted vCPU
  * in a PIT window) can skew by percents: up to three tries, each printed
  * (eight with several CPUs: multi-threaded TCG's vCPU threads share the
- * host's cores with each other). */
+ * host's cores with each other, and its TSC is the host's, not -icount's:
+ * there two PIT calibrations of a loaded host agree within 10%, not 1%). */
 static NOINLINE enum result t_calibrate_tsc(char *why, size_t size)
 {
 	uint64_t hz = 0, pit = 0, diff = 0;
+	unsigned int pct = ncpus > 1 && !strcmp(hv_name(), "tcg") ? 10 : 1;
 
 	for (int try = 0; try < (ncpus > 1 ? 8 : 3); try++) {
 		hz = pv_calibrate_tsc();
@@ -834,11 +836,12 @@ static NOINLINE enum result t_calibrate_tsc(char *why, size_t size)
 		diff = hz > pit ? hz - pit : pit - hz;
 		kprintf("# calibrate_tsc %s: %lu Hz, PIT calibration %lu Hz\n",
 			pvpatch_mode_name(mode_at(t_calibrate_tsc, PVPATCH_OP_CALIBRATE_TSC)), hz, pit);
-		if (hz > 0 && diff * 100 <= pit)
+		if (hz > 0 && diff * 100 <= pit * pct)
 			break;
 	}
 	CHECK(hz > 0, "calibrate_tsc returned 0");
-	CHECK(diff * 100 <= pit, "calibrate_tsc %lu Hz is not within 1%% of the PIT's %lu Hz", hz, pit);
+	CHECK(diff * 100 <= pit * pct, "calibrate_tsc %lu Hz is not within %u%% of the PIT's %lu Hz",
+	      hz, pct, pit);
 	return PASS;
 }
 
