@@ -59,8 +59,8 @@ def test_smp4_repatch_without_quiescence_breaks():
     r = boot.boot(ELF32, "tcg", f"{SCHEDULE} guest.repatch_rounds=30 guest.repatch_unsafe",
                   smp=4, timeout=120)
     rp = r.repatch
-    assert not r.status.startswith("hang"), r.output[-2000:]
-    assert rp["faults"] > 0 or rp["wrong"] > 0, rp
+    # an exception, or a triple fault (a reset: QEMU exits 0)
+    assert rp["faults"] > 0 or rp["wrong"] > 0, (r.status, rp, r.output[-2000:])
 
 
 def test_smp1_repatch_cost_is_exact_and_bad_schedules_ignored():

@@ -273,15 +273,7 @@ def boot(elf32: str, accel: str = "auto", cmdline: str = "", rom: str | None = N
                            timeout=timeout)
         res.exit_code = p.returncode
         res.output = p.stdout.decode("utf-8", "replace")
-        if p.returncode in STATUS:
-            res.status = STATUS[p.returncode]
-        elif p.returncode >= 33 and p.returncode & 1:
-            res.status = f"exception {((p.returncode >> 1) - 0x10)}"
-        else:
-            err = p.stderr.decode("utf-8", "replace").strip().splitlines()
-            res.status = f"qemu exited {p.returncode}"
-            if err:
-                res.notes.append(err[-1])
+        set_status(res, p.returncode, p.stderr.decode("utf-8", "replace"))
     except subprocess.TimeoutExpired as e:
         res.status = f"hang (no exit within {timeout:g} s)"
         res.output = (e.stdout or b"").decode("utf-8", "replace")
@@ -297,6 +289,11 @@ def set_status(res: BootResult, code: int, stderr: str) -> None:
         res.status = STATUS[code]
     elif code >= 33 and code & 1:
         res.status = f"exception {((code >> 1) - 0x10)}"
+    elif code == 0:
+        # the guest never leaves QEMU but through isa-debug-exit (odd
+        # statuses): 0 is a reset, which -no-reboot turns into an exit,
+        # i.e. a triple fault
+        res.status = "reset (triple fault)"
     else:
         err = stderr.strip().splitlines()
         res.status = f"qemu exited {code}"
@@ -538,7 +535,7 @@ def repatch_summary(res: BootResult, elf32: str, rom: str | None) -> dict:
     sites whose final bytes differ from a fresh boot's with the final policy
     (every site when the guest never got to report them)."""
     g = res.repatch_line or {}
-    faults = 1 if (res.fault or res.status.startswith("exception")) else 0
+    faults = 1 if (res.fault or res.status.startswith(("exception", "reset"))) else 0
     mismatch = None
     if g and res.rsites and g.get("final") != "none":
         want = final_sites(elf32, res, rom)
