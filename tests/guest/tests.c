@@ -434,6 +434,24 @@ static void remote_flush_local(void)
 	remote_seen = *TEST_VA;
 }
 
+/* On the other CPU: CR4.PGE on, TEST_VA cached as a global translation. */
+static unsigned long remote_cr4;
+
+static void remote_pge_touch(void)
+{
+	remote_cr4 = raw_cr4();
+	asm volatile("mov %0, %%cr4" : : "r"(remote_cr4 | 0x80) : "memory");
+	asm volatile("invlpg (%0)" : : "r"(TEST_VA) : "memory");
+	remote_seen = *TEST_VA;
+}
+
+static void remote_flush_global(void)
+{
+	pv_flush_tlb_global();
+	remote_seen = *TEST_VA;
+	asm volatile("mov %0, %%cr4" : : "r"(remote_cr4) : "memory");
+}
+
 /* TEST_VA -> a cached on CPU t, then the PTE pointing at b. */
 static bool remote_map_a_then_b(unsigned int t)
 {
@@ -511,6 +529,16 @@ static NOINLINE enum result t_flush_tlb_global(char *why, size_t size)
 	asm volatile("mov %0, %%cr4" : : "r"(cr4) : "memory");
 	CHECK(*TEST_VA == 0xbbbb, "after flush_tlb_global the old global page is still mapped");
 	CHECK(after == (cr4 | 0x80), "flush_tlb_global left CR4 0x%lx, was 0x%lx", after, cr4 | 0x80);
+	if (target_cpu()) {
+		unsigned int t = target_cpu();
+
+		test_pt[0] = (uint64_t)page_a | 0x103;
+		CHECK(smp_call(t, remote_pge_touch) && remote_seen == 0xaaaa,
+		      "CPU %u did not map the global page a", t);
+		test_pt[0] = (uint64_t)page_b | 0x103;
+		CHECK(smp_call(t, remote_flush_global), "CPU %u did not run flush_tlb_global", t);
+		CHECK(remote_seen == 0xbbbb, "after flush_tlb_global CPU %u still maps the old page", t);
+	}
 	return PASS;
 }
 
@@ -932,7 +960,7 @@ static const struct test tests[] = {
 	{ "flush_tlb_local drops the old translation, here and there", t_flush_tlb_local },
 	{ "read_cr3 and write_cr3 reload the page tables", t_cr3 },
 	{ "set_pte maps the new page", t_set_pte },
-	{ "flush_tlb_global drops a global translation", t_flush_tlb_global },
+	{ "flush_tlb_global drops a global translation, here and there", t_flush_tlb_global },
 	{ "write_cr2", t_write_cr2 },
 	{ "read_cr2 is the faulting address", t_read_cr2 },
 	{ "load_idt load_gdt", t_load_idt_gdt },
