@@ -12,9 +12,9 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pie -fno-stack-protector \
 	-mno-red-zone -mno-sse -mno-mmx -mno-80387 -fno-asynchronous-unwind-tables \
 	-fno-omit-frame-pointer $(CWARN)
 
-GUEST_C := main console lib idt apic native cmdline pvsetup backends \
+GUEST_C := main console lib idt apic native cmdline pvsetup backends smp live \
 	tests workload bench
-GUEST_S := boot isr retpoline workload
+GUEST_S := boot isr retpoline workload trampoline
 GUEST_OBJS := $(patsubst %,$(GUEST_B)/%.o,$(GUEST_C)) \
 	$(patsubst %,$(GUEST_B)/%-s.o,$(GUEST_S)) \
 	$(GUEST_B)/bench-ops-pv.o $(GUEST_B)/bench-ops-native.o \

@@ -55,6 +55,10 @@ struct pvpatch_env {
 	/* A cycle or time counter (NULL: none): pvpatch_boot() times
 	 * pvpatch_apply() with it, into neg->apply_time. */
 	uint64_t (*clock)(void);
+	/* The kernel will re-patch at run time (pvpatch_repatch(), e.g. after
+	 * a live migration): pvpatch_boot() frees no backend family, since a
+	 * later policy may call any (a pvpatch.repatch= schedule implies it). */
+	bool keep_backends;
 };
 
 #define PVPATCH_ROM_BUF_SIZE 16384
@@ -92,10 +96,24 @@ const struct pvpatch_builtin_profile *pvpatch_builtin_profile(const char *name);
  *   pvpatch.profile=NAME        use this built-in profile
  *   pvpatch.op=OP:MODE[,...]    every site of OP in MODE (native nop inline call)
  *   pvpatch.site=WHERE:MODE     one site; WHERE is 0xADDR or FUNC+0xOFF
+ *   pvpatch.repatch=P[,P...]@N  a re-patch schedule for tests: the kernel
+ *                               re-negotiates with profile P1, P2, ... in
+ *                               turn every N of its timer ticks (pvpatch
+ *                               runs no timer: it parses, the kernel
+ *                               schedules); "boot" negotiates as at boot.
+ *                               pvpatch_boot() then keeps every backend
+ *                               family (a later profile may call them)
  * Other words are the kernel's; a malformed pvpatch option is reported
  * through print and ignored.
  */
 /* PVPATCH_CMDLINE_MAX_SITES and PVPATCH_NAME_MAX: asm/pvpatch-abi.h. */
+#define PVPATCH_REPATCH_MAX_PROFILES 8
+struct pvpatch_cmdline_repatch {
+	unsigned int n;				/* profiles (0: no schedule) */
+	unsigned int every;			/* timer ticks between re-patches */
+	char profile[PVPATCH_REPATCH_MAX_PROFILES][PVPATCH_NAME_MAX];
+};
+
 struct pvpatch_cmdline {
 	bool off, debug;
 	char profile[PVPATCH_NAME_MAX];		/* "" when not given */
@@ -104,6 +122,7 @@ struct pvpatch_cmdline {
 	char site_func[PVPATCH_CMDLINE_MAX_SITES][PVPATCH_NAME_MAX];
 	unsigned int n_sites;
 	unsigned int n_bad;			/* pvpatch options ignored */
+	struct pvpatch_cmdline_repatch repatch;	/* pvpatch.repatch= */
 };
 
 void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,

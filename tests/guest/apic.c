@@ -8,6 +8,7 @@
 #include "guest.h"
 #include "idt.h"
 #include "io.h"
+#include "smp.h"
 
 volatile unsigned long pit_ticks, apic_ticks, kick_ticks;
 
@@ -33,6 +34,7 @@ static void on_kick(struct frame *f)
 {
 	(void)f;
 	kick_ticks++;
+	this_cpu()->kicks++;
 	pv_apic_eoi((void *)APIC_BASE);
 }
 

@@ -40,6 +40,9 @@ struct cmdline {
 	unsigned int bench;		/* bench=N: iterations (0: no benchmarks) */
 	bool expect_bad_override;	/* a test forces a bad override */
 	bool dump_sites;		/* guest.dump_sites */
+	unsigned int repatch_rounds;	/* guest.repatch_rounds=N (with pvpatch.repatch=) */
+	bool repatch_unsafe;		/* guest.repatch_unsafe: no quiescence check */
+	bool repatch_host;		/* guest.repatch_host: re-patch on the host's NMI */
 };
 extern struct cmdline cmd;
 void cmdline_parse(const char *s);
@@ -47,6 +50,9 @@ void cmdline_parse(const char *s);
 /* --- patching (pvsetup.c) ------------------------------------------------ */
 extern struct pvpatch pv;
 void pvsetup(void);
+void pv_renegotiate(struct pvpatch_negotiation *n, const char *profile);
+void dump_sites(const char *kind);
+void report_modes(const char *when);
 void site_describe(uint64_t rip, char *buf, size_t size);
 const struct pvpatch_site *site_find(const void *fn, unsigned int op);
 unsigned int sites_of_op(unsigned int op, unsigned int mode);

@@ -6,6 +6,7 @@
 #include "console.h"
 #include "guest.h"
 #include "idt.h"
+#include "smp.h"
 
 struct idt_entry {
 	uint16_t off_lo, sel;
@@ -21,13 +22,19 @@ static void (*handlers[256])(struct frame *f);
 static int expect_vec = -1;
 static unsigned int expect_len, faults_seen;
 
-void idt_init(void)
+/* Every CPU loads the one IDT (smp.c's APs too). */
+void idt_load(void)
 {
 	struct {
 		uint16_t limit;
 		uint64_t base;
 	} __attribute__((packed)) desc = { sizeof(idt) - 1, (uint64_t)idt };
 
+	pv_load_idt(&desc);
+}
+
+void idt_init(void)
+{
 	for (const typeof(isr_table[0]) *e = isr_table; e < isr_table_end; e++) {
 		uint64_t a = (uint64_t)e->fn;
 
@@ -36,7 +43,7 @@ void idt_init(void)
 			.off_mid = (uint16_t)(a >> 16), .off_hi = (uint32_t)(a >> 32),
 		};
 	}
-	pv_load_idt(&desc);
+	idt_load();
 }
 
 void idt_set_handler(unsigned int vec, void (*fn)(struct frame *f))
@@ -64,6 +71,10 @@ void trap(struct frame *f)
 	if (f->vector >= 32) {
 		if (handlers[f->vector])
 			handlers[f->vector](f);
+		return;
+	}
+	if (f->vector == 2) {
+		smp_nmi(f);	/* a re-patch's stop, or the host's NMI */
 		return;
 	}
 	if ((int)f->vector == expect_vec) {

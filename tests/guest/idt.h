@@ -16,9 +16,11 @@ struct frame {
 #define VEC_SPURIOUS_PIC 39
 #define VEC_APIC_TIMER	240
 #define VEC_KICK	242
+#define VEC_CALL	243	/* smp_call() */
 #define VEC_SPURIOUS	255
 
 void idt_init(void);
+void idt_load(void);	/* on this CPU */
 /* Handler for an interrupt vector (not exceptions), NULL to ignore it. */
 void idt_set_handler(unsigned int vec, void (*fn)(struct frame *f));
 /* The next exception of this vector is expected: record it and skip the

@@ -77,13 +77,14 @@ isr_common:
 	stub 39, 0
 	stub 240, 0
 	stub 242, 0
+	stub 243, 0
 	stub 255, 0
 
 	.section .rodata
 	.balign 8
 	.globl isr_table
 isr_table:
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,32,39,240,242,255
+	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,32,39,240,242,243,255
 	.quad \v, isr_\v
 	.endr
 	.globl isr_table_end

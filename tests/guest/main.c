@@ -8,6 +8,7 @@
 #include "guest.h"
 #include "idt.h"
 #include "io.h"
+#include "smp.h"
 
 struct boot_info boot;
 extern uint32_t mb_magic, mb_info;
@@ -81,11 +82,13 @@ void kmain(void)
 	pit_irq_init();
 	pvsetup();
 	pv_eoi_enable();
+	smp_boot();
 	kprintf("pvpatch guest: hypervisor %s '%s', KVM features 0x%x, vmport %d gethz %d, "
 		"PV EOI %s\n", hv_name(), neg.facts.signature, neg.facts.kvm_features,
 		neg.facts.vmport, neg.facts.vmport_gethz, pv_eoi.enabled ? "on" : "off");
 	ktap_run();
 	workload_run();
+	repatch_run();
 	if (cmd.bench)
 		bench_run(cmd.bench);
 	guest_exit(ktap_failures() ? EXIT_FAIL : EXIT_PASS);

@@ -140,8 +140,20 @@ static void report_json(unsigned long cost)
 	}
 }
 
-/* Every valid site as patched, for the test comparing it with pvrom check. */
-static void dump_sites(void)
+/* Sites per mode now (neg.report), before or after a host-triggered re-patch. */
+void report_modes(const char *when)
+{
+	char modes[128];
+
+	kprintf("# pvpatch-modes: {\"when\": \"%s\", \"source\": \"%s\", \"signature\": \"%s\", "
+		"\"kvm_features\": %u, \"vmport\": %d, \"vmport_gethz\": %d, \"modes\": {%s}}\n",
+		when, neg.source, neg.facts.signature, neg.facts.kvm_features, neg.facts.vmport,
+		neg.facts.vmport_gethz, modes_json(modes, sizeof(modes), neg.report.mode));
+}
+
+/* Every valid site as patched, for the test comparing it with pvrom check
+ * (kind "site"; "rsite" after the last re-patch). */
+void dump_sites(const char *kind)
 {
 	for (unsigned int i = 0; i < (unsigned int)(pv.sites_end - pv.sites); i++) {
 		const struct pvpatch_site *s = &pv.sites[i];
@@ -149,8 +161,8 @@ static void dump_sites(void)
 
 		if (pv.state[i].reason)
 			continue;
-		kprintf("# pvpatch-site: {\"site\": %lu, \"mode\": \"%s\", \"bytes\": \"",
-			(unsigned long)(uintptr_t)p, pvpatch_mode_name(pv.state[i].mode));
+		kprintf("# pvpatch-%s: {\"site\": %lu, \"mode\": \"%s\", \"bytes\": \"",
+			kind, (unsigned long)(uintptr_t)p, pvpatch_mode_name(pv.state[i].mode));
 		for (unsigned int b = 0; b < s->site_len; b++)
 			kprintf("%02x", p[b]);
 		kprintf("\"}\n");
@@ -167,23 +179,56 @@ static void port_outw(uint16_t port, uint16_t v)
 	outw(port, v);
 }
 
+static const struct pvpatch_env env = {
+	.print = print_line,
+	.inb = port_inb, .outw = port_outw,
+	/* QEMU's -machine pc always has vmport: probing it is harmless. */
+	.probe_vmport = true,
+	.rom_buf = rom_buf, .rom_size = sizeof(rom_buf),
+	.clock = rdtsc_raw,
+};
+
+/*
+ * The boot's negotiation again, at run time, for a re-patch: the same
+ * command line (its op and site overrides), CPUID and KVM bits and the
+ * backdoor probed again; profile NULL or "boot": then, as at boot, the ROM
+ * fw_cfg publishes now, else the command line's or the hypervisor's
+ * built-in profile; else the built-in profile named.  Quiet.
+ */
+void pv_renegotiate(struct pvpatch_negotiation *n, const char *profile)
+{
+	struct pvpatch_env e = env;
+	bool rom = !profile || !strcmp(profile, "boot");
+	long len = -1;
+
+	e.cmdline = boot.cmdline;
+	e.print = NULL;
+	memset(n, 0, sizeof(*n));
+	pvpatch_cmdline_parse(boot.cmdline, &n->cmd, NULL);
+	if (!rom)
+		n->cmd.profile[0] = 0;	/* the schedule's name, not the boot's */
+	pvpatch_observe(&e, &n->facts);
+	pvpatch_backends_collect(n, __pvpatch_backends_start,
+				 (size_t)(__pvpatch_backends_end - __pvpatch_backends_start), NULL);
+	if (rom && !n->cmd.off)
+		len = pvpatch_fwcfg_read(&e, PVPATCH_ROM_FWCFG_NAME, rom_buf, sizeof(rom_buf));
+	if (len > (long)sizeof(rom_buf))
+		len = -1;
+	pvpatch_negotiate(n, rom_buf, len, rom ? NULL : profile, NULL);
+}
+
 void pvsetup(void)
 {
-	const struct pvpatch_env env = {
-		.cmdline = boot.cmdline, .print = print_line,
-		.inb = port_inb, .outw = port_outw,
-		/* QEMU's -machine pc always has vmport: probing it is harmless. */
-		.probe_vmport = true,
-		.rom_buf = rom_buf, .rom_size = sizeof(rom_buf),
-		.clock = rdtsc_raw,
-	};
+	struct pvpatch_env e = env;
 
+	e.cmdline = boot.cmdline;
+	e.keep_backends = cmd.repatch_host;	/* the host may move us to a paravirt ROM */
 	pv.lookup = lookup;
-	if (pvpatch_boot(&pv, &env, &neg))
+	if (pvpatch_boot(&pv, &e, &neg))
 		panic("pvpatch_boot refused the site table");
 	report_json((unsigned long)neg.apply_time);
 	if (cmd.dump_sites)
-		dump_sites();
+		dump_sites("site");
 }
 
 const char *hv_name(void)

@@ -85,8 +85,10 @@ int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
 	if (pvpatch_apply(pv, &neg->policy, &neg->report))
 		return -1;
 	neg->apply_time = env->clock ? env->clock() - t0 : 0;
-	neg->backend_bytes_freed = pvpatch_free_backends(pv, pvpatch_linked_families,
-							 pvpatch_nr_linked_families, 0xcc);
+	/* A kernel that will re-patch (on a schedule, or when the host says)
+	 * keeps every family. */
+	neg->backend_bytes_freed = neg->cmd.repatch.n || env->keep_backends ? 0 :
+		pvpatch_free_backends(pv, pvpatch_linked_families, pvpatch_nr_linked_families, 0xcc);
 	pvpatch_report_print(pv, &neg->report);
 	summary(env, neg);
 	return 0;

@@ -99,6 +99,39 @@ static void parse_ops(struct pvpatch_cmdline *cmd, const char *v, size_t len,
 	}
 }
 
+/* PROFILE[,PROFILE...]@N: the kernel switches every N timer ticks. */
+static void parse_repatch(struct pvpatch_cmdline *cmd, const char *v, size_t len,
+			  void (*print)(const char *))
+{
+	struct pvpatch_cmdline_repatch r = { .n = 0 };
+	size_t at = len;
+	uintptr_t every = 0;
+
+	while (at && v[at - 1] != '@')
+		at--;
+	if (!at || !parse_num(v + at, len - at, &every) || !every || every > 0xffffffffu) {
+		bad(cmd, print, "bad re-patch schedule", v, len);
+		return;
+	}
+	for (size_t i = 0, start = 0; i < at; i++) {
+		size_t n;
+
+		if (v[i] != ',' && v[i] != '@')
+			continue;
+		n = i - start;
+		if (!n || n >= PVPATCH_NAME_MAX || r.n >= PVPATCH_REPATCH_MAX_PROFILES) {
+			bad(cmd, print, "bad re-patch schedule", v, len);
+			return;
+		}
+		for (size_t k = 0; k < n; k++)
+			r.profile[r.n][k] = v[start + k];
+		r.n++;
+		start = i + 1;
+	}
+	r.every = (unsigned int)every;
+	cmd->repatch = r;
+}
+
 /* 0xADDR:MODE or FUNC+0xOFF:MODE */
 static void parse_site(struct pvpatch_cmdline *cmd, const char *v, size_t len,
 		       void (*print)(const char *))
@@ -172,6 +205,8 @@ void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
 			parse_ops(cmd, v, vlen, print);
 		else if (pv_eq(w, klen, "pvpatch.site") && vlen)
 			parse_site(cmd, v, vlen, print);
+		else if (pv_eq(w, klen, "pvpatch.repatch") && vlen)
+			parse_repatch(cmd, v, vlen, print);
 		else
 			bad(cmd, print, "unknown option", w, len);
 	}
