@@ -194,6 +194,20 @@ void pvpatch_negotiate(struct pvpatch_negotiation *neg, const void *rom, long ro
 		       const char *profile, void (*print)(const char *line));
 
 /*
+ * Everything pvpatch_boot() does before it patches: parse env->cmdline,
+ * observe, collect the registered backends, read the fw_cfg ROM and choose
+ * neg->policy (neg is cleared first).  With profile non-NULL that built-in
+ * profile is taken instead of the ROM and of pvpatch.profile= (the command
+ * line's op and site overrides still apply).  A running kernel calls it to
+ * negotiate again (after a live migration, when the host says its features
+ * changed, on a test schedule), then pvpatch_repatch(pv, &neg->policy, ...).
+ * neg must not be the negotiation the policy in use points into: keep two
+ * and alternate.
+ */
+void pvpatch_decide(const struct pvpatch_env *env, struct pvpatch_negotiation *neg,
+		    const char *profile);
+
+/*
  * The boot call: observe, read the ROM, negotiate, pvpatch_apply(), free
  * the unused backend families (int3 through pv->poke) and print the report.
  * pv's record and buffer fields come from the linker fragments unless the

@@ -189,8 +189,8 @@ static const struct pvpatch_env env = {
 };
 
 /*
- * The boot's negotiation again, at run time, for a re-patch: the same
- * command line (its op and site overrides), CPUID and KVM bits and the
+ * The boot's negotiation again, at run time, for a re-patch
+ * (pvpatch_decide()): the same command line, CPUID and KVM bits and the
  * backdoor probed again; profile NULL or "boot": then, as at boot, the ROM
  * fw_cfg publishes now, else the command line's or the hypervisor's
  * built-in profile; else the built-in profile named.  Quiet.
@@ -198,23 +198,10 @@ static const struct pvpatch_env env = {
 void pv_renegotiate(struct pvpatch_negotiation *n, const char *profile)
 {
 	struct pvpatch_env e = env;
-	bool rom = !profile || !strcmp(profile, "boot");
-	long len = -1;
 
 	e.cmdline = boot.cmdline;
 	e.print = NULL;
-	memset(n, 0, sizeof(*n));
-	pvpatch_cmdline_parse(boot.cmdline, &n->cmd, NULL);
-	if (!rom)
-		n->cmd.profile[0] = 0;	/* the schedule's name, not the boot's */
-	pvpatch_observe(&e, &n->facts);
-	pvpatch_backends_collect(n, __pvpatch_backends_start,
-				 (size_t)(__pvpatch_backends_end - __pvpatch_backends_start), NULL);
-	if (rom && !n->cmd.off)
-		len = pvpatch_fwcfg_read(&e, PVPATCH_ROM_FWCFG_NAME, rom_buf, sizeof(rom_buf));
-	if (len > (long)sizeof(rom_buf))
-		len = -1;
-	pvpatch_negotiate(n, rom_buf, len, rom ? NULL : profile, NULL);
+	pvpatch_decide(&e, n, !profile || !strcmp(profile, "boot") ? NULL : profile);
 }
 
 void pvsetup(void)

@@ -44,35 +44,27 @@ static void summary(const struct pvpatch_env *env, const struct pvpatch_negotiat
 	line_print(env->print, &l);
 }
 
-int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
-		 struct pvpatch_negotiation *neg)
+void pvpatch_decide(const struct pvpatch_env *env, struct pvpatch_negotiation *neg,
+		    const char *profile)
 {
 	const char *too_big = NULL;
 	long len = -1;
-	uint64_t t0;
 
-	if (!pv->sites)
-		pvpatch_linked_init(pv);
-	if (!pv->print)
-		pv->print = env->print;
+	pv_zero(neg, sizeof(*neg));
 	pvpatch_cmdline_parse(env->cmdline, &neg->cmd, env->print);
-	if (neg->cmd.debug)
-		pv->flags |= PVPATCH_F_DEBUG;
+	if (profile)
+		neg->cmd.profile[0] = 0;	/* the caller's profile, not the command line's */
 	pvpatch_observe(env, &neg->facts);
-	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
-		neg->backend[op] = NULL;
-		neg->preserves[op] = 0;
-	}
 	pvpatch_backends_collect(neg, __pvpatch_backends_start,
 				 (size_t)(__pvpatch_backends_end - __pvpatch_backends_start),
 				 env->print);
-	if (!neg->cmd.off && env->rom_buf)
+	if (!neg->cmd.off && env->rom_buf && !profile)
 		len = pvpatch_fwcfg_read(env, PVPATCH_ROM_FWCFG_NAME, env->rom_buf, env->rom_size);
 	if (len >= 0 && (size_t)len > env->rom_size) {
 		too_big = "larger than the kernel's ROM buffer";
 		len = -1;
 	}
-	pvpatch_negotiate(neg, env->rom_buf, len, env->profile, env->print);
+	pvpatch_negotiate(neg, env->rom_buf, len, profile ? profile : env->profile, env->print);
 	if (too_big) {
 		struct pv_line l = { .n = 0 };
 
@@ -81,6 +73,20 @@ int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
 		put_s(&l, too_big);
 		line_print(env->print, &l);
 	}
+}
+
+int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
+		 struct pvpatch_negotiation *neg)
+{
+	uint64_t t0;
+
+	if (!pv->sites)
+		pvpatch_linked_init(pv);
+	if (!pv->print)
+		pv->print = env->print;
+	pvpatch_decide(env, neg, NULL);
+	if (neg->cmd.debug)
+		pv->flags |= PVPATCH_F_DEBUG;
 	t0 = env->clock ? env->clock() : 0;
 	if (pvpatch_apply(pv, &neg->policy, &neg->report))
 		return -1;
