@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only OR MIT
 """The demo report page: one self-contained HTML file (inline CSS, inline
 SVG plots, no scripts, nothing fetched) built from the pvdemo --json object
-and, when one exists, the hosted benchmark's JSON."""
+and, when one exists, the hosted benchmark's JSON.  The input is checked
+before matplotlib is imported, so unusable input is refused quickly."""
 
 import html
 from typing import Any, Dict, List, Optional
 
-from . import plots
 from .errors import UsageError
 
 BENCH_HOWTO = ("make bench BENCH_ARGS=--json", "build/tests/bench/bench.json")
@@ -38,7 +38,7 @@ def check_bench(b: Any) -> None:
         raise UsageError("not a bench --json object (no 'ops')")
 
 
-def _section(p: plots.Plot) -> str:
+def _section(p) -> str:
     return (f'<section id="{p.key}">\n<h2>{html.escape(p.title)}</h2>\n'
             f'<p class="read">{html.escape(p.read)}</p>\n'
             f'<figure class="plot" id="plot-{p.key}" data-marks="{p.marks}">\n{p.svg}\n'
@@ -68,11 +68,13 @@ def _summary(s: Dict[str, Any], source: str) -> str:
 def render(s: Dict[str, Any], source: str, bench: Optional[Dict[str, Any]] = None,
            bench_source: Optional[str] = None) -> str:
     check_demo(s)
+    if bench is not None:
+        check_bench(bench)
+    from . import plots     # matplotlib: only once the input is known good
     parts: List[str] = [_summary(s, source)]
     for make in (plots.op_cost, plots.sites, plots.patch_cost):
         parts.append(_section(make(s)))
     if bench is not None:
-        check_bench(bench)
         p = plots.bench(bench)
         note = (f'<p>From <code>{html.escape(str(bench_source))}</code>: TSC at '
                 f'{bench.get("tsc_ghz")} GHz, {bench.get("batches")} batches'
