@@ -12,6 +12,7 @@ plot's box must hold coloured pixels.  Any console message fails the test.
 When `make demo` has written build/demo/report.html, it is checked the same
 way and its screenshot kept in build/demo/report.png."""
 
+import copy
 import json
 import os
 import re
@@ -158,14 +159,42 @@ def test_fixture_report_in_browser(fixture_report, tmp_path):
         assert unit in page, unit
 
 
-def test_report_without_bench_says_how(tmp_path):
-    html = tmp_path / "nobench.html"
-    p = subprocess.run([PYTHON, PVREPORT, "-o", str(html), DEMO_JSON],
+def with_kvm(s):
+    """The TCG fixture as if one KVM boot had run (made-up cycles)."""
+    s = copy.deepcopy(s)
+    kvm = next(b for b in s["boots"] if b["accel"] == "kvm")
+    kvm.update({k: v for k, v in s["boots"][0].items() if k not in ("name", "accel")})
+    kvm.update(unit="cycles", patch_cost_per_site=40000, skipped=None)
+    for o in s["ops"].values():
+        o["kvm"] = {kvm["name"]: {"mode": "NATIVE", "patched": 450 * o["native_build"] + 9,
+                                  "native_build": 450 * o["native_build"], "unit": "cycles",
+                                  "pvops_indirect": 1, "retpoline": 1}}
+    s["kvm"] = {"usable": True, "reason": None}
+    return s, kvm["name"]
+
+
+def test_report_with_kvm_without_bench(tmp_path):
+    """A KVM boot adds a per-op cycles plot and a patch-cost panel in
+    cycles; without bench JSON the page says none was run and how."""
+    with open(DEMO_JSON) as f:
+        s, name = with_kvm(json.load(f))
+    src = tmp_path / "kvm.json"
+    src.write_text(json.dumps(s))
+    html = tmp_path / "kvm.html"
+    p = subprocess.run([PYTHON, PVREPORT, "-o", str(html), str(src)],
                        capture_output=True, text=True, timeout=TIMEOUT)
     if p.returncode == 2 and "matplotlib" in p.stderr and not os.environ.get("CI"):
         pytest.skip(p.stderr.strip())
     assert p.returncode == 0, p.stderr
     page = html.read_text()
+    marks = dict(re.findall(r'<figure class="plot" id="plot-([a-z-]+)" data-marks="(\d+)"', page))
+    assert list(marks) == ["op-cost", "kvm-op-cost", "sites", "patch-cost"]
+    # One free-build and one patched bar per op under KVM; the KVM boot is
+    # one more row of sites and one more patch-cost bar.
+    assert int(marks["kvm-op-cost"]) == 2 * len(s["ops"])
+    assert int(marks["patch-cost"]) == sum(1 for b in s["boots"] if not b["skipped"])
+    assert "cycles per site (KVM, rdtsc)" in page and f"<td>{name}</td>" in page
+    assert "KVM usable" in page
     assert 'id="plot-bench"' not in page
     assert "No hosted benchmark was run" in page
     assert "make bench BENCH_ARGS=--json" in page

@@ -86,10 +86,14 @@ def op_cost(s: Dict[str, Any]) -> Plot:
     title = "Per-op cost by patch mode under TCG"
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    read = ("Each op's NATIVE bar should sit one instruction (the padding) above the grey "
-            "framework-free bar, NOP below it, and CALL near the red retpoline bar that a "
-            "pv_ops kernel pays at every site: a missing bar means no TCG boot here puts the "
-            "op in that mode.")
+    native = [op for op in ops if s["ops"][op]["tcg"].get("NATIVE") is not None]
+    plus1 = sum(1 for op in native
+                if s["ops"][op]["tcg"]["NATIVE"] == s["ops"][op]["native_build"] + 1)
+    read = (f"Read each op against its grey framework-free bar: a NATIVE site costs exactly "
+            f"one instruction more (the padding) for {plus1} of {len(native)} ops, a NOP site "
+            "no more than the free build, and a CALL site the call into its backend and the "
+            "backend's body, beside the red retpoline form a pv_ops kernel pays at every "
+            "site; a missing bar means no TCG boot here put the op in that mode.")
     return Plot("op-cost", title, _svg(fig), read, marks)
 
 
@@ -163,9 +167,13 @@ def patch_cost(s: Dict[str, Any]) -> Plot:
         ax.margins(x=0.12)
     title = "Patch cost per site at boot"
     axes[0, 0].set_title(title)
-    read = ("What pvpatch_boot() spends per site to decode, choose and write it: boots that "
-            "turn sites into CALLs cost more per site (argument moves and thunks) than boots "
-            "that leave them NATIVE, and the cost is paid once.")
+    costs = sorted((b["patch_cost_per_site"], b["name"], b["unit"]) for b in ran
+                   if b["patch_cost_per_site"] is not None and b["unit"] == groups[0][0])
+    read = ("What pvpatch_boot() spends, once at boot, to decode, choose and write each "
+            f"site: from {costs[0][0]} {costs[0][2]} per site ({costs[0][1]}) to "
+            f"{costs[-1][0]} ({costs[-1][1]}) here; sites made CALLs (orange) cost the most, "
+            "for their argument moves and thunks.") if costs else \
+        "No boot reported its patch cost."
     return Plot("patch-cost", title, _svg(fig), read, marks)
 
 
@@ -208,3 +216,34 @@ def bench(b: Dict[str, Any]) -> Plot:
             "compare each op's CALL bars with its red retpoline bar, what a pv_ops kernel pays "
             "instead, and read any bar within the grey A/A bar's distance from 1 as noise.")
     return Plot("bench", title, _svg(fig), read, marks)
+
+
+def kvm_op_cost(s: Dict[str, Any]) -> Optional[Plot]:
+    """Per-op cycles under KVM, per KVM boot that ran, beside the
+    framework-free build; None when no KVM boot ran."""
+    names = [b["name"] for b in s["boots"] if not b.get("skipped") and b["accel"] == "kvm"]
+    ops = [op for op, o in s["ops"].items() if any(n in o.get("kvm", {}) for n in names)]
+    if not ops:
+        return None
+    palette = ["#4c72b0", "#dd8452", "#8172b2", "#55a868"]
+    series = [("free build (KVM)", [next((s["ops"][op]["kvm"][n]["native_build"]
+                                         for n in names if n in s["ops"][op]["kvm"]), None)
+                                    for op in ops])]
+    COLOURS["free build (KVM)"] = COLOURS["free build"]
+    for i, n in enumerate(names):
+        COLOURS[n] = palette[i % len(palette)]
+        series.append((n, [s["ops"][op]["kvm"].get(n, {}).get("patched") for op in ops]))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.45 * len(ops) * len(series) / 3 + 1.5))
+    ax.set_xscale("log")
+    marks = _hbars(ax, ops, [(n, [v if v and v > 0 else None for v in vals])
+                             for n, vals in series], "kvm")
+    _legend(ax, [n for n, _ in series], loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_xlabel("cost per op: cycles (KVM, rdtsc, median), log scale")
+    ax.set_ylabel("op")
+    title = "Per-op cost under KVM, per hypervisor configuration"
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3, which="both")
+    read = ("Under KVM an op that exits to the hypervisor costs thousands of cycles: look "
+            "for the ops whose bar drops when a configuration patches them (io_delay as a "
+            "NOP without kvm-nopiodelay=off), against the grey framework-free build.")
+    return Plot("kvm-op-cost", title, _svg(fig), read, marks)

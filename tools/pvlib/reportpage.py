@@ -72,8 +72,10 @@ def render(s: Dict[str, Any], source: str, bench: Optional[Dict[str, Any]] = Non
         check_bench(bench)
     from . import plots     # matplotlib: only once the input is known good
     parts: List[str] = [_summary(s, source)]
-    for make in (plots.op_cost, plots.sites, plots.patch_cost):
-        parts.append(_section(make(s)))
+    for make in (plots.op_cost, plots.kvm_op_cost, plots.sites, plots.patch_cost):
+        p = make(s)
+        if p is not None:
+            parts.append(_section(p))
     if bench is not None:
         p = plots.bench(bench)
         note = (f'<p>From <code>{html.escape(str(bench_source))}</code>: TSC at '
