@@ -131,9 +131,13 @@ def sites(s: Dict[str, Any]) -> Plot:
     title = "Sites per mode for each profile and hypervisor"
     ax.set_title(title)
     _legend(ax, list(s["modes"]), loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    read = ("Each bar is the whole guest, split by the mode every site was patched to: the "
-            "same profile built in and delivered as a ROM must split the same way, and only "
-            "the paravirt-style profiles move sites out of NATIVE.")
+    pairs = [p for p in s["roms"]["profiles"] if p.get("built_in") and p.get("rom")]
+    same = sum(1 for p in pairs if p["built_in"]["modes"] == p["rom"]["modes"])
+    moved = [r[0] for r in rows if any(v for m, v in r[1].items() if m != "NATIVE")]
+    read = ("Each bar is the whole guest, split by the mode every site was patched to: a "
+            f"profile built in and the same profile as a ROM split the same way for {same} of "
+            f"{len(pairs)} profiles here, and sites leave NATIVE only in: "
+            f"{', '.join(moved) if moved else 'none'}.")
     return Plot("sites", title, _svg(fig), read, marks)
 
 
@@ -236,7 +240,8 @@ def kvm_op_cost(s: Dict[str, Any]) -> Optional[Plot]:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.45 * len(ops) * len(series) / 3 + 1.5))
     ax.set_xscale("log")
     marks = _hbars(ax, ops, [(n, [v if v and v > 0 else None for v in vals])
-                             for n, vals in series], "kvm")
+                             for n, vals in series], "kvm", base=1.0)
+    ax.set_xlim(left=1.0)
     _legend(ax, [n for n, _ in series], loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xlabel("cost per op: cycles (KVM, rdtsc, median), log scale")
     ax.set_ylabel("op")
