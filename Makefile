@@ -99,11 +99,22 @@ check: $(DEPS_STAMP)
 
 # DEMO_ARGS: tools/pvdemo's options, e.g. --json (then stdout is the JSON
 # object alone: the build's output goes to stderr).
+# The figures also go to $(DEMO_B)/demo.json, from which tools/pvreport
+# writes $(DEMO_B)/report.html (with the hosted benchmark's ratios when a
+# `make bench BENCH_ARGS=--json` left $(BENCH_JSON)); the report is written
+# even when a boot failed, and make demo then fails after it.
 DEMO_JSON = $(filter --json,$(DEMO_ARGS))
+DEMO_B := $(B)/demo
 demo: $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory all $(if $(DEMO_JSON),>&2)
 	$(Q)$(if $(DEMO_JSON),:,$(PYTHON) tools/pvsites stats $(GUEST_ELF) | head -1)
-	$(Q)$(PYTHON) tools/pvdemo $(DEMO_ARGS) $(GUEST_ELF32)
+	$(Q)mkdir -p $(DEMO_B) && rm -f $(DEMO_B)/demo.json
+	$(Q)$(PYTHON) tools/pvdemo $(DEMO_ARGS) --save-json $(DEMO_B)/demo.json $(GUEST_ELF32); \
+	rc=$$?; [ -s $(DEMO_B)/demo.json ] || exit $$rc; \
+	$(PYTHON) tools/pvreport -o $(DEMO_B)/report.html \
+		$(if $(wildcard $(BENCH_JSON)),--bench $(BENCH_JSON)) $(DEMO_B)/demo.json || exit 1; \
+	echo "report: $(DEMO_B)/report.html$(if $(wildcard $(BENCH_JSON)),, (no hosted bench: make bench BENCH_ARGS=--json adds it))" \
+		$(if $(DEMO_JSON),>&2); exit $$rc
 
 clean:
 	$(call quiet,CLEAN,$(B))
