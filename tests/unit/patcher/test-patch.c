@@ -2926,6 +2926,77 @@ static void test_poison_refusals_counted(void **st)
 	poison_restore();
 }
 
+/* NATIVE code with a rel32 call (mem_size's `call native_mem_size`) runs
+ * from the stub with the call re-targeted. */
+static void test_poison_native_call_relocated(void **st)
+{
+	const struct pvpatch_site *s = rec(site_mem_size, PVPATCH_OP_MEM_SIZE);
+	const uint8_t *c;
+
+	(void)st;
+	poison_widen(s, CALLER_SAVED);
+	pv.flags = PVPATCH_F_POISON;
+	patch();
+	c = poison_stub_of(s);
+	assert_int_equal(call_target_of(c, 0xe8), (uintptr_t)native_mem_size);
+	assert_int_equal(site_mem_size(), 0x12345000ul);
+	poison_restore();
+}
+
+/*
+ * The masks the liveness pass itself computed (test-patch-live: the C sites
+ * of sites.c widened on the linked binary), poisoned: the functions that
+ * keep values live across their sites, in CALL and NATIVE, still compute
+ * the right results.  In test-patch (no pass run) nothing is widened and
+ * the test says so.
+ */
+static void test_poison_liveness_pass_masks(void **st)
+{
+	unsigned int widened_sites = 0;
+	uint32_t native[4], got[4], msr[2];
+
+	(void)st;
+	for (const struct pvpatch_site *r = __pvpatch_sites_start; r < __pvpatch_sites_end; r++)
+		widened_sites += !!(r->flags & PVPATCH_SITE_F_WIDENED);
+	if (!widened_sites)
+		skip();
+	site_cpuid(1, 0, native);
+	pv.flags = PVPATCH_F_POISON;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+			pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_read_cr3 };
+			pol.op[PVPATCH_OP_RDMSR] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_rdmsr };
+			pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_yield };
+			pol.op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_cpuid };
+			pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_save_fl };
+		}
+		patch();
+		assert_int_equal(rep.poisoned, widened_sites);
+		assert_int_equal(site_sched_yield_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+		site_cpuid(1, 0, got);
+		assert_int_equal(got[0], native[0]);
+		if (!pass)
+			continue;
+		assert_int_equal(site_write_cr3_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+		assert_int_equal(cr3_seen, 1 ^ 6);
+		assert_int_equal(site_read_cr3_live(2, 3, 4), 0xabc000 + 6 * 3 + 12 * 5 + 2 + 3 + 4);
+		assert_int_equal(site_rdmsr_live(1, 2, 3, 4, 5, 6),
+				 live_expected(1, 2, 3, 4, 5, 6) + ((unsigned long)(7 + 2) << 32 | (7 + 1)));
+		assert_int_equal(site_save_fl(), 0x246);
+		site_rdmsr(0x10, msr);
+		assert_int_equal(msr[0], 0x11);
+		assert_int_equal(msr[1], 0x12);
+	}
+	pv.flags = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2966,6 +3037,8 @@ int main(void)
 		cmocka_unit_test_setup(test_poison_stub_bytes, setup),
 		cmocka_unit_test_setup(test_poison_catches_a_wrong_mask, setup),
 		cmocka_unit_test_setup(test_poison_refusals_counted, setup),
+		cmocka_unit_test_setup(test_poison_native_call_relocated, setup),
+		cmocka_unit_test_setup(test_poison_liveness_pass_masks, setup),
 		cmocka_unit_test_setup(test_inline_refused_falls_back_to_call, setup),
 		cmocka_unit_test_setup(test_fallback_to_native, setup),
 		cmocka_unit_test_setup(test_revert, setup),
