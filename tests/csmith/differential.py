@@ -34,7 +34,9 @@ def instrument(src):
 def run(exe, mode, poison, timeout):
     env = dict(os.environ, PVPATCH_CSMITH_MODE=mode, PVPATCH_CSMITH_POISON=str(int(poison)))
     try:
-        p = subprocess.run([exe], capture_output=True, text=True, timeout=timeout, env=env)
+        # cwd: csmith's platform_main_begin() writes platform.info there
+        p = subprocess.run([exe], capture_output=True, text=True, timeout=timeout, env=env,
+                           cwd=os.path.dirname(exe))
     except subprocess.TimeoutExpired:
         return None
     return p
