@@ -88,14 +88,14 @@ def main():
                     skipped += 1
                     continue
                 pois = run(exe, mode, True, a.timeout * 3)
-                m = re.search(r"(\d+) poisoned, (\d+) not", pois.stderr if pois else "")
-                n_pois = int(m[1]) if m else 0
+                m = re.search(r"(\d+) sites, (\d+) poisoned, (\d+) not", pois.stderr if pois else "")
+                n_sites, n_pois = (int(m[1]), int(m[2])) if m else (0, 0)
                 poisoned_total += n_pois if mode == "native" else 0
                 same = (pois is not None and pois.returncode == plain.returncode
                         and pois.stdout == plain.stdout)
                 compared += 1
                 status = "same" if same else "DIFFERENT"
-                print(f"seed {seed} {mode}: {n_pois} sites poisoned, "
+                print(f"seed {seed} {mode}: {n_pois} of {n_sites} sites poisoned, "
                       f"{plain.stdout.splitlines()[0] if plain.stdout else '(no output)'}: {status}")
                 if not same:
                     bad += 1
