@@ -9,7 +9,9 @@ the runtime patcher), and the liveness pass widens its records in place.
 Then it runs patched NATIVE, NOP and CALL, each without and with
 PVPATCH_F_POISON: the poisoned run must print exactly what the unpoisoned
 one prints (the program's checksum and the CALL backend's digest of the
-arguments it saw).  A program that does not finish unpoisoned within the
+arguments it saw).  The negative run: NATIVE poisoned with every record
+claiming every register but rsp and rbp dead must change the result of at
+least one program, or poison proves nothing.  A program that does not finish unpoisoned within the
 timeout is skipped (csmith programs may run for a very long time).
 Exit status 0: every compared pair equal; 1: a difference (printed);
 2: unusable setup."""
@@ -31,8 +33,10 @@ def instrument(src):
     return "#include <stdint.h>\n#include <asm/pvops-gen.h>\nstatic uint32_t pv_tick;\n" + src
 
 
-def run(exe, mode, poison, timeout):
+def run(exe, mode, poison, timeout, wrong=False):
     env = dict(os.environ, PVPATCH_CSMITH_MODE=mode, PVPATCH_CSMITH_POISON=str(int(poison)))
+    if wrong:
+        env["PVPATCH_CSMITH_WRONG_MASKS"] = "1"
     try:
         # cwd: csmith's platform_main_begin() writes platform.info there
         p = subprocess.run([exe], capture_output=True, text=True, timeout=timeout, env=env,
@@ -58,7 +62,7 @@ def main():
         return 2
     lds = [x for x in a.link if x.endswith(".lds")]
     objs = [x for x in a.link if not x.endswith(".lds")]
-    bad = compared = skipped = poisoned_total = 0
+    bad = compared = skipped = poisoned_total = negative = caught = 0
     with tempfile.TemporaryDirectory() as d:
         for seed in range(a.first_seed, a.first_seed + a.seeds):
             c, exe = os.path.join(d, f"p{seed}.c"), os.path.join(d, f"p{seed}")
@@ -97,13 +101,24 @@ def main():
                 status = "same" if same else "DIFFERENT"
                 print(f"seed {seed} {mode}: {n_pois} of {n_sites} sites poisoned, "
                       f"{plain.stdout.splitlines()[0] if plain.stdout else '(no output)'}: {status}")
+                if mode == "native" and same:
+                    # The negative run: masks calling every register dead.
+                    w = run(exe, mode, True, a.timeout * 3, wrong=True)
+                    caught += w is None or w.returncode != plain.returncode \
+                        or w.stdout != plain.stdout
+                    negative += 1
                 if not same:
                     bad += 1
                     print(f"  unpoisoned rc {plain.returncode}: {plain.stdout[-300:]!r}")
                     print(f"  poisoned: {'timeout' if pois is None else pois.returncode}: "
                           f"{(pois.stdout if pois else '')[-300:]!r} {(pois.stderr if pois else '')[-300:]!r}")
     print(f"csmith: {compared} poisoned/unpoisoned pairs compared, {bad} different, "
-          f"{skipped} skipped; {poisoned_total} sites poisoned over the programs")
+          f"{skipped} skipped; {poisoned_total} sites poisoned over the programs; "
+          f"negative run (every register called dead): {caught} of {negative} programs "
+          f"computed something else or crashed")
+    if negative and not caught:
+        print("csmith: poison changed nothing even with wrong masks", file=sys.stderr)
+        return 1
     return 1 if bad else (2 if not compared else 0)
 
 

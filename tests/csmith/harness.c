@@ -8,6 +8,8 @@
  * PVPATCH_F_POISON when PVPATCH_CSMITH_POISON=1.  The program then prints
  * its checksum, and this its CALL backend's digest of the arguments seen:
  * poisoned and unpoisoned runs must print the same.
+ * PVPATCH_CSMITH_WRONG_MASKS=1 first widens every record to every register
+ * but rsp and rbp (the differential's negative run).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +71,20 @@ int main(void)
 		.thunks = THUNK_AREA, .thunks_size = THUNK_SIZE, .poke = poke,
 		.flags = poison && !strcmp(poison, "1") ? PVPATCH_F_POISON : 0,
 	};
+	/* The differential's negative run: every record claims every register
+	 * but rsp and rbp dead after its site, which is wrong almost everywhere. */
+	if (getenv("PVPATCH_CSMITH_WRONG_MASKS")) {
+		uintptr_t a = (uintptr_t)__pvpatch_sites_start & ~(uintptr_t)4095;
+
+		if (mprotect((void *)a, (size_t)((uintptr_t)__pvpatch_sites_end - a),
+			     PROT_READ | PROT_WRITE))
+			return 99;
+		for (struct pvpatch_site *r = (struct pvpatch_site *)__pvpatch_sites_start;
+		     r < (struct pvpatch_site *)__pvpatch_sites_end; r++) {
+			r->clobbers = (uint16_t)~(1u << PVPATCH_REG_RSP | 1u << PVPATCH_REG_RBP);
+			r->flags |= PVPATCH_SITE_F_WIDENED;
+		}
+	}
 	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){ .mode = (uint8_t)m,
 								      .backend = be_yield };
 	if (pvpatch_apply(&pv, &pol, &rep)) {
