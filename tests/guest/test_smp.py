@@ -52,8 +52,8 @@ def test_smp4_live_repatch_stress(v2_rom):
 
 
 def test_smp4_live_repatch_poisoned(v2_rom):
-    """The stress with pvpatch.poison: every widened site (all but the .S
-    ones) runs from a poison stub, on the three workload CPUs at once,
+    """The stress with pvpatch.poison: every widened site (437 of the 496
+    sites) runs from a poison stub, on the three workload CPUs at once,
     while CPU 0 moves the mem_size sites between NATIVE and the backdoor's
     INLINE template (their poison stubs staged, scanned and given back each
     round): no fault, no wrong result, and pvrom check (which models poison)
