@@ -84,6 +84,7 @@ include mk/fuzz.mk
 include mk/guest.mk
 include mk/bench.mk
 include mk/tools.mk
+include mk/csmith.mk
 units: $(UNIT_BINS) insn-tests
 
 # --- examples/minimal: an adopter kernel built only through pvpatch.mk ------

@@ -6,7 +6,8 @@ set -eu
 
 PKGS="gcc binutils make python3 python3-pyelftools python3-capstone python3-pytest
       python3-pytest-xdist python3-matplotlib chromium
-      libcmocka-dev qemu-system-x86 clang libclang-rt-14-dev"
+      libcmocka-dev qemu-system-x86 clang libclang-rt-14-dev
+      csmith libcsmith-dev"
 
 missing=""
 for p in $PKGS; do

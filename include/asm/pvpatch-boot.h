@@ -93,6 +93,8 @@ const struct pvpatch_builtin_profile *pvpatch_builtin_profile(const char *name);
 /*
  *   pvpatch=off                 leave every site native
  *   pvpatch.debug               print every site's bytes before and after
+ *   pvpatch.poison              tests: widened sites poison the registers
+ *                               their record calls dead (PVPATCH_F_POISON)
  *   pvpatch.profile=NAME        use this built-in profile
  *   pvpatch.op=OP:MODE[,...]    every site of OP in MODE (native nop inline call)
  *   pvpatch.site=WHERE:MODE     one site; WHERE is 0xADDR or FUNC+0xOFF
@@ -115,7 +117,7 @@ struct pvpatch_cmdline_repatch {
 };
 
 struct pvpatch_cmdline {
-	bool off, debug;
+	bool off, debug, poison;
 	char profile[PVPATCH_NAME_MAX];		/* "" when not given */
 	int8_t op_mode[PVPATCH_MAX_OP + 1];	/* -1: not given */
 	struct pvpatch_override site[PVPATCH_CMDLINE_MAX_SITES];

@@ -81,6 +81,7 @@ enum pvpatch_reason {
 	PVPATCH_E_THUNK_SPACE,	/* thunk area full */
 	PVPATCH_E_OVERRIDE,	/* override names no valid site */
 	PVPATCH_E_FREED,	/* CALL backend in a family pvpatch_free_backends() freed */
+	PVPATCH_E_RELOC,	/* code with a relative operand the patcher cannot move */
 	PVPATCH_NR_REASONS
 };
 
@@ -117,6 +118,10 @@ struct pvpatch_report {
 	uintptr_t busy_addr;			/* the RIP or stack word found, */
 	uintptr_t busy_at;			/* where (the stack slot; 0: the RIP) */
 	unsigned int thunks_reclaimed;		/* thunks given back */
+	/* PVPATCH_F_POISON: widened sites run from a poison stub, or not (why) */
+	unsigned int poisoned;
+	unsigned int unpoisoned;
+	unsigned int poison_reasons[PVPATCH_NR_REASONS];
 };
 
 /* Per-site bookkeeping, one per record, provided by the kernel. */
@@ -136,11 +141,21 @@ _Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
 /* Tests only: pvpatch_repatch() takes any rendezvous as quiescent (the
  * mutation check of its quiescence test).  Never in a kernel. */
 #define PVPATCH_F_NO_QUIESCE_DEBUG 0x2
+/*
+ * Tests only (pvpatch.poison): every site whose record has
+ * PVPATCH_SITE_F_WIDENED runs from a per-site stub in the thunk area that
+ * does the site's job in its mode, then writes 0xdead0000000000NN (NN the
+ * register number) into every register the record lets the site overwrite
+ * except its outputs, rsp and rbp, then jumps back to the site's end: a
+ * register the liveness pass wrongly called dead then holds garbage.
+ */
+#define PVPATCH_F_POISON 0x4
 #define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
 #define PVPATCH_MAX_FREED 16	/* backend families pvpatch_free_backends() can free */
 
 /* Private: what the patcher knows of one generated thunk, or of one INLINE
- * stub (preserves 2, backend: the address of its site).  It is kept here,
+ * stub (preserves 2, backend: the address of its site) or poison stub
+ * (preserves 3, likewise).  It is kept here,
  * in the kernel's (non-executable) struct pvpatch, so the thunk area holds
  * nothing but code. */
 struct pvpatch_thunk_slot {

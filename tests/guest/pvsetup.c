@@ -107,12 +107,12 @@ static void report_json(unsigned long cost)
 		"\"bytes_changed\": %u, \"fallbacks\": %u, \"rejected\": %u, "
 		"\"thunk_bytes\": %u, \"backend_bytes_freed\": %lu, \"rom_refused\": \"%s\", "
 		"\"patch_tsc\": %lu, \"patch_tsc_per_site\": %lu, "
-		"\"modes\": {%s}}\n",
+		"\"poisoned\": %u, \"unpoisoned\": %u, \"modes\": {%s}}\n",
 		neg.source, hv_name(), neg.facts.signature, neg.facts.kvm_features,
 		neg.facts.vmport, neg.facts.vmport_gethz, r->sites, r->invalid, r->written,
 		r->bytes_changed, r->fallbacks, r->n_rejects, r->thunk_bytes,
 		(unsigned long)neg.backend_bytes_freed, neg.rom_refused ? neg.rom_refused : "",
-		cost, cost / sites, modes_json(modes, sizeof(modes), r->mode));
+		cost, cost / sites, r->poisoned, r->unpoisoned, modes_json(modes, sizeof(modes), r->mode));
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		const unsigned int *m = r->op_mode[op];
 

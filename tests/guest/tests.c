@@ -393,10 +393,25 @@ static NOINLINE enum result t_read_tsc(char *why, size_t size)
 	return PASS;
 }
 
+/* The code a site runs: the site, or under pvpatch.poison the poison stub
+ * its jmp goes to (the site's job first, then the poison stores). */
+static const uint8_t *site_code(const struct pvpatch_site *s)
+{
+	const uint8_t *p = pvpatch_site_addr(s);
+	uintptr_t t;
+
+	if (!(pv.flags & PVPATCH_F_POISON) || s->site_len < 5 || p[0] != 0xe9)
+		return p;
+	t = jmp_target(p);
+	if (t >= (uintptr_t)pv.thunks && t < (uintptr_t)pv.thunks + pv.thunks_size)
+		return (const uint8_t *)t;
+	return p;
+}
+
 static NOINLINE enum result t_io_delay(char *why, size_t size)
 {
 	const struct pvpatch_site *s = site_find(t_io_delay, PVPATCH_OP_IO_DELAY);
-	const uint8_t *p = pvpatch_site_addr(s);
+	const uint8_t *p = site_code(s);
 	unsigned int mode = mode_at(t_io_delay, PVPATCH_OP_IO_DELAY);
 
 	pv_io_delay();

@@ -86,6 +86,7 @@ class BootResult:
             "invalid": r.get("invalid"),
             "modes": r.get("modes", {}),
             "rejected": r.get("rejected"),
+            "poison": {"poisoned": r.get("poisoned", 0), "unpoisoned": r.get("unpoisoned", 0)},
             "rejects": self.rejects,
             "ops": self.ops,
             "ktap": self.ktap,

@@ -386,6 +386,8 @@ int main(int argc, char **argv)
 		.thunks = thunks_size ? host(thunks) : NULL, .thunks_size = thunks_size,
 		.poke = poke, .lookup = lookup, .print = print_hook,
 	};
+	if (neg.cmd.poison)
+		pv.flags |= PVPATCH_F_POISON;	/* the poison stubs land where the guest's do */
 	if (!state || !saved || pvpatch_apply(&pv, &neg.policy, &neg.report))
 		die("patcher", "the site table is unusable");
 	for (unsigned int i = 0; i < n; i++) {

@@ -50,6 +50,7 @@
  * reclaims them exactly as thunks.
  */
 #include "internal.h"
+#include "insn.h"
 
 /*
  * The thunk area (pv->thunks, executable) holds only code: each thunk
@@ -64,6 +65,8 @@
 #define THUNK_CALLED	0x02	/* a site of the plan calls it */
 /* pvpatch_thunk_slot.preserves of an INLINE stub (.backend: its site) */
 #define THUNK_STUB	2
+/* ... of a poison stub (PVPATCH_F_POISON; .backend: its site) */
+#define THUNK_POISON	3
 _Static_assert(THUNK_MAX % THUNK_ALIGN == 0 && THUNK_MAX <= 255, "thunk size");
 
 static uint32_t site_regs(const struct site *s)
@@ -304,14 +307,177 @@ static int thunk_place(const struct pvpatch *pv, size_t len, size_t *at)
 	return 0;
 }
 
-/* What goes into the thunk area for one site: a thunk calling backend, or
- * (pol set) the INLINE stub of the site. */
+/* What goes into the thunk area for one site: a thunk calling backend, the
+ * INLINE stub of the site (pol), or its poison stub (poison: job holds the
+ * site's bytes as built for mode at the site's address). */
 struct area_req {
 	const struct site *s;
 	const void *backend;
 	bool preserves;
 	const struct pvpatch_op_policy *pol;
+	bool poison;
+	unsigned int mode;
+	const uint8_t *job;
 };
+
+/* The template fitted out of line; PVPATCH_OK or a reason. */
+static int stub_template(const struct site *s, const struct pvpatch_op_policy *pol, struct enc *e)
+{
+	size_t start = e->len;
+	int err = template_fit(pol->tmpl, pol->params, s, e);
+
+	if (err)
+		return err;
+	/* inline_max bounds what a ROM may give the op, in or out of line. */
+	if (e->len - start > s->info->inline_max)
+		return PVPATCH_E_TOO_LONG;
+	return PVPATCH_OK;
+}
+
+/*
+ * Copy the code in[0..n), built to run at the site's address, to run at
+ * e->addr + e->len: instructions decoded with insn.c; NOPs left out; a
+ * relative call or conditional jump out of the site re-targeted (rel32);
+ * a RIP-relative operand's displacement adjusted; the copy ends at int3
+ * (never executed) or at a jump to the site's end.  Anything else with a
+ * relative operand (a branch into the site, a jmp out of it, loop, xbegin)
+ * is refused: PVPATCH_E_RELOC.
+ */
+static int relocate(struct enc *e, const struct site *s, const uint8_t *in, size_t n)
+{
+	uintptr_t site = (uintptr_t)s->addr, end = site + s->len;
+
+	for (size_t off = 0; off < n;) {
+		struct insn d;
+		int len = insn_decode(&d, in + off, n - off);
+		uintptr_t at = site + off, to;
+		uint8_t b[INSN_MAX_LEN];
+
+		if (len <= 0)
+			return PVPATCH_E_DECODE;
+		if (in[off] == 0xcc)
+			return PVPATCH_OK;
+		if (insn_is_nop(&d)) {
+			off += (size_t)len;
+			continue;
+		}
+		for (int i = 0; i < len; i++)
+			b[i] = in[off + (size_t)i];
+		if (insn_is_rel_branch(&d)) {
+			to = at + (uintptr_t)len + (uintptr_t)(intptr_t)d.rel;
+			if (d.branch == INSN_BR_JMP && to == end)
+				return PVPATCH_OK;
+			if ((to >= site && to <= end) ||
+			    (d.branch != INSN_BR_CALL && d.branch != INSN_BR_JCC))
+				return PVPATCH_E_RELOC;
+			if (d.branch == INSN_BR_CALL) {
+				enc_call(e, to);
+			} else {
+				uintptr_t next = e->addr + e->len + 6;
+				int64_t rel = (int64_t)(to - next);
+				int32_t r32 = (int32_t)rel;
+				/* the condition is the low nibble of 7x or 0F 8x */
+				uint8_t cc = (uint8_t)(d.opcode & 0xf);
+				uint8_t jcc[6] = { 0x0f, (uint8_t)(0x80 | cc) };
+
+				if (rel != r32)
+					e->range = true;
+				__builtin_memcpy(jcc + 2, &r32, 4);
+				enc_bytes(e, jcc, 6);
+			}
+		} else if (insn_is_rip_rel(&d)) {
+			uintptr_t target = at + (uintptr_t)len + (uintptr_t)d.disp;
+			int64_t disp = (int64_t)(target - (e->addr + e->len + (uintptr_t)len));
+			int32_t d32 = (int32_t)disp;
+
+			if (disp != d32)
+				e->range = true;
+			__builtin_memcpy(b + d.disp_off, &d32, 4);
+			enc_bytes(e, b, (size_t)len);
+		} else {
+			enc_bytes(e, b, (size_t)len);
+		}
+		off += (size_t)len;
+	}
+	return PVPATCH_OK;
+}
+
+/* The registers a poison stub overwrites: the record's mask but the
+ * outputs, rsp and rbp. */
+static uint16_t poison_mask(const struct site *s)
+{
+	uint16_t m = s->free & (uint16_t)~(1u << REG_RSP | 1u << REG_RBP);
+
+	if (s->ret >= 0)
+		m &= (uint16_t)~(1u << s->ret);
+	for (int i = 1; i < s->info->nouts; i++)
+		if (s->info->out_pin[i] >= 0)
+			m &= (uint16_t)~(1u << s->info->out_pin[i]);
+	return m;
+}
+
+/*
+ * 0xdead0000000000NN into each register NN of mask, flags untouched:
+ * movabs into the first (one whose number is not 4 mod 8, so that no SIB
+ * byte is needed), then lea (NN - first)(%first) into each other one.
+ */
+static void poison_stores(struct enc *e, uint16_t mask)
+{
+	int first = -1;
+
+	for (int r = 0; r < 16 && first < 0; r++)
+		if ((mask >> r & 1) && (r & 7) != 4)
+			first = r;
+	for (int r = 0; r < 16; r++) {
+		uint64_t v = PVPATCH_POISON_VALUE | (uint64_t)r;
+
+		if (!(mask >> r & 1))
+			continue;
+		if (first < 0 || r == first) {
+			uint8_t mov[10] = { (uint8_t)(0x48 | (r >> 3)), (uint8_t)(0xb8 | (r & 7)) };
+
+			__builtin_memcpy(mov + 2, &v, 8);
+			enc_bytes(e, mov, 10);
+		}
+	}
+	for (int r = 0; first >= 0 && r < 16; r++) {
+		uint8_t lea[4] = { (uint8_t)(0x48 | (r >> 3) << 2 | (first >> 3)), 0x8d,
+				   (uint8_t)(0x40 | (r & 7) << 3 | (first & 7)),
+				   (uint8_t)(int8_t)(r - first) };
+
+		if ((mask >> r & 1) && r != first)
+			enc_bytes(e, lea, 4);
+	}
+}
+
+/* A poison stub: the site's job in its mode at the stub's address, the
+ * poison stores, the jump back to the site's end. */
+static int poison_code(const struct area_req *req, struct enc *e)
+{
+	const struct site *s = req->s;
+	int err = PVPATCH_OK;
+
+	switch (req->mode) {
+	case PVPATCH_MODE_NATIVE:
+		err = relocate(e, s, s->saved, s->native_len);
+		break;
+	case PVPATCH_MODE_NOP:
+		break;
+	case PVPATCH_MODE_INLINE:
+		err = stub_template(s, req->pol, e);
+		break;
+	case PVPATCH_MODE_CALL:
+		err = relocate(e, s, req->job, s->len);
+		break;
+	default:
+		err = PVPATCH_E_MODE;
+	}
+	if (err)
+		return err;
+	poison_stores(e, poison_mask(s));
+	enc_jmp(e, (uintptr_t)s->addr + s->len);
+	return PVPATCH_OK;
+}
 
 /* The code of req at its final address (e->addr); PVPATCH_OK or a reason. */
 static int area_code(const struct pvpatch *pv, const struct area_req *req, struct enc *e)
@@ -319,16 +485,15 @@ static int area_code(const struct pvpatch *pv, const struct area_req *req, struc
 	const struct site *s = req->s;
 	int err;
 
+	if (req->poison)
+		return poison_code(req, e);
 	if (!req->pol) {
 		thunk_code(e, s, req->backend, req->preserves, pv->return_thunk);
 		return PVPATCH_OK;
 	}
-	err = template_fit(req->pol->tmpl, req->pol->params, s, e);
+	err = stub_template(s, req->pol, e);
 	if (err)
 		return err;
-	/* inline_max bounds what a ROM may give the op, in or out of line. */
-	if (e->len > s->info->inline_max)
-		return PVPATCH_E_TOO_LONG;
 	enc_jmp(e, (uintptr_t)s->addr + s->len);
 	return PVPATCH_OK;
 }
@@ -342,7 +507,7 @@ static bool area_same_code(const struct pvpatch *pv, const struct pvpatch_thunk_
 	uint8_t code[THUNK_MAX];
 	struct enc e;
 
-	if (!req->pol)
+	if (!req->pol && !req->poison)
 		return true;
 	enc_init(&e, code, sizeof(code), (uintptr_t)pv->thunks + t->code - 1);
 	if (area_code(pv, req, &e) || !enc_ok(&e) || e.len != t->len)
@@ -363,10 +528,11 @@ static bool area_same_code(const struct pvpatch *pv, const struct pvpatch_thunk_
 static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *addr)
 {
 	const struct site *s = req->s;
+	bool stub = req->pol || req->poison;
 	struct pvpatch_thunk_slot k = {
-		.backend = req->pol ? (uintptr_t)s->addr : (uintptr_t)req->backend,
+		.backend = stub ? (uintptr_t)s->addr : (uintptr_t)req->backend,
 		.regs = site_regs(s), .free = s->free, .op = s->info->abi,
-		.preserves = req->pol ? THUNK_STUB : req->preserves,
+		.preserves = req->poison ? THUNK_POISON : req->pol ? THUNK_STUB : req->preserves,
 	};
 	uint32_t slot = thunk_hash(&k) & (PVPATCH_THUNK_INDEX - 1);
 	uint8_t code[THUNK_MAX];
@@ -388,7 +554,7 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 	}
 	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks || pv->thunks_used >= UINT32_MAX ||
 	    (!pv->thunks_reclaimed && pv->thunks_used >= pv->thunks_size) ||
-	    (!req->pol && s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6))
+	    (!stub && s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6))
 		return PVPATCH_E_THUNK_SPACE;
 	at = pv->thunks_used;
 	if (pv->thunks_reclaimed) {
@@ -399,7 +565,7 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 		if (err)
 			return err;
 		if (e.overflow)
-			return req->pol ? PVPATCH_E_TOO_LONG : PVPATCH_E_THUNK_SPACE;
+			return stub ? PVPATCH_E_TOO_LONG : PVPATCH_E_THUNK_SPACE;
 		if (thunk_place(pv, e.len, &at))
 			return PVPATCH_E_THUNK_SPACE;
 	}
@@ -410,7 +576,7 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 		return err;
 	if (e.range)
 		return PVPATCH_E_CALL_RANGE;
-	if (e.overflow && req->pol)
+	if (e.overflow && stub)
 		return PVPATCH_E_TOO_LONG;
 	if (e.overflow || e.len > pv->thunks_size - at)
 		return PVPATCH_E_THUNK_SPACE;
@@ -630,5 +796,37 @@ int emit_inline_stub(struct pvpatch *pv, const struct site *s, const struct pvpa
 		return PVPATCH_E_CALL_RANGE;
 	for (size_t i = e.len; i < s->len; i++)
 		out[i] = 0xcc;
+	return PVPATCH_OK;
+}
+
+/*
+ * PVPATCH_F_POISON: the site, already built for mode in out (at the site's
+ * address), moves into its poison stub (get_area()), and out becomes
+ * `jmp stub; int3 ...`.  On failure out is unchanged.
+ */
+int emit_poison(struct pvpatch *pv, const struct site *s, unsigned int mode,
+		const struct pvpatch_op_policy *pol, uint8_t *out)
+{
+	uintptr_t stub;
+	struct enc e;
+	uint8_t jmp[PVPATCH_MAX_SITE];
+	int err;
+
+	if (s->len < 5)
+		return PVPATCH_E_TOO_LONG;
+	if (mode == PVPATCH_MODE_INLINE && (!pol || !pol->tmpl))
+		return PVPATCH_E_NO_TEMPLATE;
+	err = get_area(pv, &(struct area_req){ .s = s, .pol = pol, .poison = true, .mode = mode,
+					       .job = out }, &stub);
+	if (err)
+		return err;
+	enc_init(&e, jmp, s->len, (uintptr_t)s->addr);
+	enc_jmp(&e, stub);
+	if (e.range)
+		return PVPATCH_E_CALL_RANGE;
+	for (size_t i = e.len; i < s->len; i++)
+		jmp[i] = 0xcc;
+	for (size_t i = 0; i < s->len; i++)
+		out[i] = jmp[i];
 	return PVPATCH_OK;
 }

@@ -29,6 +29,11 @@ int emit_inline_stub(struct pvpatch *pv, const struct site *s, const struct pvpa
 		     uint8_t *out);
 int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, bool preserves,
 	      uint8_t *out);
+int emit_poison(struct pvpatch *pv, const struct site *s, unsigned int mode,
+		const struct pvpatch_op_policy *pol, uint8_t *out);
+
+/* The poison value of register n is PVPATCH_POISON_VALUE | n. */
+#define PVPATCH_POISON_VALUE 0xdead000000000000ull
 
 /* Print a site's bytes before and after (PVPATCH_F_DEBUG). */
 void debug_site(const struct pvpatch *pv, const struct site *s, const uint8_t *old,

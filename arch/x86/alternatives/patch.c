@@ -465,6 +465,14 @@ static unsigned int fallback(unsigned int mode)
 	return mode == PVPATCH_MODE_INLINE ? PVPATCH_MODE_CALL : PVPATCH_MODE_NATIVE;
 }
 
+/* Whether site i runs from a poison stub (PVPATCH_F_POISON) under pol: a
+ * record the liveness pass widened, and a policy (pvpatch_revert() makes
+ * every site native, unpoisoned). */
+static bool poisoned(const struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol)
+{
+	return pol && (pv->flags & PVPATCH_F_POISON) && (pv->sites[i].flags & PVPATCH_SITE_F_WIDENED);
+}
+
 /* A site never patched yet: is its padding the patcher's (the assembler's)?
  * Its native bytes are the kept ones, which were copied from it (in an
  * image, init() compared them and marked the site when they differ). */
@@ -529,7 +537,7 @@ int patcher_plan_site(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 	}
 	/* Native and staying so (most sites of most boots): nothing to do. */
 	if (!first && wanted == PVPATCH_MODE_NATIVE && pv->state[i].mode == PVPATCH_MODE_NATIVE &&
-	    native_is_canonical(pv, i) && !(pv->flags & PVPATCH_F_DEBUG)) {
+	    native_is_canonical(pv, i) && !(pv->flags & PVPATCH_F_DEBUG) && !poisoned(pv, i, pol)) {
 		if (rep) {
 			rep->mode[PVPATCH_MODE_NATIVE]++;
 			rep->op_mode[r->op][PVPATCH_MODE_NATIVE]++;
@@ -546,6 +554,15 @@ int patcher_plan_site(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 		/* NATIVE from kept bytes cannot fail for a valid site. */
 		if (mode == PVPATCH_MODE_NATIVE)
 			return -1;
+	}
+	if (poisoned(pv, i, pol)) {
+		err = emit_poison(pv, &s, mode, opol, out);
+		if (rep && err) {
+			rep->unpoisoned++;
+			rep->poison_reasons[err]++;
+		} else if (rep) {
+			rep->poisoned++;
+		}
 	}
 	*why = first;
 	if (first) {
@@ -572,7 +589,10 @@ int patcher_plan_site(struct pvpatch *pv, unsigned int i, const struct pvpatch_p
 void patcher_commit_site(struct pvpatch *pv, unsigned int i, unsigned int mode)
 {
 	pv->state[i].mode = (uint8_t)mode;
-	pv->state[i].flags = STATE_CHECKED | STATE_CANONICAL;	/* as NATIVE writes it */
+	/* as NATIVE writes it, unless it may be a jump to a poison stub */
+	pv->state[i].flags = STATE_CHECKED |
+		((pv->flags & PVPATCH_F_POISON) && (pv->sites[i].flags & PVPATCH_SITE_F_WIDENED) ?
+		 0 : STATE_CANONICAL);
 }
 
 static void patch_one(struct pvpatch *pv, unsigned int i, const struct pvpatch_policy *pol,

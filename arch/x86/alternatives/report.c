@@ -32,6 +32,7 @@ static const char *const reasons[PVPATCH_NR_REASONS] = {
 	[PVPATCH_E_THUNK_SPACE] = "thunk area full",
 	[PVPATCH_E_OVERRIDE] = "override names no valid site",
 	[PVPATCH_E_FREED] = "backend freed",
+	[PVPATCH_E_RELOC] = "relative operand cannot be relocated",
 };
 
 const char *pvpatch_reason_str(enum pvpatch_reason r)
@@ -113,6 +114,22 @@ void pvpatch_report_print(const struct pvpatch *pv, const struct pvpatch_report 
 		}
 		put_s(&l, " bytes=");
 		put_u(&l, rep->op_bytes[op]);
+		emit(pv, &l);
+	}
+	if (rep->poisoned || rep->unpoisoned) {
+		put_s(&l, "pvpatch: poison: ");
+		put_u(&l, rep->poisoned);
+		put_s(&l, " sites poisoned, ");
+		put_u(&l, rep->unpoisoned);
+		put_s(&l, " widened sites not");
+		for (unsigned int r = 0; r < PVPATCH_NR_REASONS; r++) {
+			if (!rep->poison_reasons[r])
+				continue;
+			put_s(&l, "; ");
+			put_s(&l, pvpatch_reason_str(r));
+			put_s(&l, " ");
+			put_u(&l, rep->poison_reasons[r]);
+		}
 		emit(pv, &l);
 	}
 	for (unsigned int k = 0; k < rep->n_rejects && k < PVPATCH_MAX_REJECTS; k++) {

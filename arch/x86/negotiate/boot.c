@@ -87,6 +87,8 @@ int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
 	pvpatch_decide(env, neg, NULL);
 	if (neg->cmd.debug)
 		pv->flags |= PVPATCH_F_DEBUG;
+	if (neg->cmd.poison)
+		pv->flags |= PVPATCH_F_POISON;
 	t0 = env->clock ? env->clock() : 0;
 	if (pvpatch_apply(pv, &neg->policy, &neg->report))
 		return -1;

@@ -197,6 +197,8 @@ void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
 			cmd->off = true;
 		else if (pv_eq(w, len, "pvpatch.debug"))
 			cmd->debug = true;
+		else if (pv_eq(w, len, "pvpatch.poison"))
+			cmd->poison = true;
 		else if (pv_eq(w, klen, "pvpatch.profile") && vlen && vlen < PVPATCH_NAME_MAX) {
 			for (size_t i = 0; i < vlen; i++)
 				cmd->profile[i] = v[i];

@@ -36,4 +36,71 @@ site_save_fl_dead:		/* (void) -> unsigned long */
 	movq %r8, %rax
 	ret
 
+/*
+ * Poison probes (test_poison_*): a site, and right after it every general
+ * register stored to out[0..15] (out[n]: register n), so a test sees what
+ * a poison stub left in each.  Live after the site: rbx (out), r13 (the
+ * value returned), rsp and rbp; every other register is dead there (r12,
+ * r14 and r15 are restored from the stack before the return).  The tests
+ * widen the record's mask by hand; sites in this file do not opt in to the
+ * liveness pass.
+ */
+.macro poison_probe_store_all
+	movq %rax, 0(%rbx)
+	movq %rcx, 8(%rbx)
+	movq %rdx, 16(%rbx)
+	movq %rbx, 24(%rbx)
+	movq %rsp, 32(%rbx)
+	movq %rbp, 40(%rbx)
+	movq %rsi, 48(%rbx)
+	movq %rdi, 56(%rbx)
+	movq %r8, 64(%rbx)
+	movq %r9, 72(%rbx)
+	movq %r10, 80(%rbx)
+	movq %r11, 88(%rbx)
+	movq %r12, 96(%rbx)
+	movq %r13, 104(%rbx)
+	movq %r14, 112(%rbx)
+	movq %r15, 120(%rbx)
+.endm
+
+	.globl site_poison_yield
+site_poison_yield:		/* (uint64_t out[16], uint32_t cpu) -> cpu * 3 + 0x1111 */
+	pushq %rbx
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	movq %rdi, %rbx
+	movl %esi, %r12d
+	leaq 0x1111(%r12,%r12,2), %r13
+	pv_sched_yield %r12
+	poison_probe_store_all
+	movq %r13, %rax
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	ret
+
+	.globl site_poison_save_fl
+site_poison_save_fl:		/* (uint64_t out[16]) -> 0x2222; the flags in out[8] */
+	pushq %rbx
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	movq %rdi, %rbx
+	movl $0x2222, %r13d
+	pv_save_fl %r8
+	poison_probe_store_all
+	movq %r13, %rax
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	ret
+
 	.section .note.GNU-stack, "", @progbits

@@ -52,4 +52,8 @@ extern unsigned long native_get_wallclock(void);
 void site_write_cr3_dead(unsigned long val);
 unsigned long site_save_fl_dead(void);
 
+/* sites-asm.S: poison probes, every register stored to out[] after the site */
+unsigned long site_poison_yield(uint64_t out[16], uint32_t cpu);
+unsigned long site_poison_save_fl(uint64_t out[16]);
+
 #endif

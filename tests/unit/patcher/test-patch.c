@@ -2700,6 +2700,303 @@ static void test_repatch_unusable(void **st)
 	assert_unchanged();
 }
 
+/* --- PVPATCH_F_POISON ------------------------------------------------------ */
+static uint32_t yield_seen;
+static unsigned int yield_calls;
+
+BACKEND static void be_yield(uint32_t cpu)
+{
+	yield_seen = cpu;
+	yield_calls++;
+}
+
+#define POISON(r)	(0xdead000000000000ull | (uint64_t)(r))
+/* What the probes of sites-asm.S keep live after their site. */
+#define PROBE_LIVE	((uint16_t)(1u << PVPATCH_REG_RBX | 1u << 13 | 1u << PVPATCH_REG_RSP | \
+				    1u << PVPATCH_REG_RBP))
+
+/* Widen a record in place as the liveness pass does (mask and bit 5);
+ * poison_restore() undoes it. */
+static struct { const struct pvpatch_site *s; uint16_t clobbers; uint8_t flags; } widened;
+
+static void poison_widen(const struct pvpatch_site *s, uint16_t dead)
+{
+	widened.s = s;
+	widened.flags = s->flags;
+	widened.clobbers = widen_mask(s, dead);
+	((struct pvpatch_site *)s)->flags |= PVPATCH_SITE_F_WIDENED;
+}
+
+static void poison_restore(void)
+{
+	((struct pvpatch_site *)widened.s)->clobbers = widened.clobbers;
+	((struct pvpatch_site *)widened.s)->flags = widened.flags;
+	pv.flags = 0;
+}
+
+/* The site jumps to its poison stub (in the thunk area); returns the stub. */
+static const uint8_t *poison_stub_of(const struct pvpatch_site *s)
+{
+	const uint8_t *p = site_bytes(s);
+	uintptr_t stub = call_target_of(p, 0xe9);
+
+	assert_true(stub >= (uintptr_t)pv.thunks && stub < (uintptr_t)pv.thunks + pv.thunks_used);
+	for (unsigned int i = 5; i < s->site_len; i++)
+		assert_int_equal(p[i], 0xcc);
+	return (const uint8_t *)stub;
+}
+
+/* Every register of mask holds its poison in out[], every other one not. */
+static void assert_poisoned(const uint64_t *out, uint16_t mask)
+{
+	for (int r = 0; r < 16; r++) {
+		if (mask >> r & 1)
+			assert_int_equal(out[r], POISON(r));
+		else
+			assert_true(out[r] != POISON(r));
+	}
+}
+
+/* A void op, widened, in each of its modes under poison: the site does
+ * its job (the backend sees the argument), then every dead register holds
+ * its poison, and what stayed live (rbx, r13) is intact. */
+static void test_poison_every_mode(void **st)
+{
+	const struct pvpatch_site *s = rec(site_poison_yield, PVPATCH_OP_SCHED_YIELD);
+	const uint16_t dead = (uint16_t)~PROBE_LIVE;
+	static const unsigned int modes[] = { PVPATCH_MODE_NATIVE, PVPATCH_MODE_NOP,
+					      PVPATCH_MODE_INLINE, PVPATCH_MODE_CALL };
+	uint64_t out[16];
+
+	(void)st;
+	poison_widen(s, dead);
+	pv.flags = PVPATCH_F_POISON;
+	for (unsigned int m = 0; m < 4; m++) {
+		pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+			.mode = (uint8_t)modes[m], .tmpl = &t_pause, .backend = be_yield };
+		patch();
+		assert_int_equal(rep.op_mode[PVPATCH_OP_SCHED_YIELD][modes[m]],
+				 count_op(PVPATCH_OP_SCHED_YIELD));
+		assert_true(rep.poisoned >= 1);
+		poison_stub_of(s);
+		yield_calls = 0;
+		memset(out, 0, sizeof(out));
+		assert_int_equal(site_poison_yield(out, 7), 7 * 3 + 0x1111);
+		assert_int_equal(out[PVPATCH_REG_RBX], (uintptr_t)out);
+		assert_poisoned(out, dead & (uint16_t)~(1u << PVPATCH_REG_RSP | 1u << PVPATCH_REG_RBP));
+		if (modes[m] == PVPATCH_MODE_CALL) {
+			assert_int_equal(yield_calls, 1);
+			assert_int_equal(yield_seen, 7);
+		} else {
+			assert_int_equal(yield_calls, 0);
+		}
+	}
+	/* Without the flag the same policy writes the site as before. */
+	pv.flags = 0;
+	patch();
+	assert_int_equal(rep.poisoned, 0);
+	assert_true(site_bytes(s)[0] != 0xe9);
+	poison_restore();
+}
+
+/* An op with a result: the output register (r8) is not poisoned and holds
+ * the result in every mode; NATIVE runs the relocated pushf; pop %r8. */
+static void test_poison_keeps_the_result(void **st)
+{
+	const struct pvpatch_site *s = rec(site_poison_save_fl, PVPATCH_OP_SAVE_FL);
+	const uint16_t dead = (uint16_t)~PROBE_LIVE;
+	const uint16_t poisoned = dead & (uint16_t)~(1u << PVPATCH_REG_RSP | 1u << PVPATCH_REG_RBP |
+						     1u << PVPATCH_REG_R8);
+	uint64_t out[16];
+	const uint8_t *c;
+
+	(void)st;
+	poison_widen(s, dead);
+	pv.flags = PVPATCH_F_POISON;
+	patch();
+	c = poison_stub_of(s);
+	/* pushf; pop %r8; movabs $0xdead000000000000, %rax; lea 1(%rax), %rcx ... */
+	assert_memory_equal(c, ((const uint8_t[]){ 0x9c, 0x41, 0x58, 0x48, 0xb8, 0, 0, 0, 0, 0, 0,
+						   0xad, 0xde, 0x48, 0x8d, 0x48, 0x01 }), 17);
+	assert_int_equal(site_poison_save_fl(out), 0x2222);
+	assert_true(out[8] & 0x2);	/* RFLAGS bit 1 is always set */
+	assert_true(out[8] < 0x1000000);
+	assert_poisoned(out, poisoned);
+
+	pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_save_fl };
+	patch();
+	assert_int_equal(rep.op_mode[PVPATCH_OP_SAVE_FL][PVPATCH_MODE_CALL], count_op(PVPATCH_OP_SAVE_FL));
+	c = poison_stub_of(s);
+	/* call be_save_fl; mov %rax, %r8 (the direct form, moved), then the poison */
+	assert_int_equal(call_target_of(c, 0xe8), (uintptr_t)be_save_fl);
+	assert_memory_equal(c + 5, ((const uint8_t[]){ 0x49, 0x89, 0xc0 }), 3);
+	assert_int_equal(site_poison_save_fl(out), 0x2222);
+	assert_int_equal(out[8], 0x246);
+	assert_poisoned(out, poisoned);
+
+	pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_INLINE, .tmpl = &t_save_rcx, .params = { 0x297 } };
+	patch();
+	assert_int_equal(rep.op_mode[PVPATCH_OP_SAVE_FL][PVPATCH_MODE_INLINE], count_op(PVPATCH_OP_SAVE_FL));
+	c = poison_stub_of(s);
+	/* mov $0x297, %ecx; mov %rcx, %r8 (rcx is free: no push/pop) */
+	assert_memory_equal(c, ((const uint8_t[]){ 0xb9, 0x97, 0x02, 0x00, 0x00, 0x49, 0x89, 0xc8 }), 8);
+	assert_int_equal(site_poison_save_fl(out), 0x2222);
+	assert_int_equal(out[8], 0x297);
+	assert_poisoned(out, poisoned);
+	poison_restore();
+}
+
+/* The stub's bytes: NOP mode leaves only the poison stores and the jump
+ * back (capstone checks the dump too). */
+static void test_poison_stub_bytes(void **st)
+{
+	const struct pvpatch_site *s = rec(site_poison_yield, PVPATCH_OP_SCHED_YIELD);
+	const uint8_t *c;
+	unsigned int n = 10;
+	char expect[512];
+	int len;
+
+	(void)st;
+	/* rax, rcx, r12 dead */
+	poison_widen(s, (uint16_t)(1u << PVPATCH_REG_RAX | 1u << PVPATCH_REG_RCX | 1u << 12));
+	pv.flags = PVPATCH_F_POISON;
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){ .mode = PVPATCH_MODE_NOP };
+	patch();
+	c = poison_stub_of(s);
+	/* movabs $0xdead000000000000, %rax; lea 1(%rax), %rcx; lea 12(%rax), %r12 */
+	assert_memory_equal(c, ((const uint8_t[]){ 0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0xad, 0xde,
+						   0x48, 0x8d, 0x48, 0x01, 0x4c, 0x8d, 0x60, 0x0c }), 18);
+	n = 18;
+	assert_int_equal(call_target_of(c + n, 0xe9), (uintptr_t)site_bytes(s) + s->site_len);
+	dump_site("poison_site", s, "jmp");
+	len = snprintf(expect, sizeof(expect), "movabsq $0xdead000000000000, %%rax; "
+		       "leaq 1(%%rax), %%rcx; leaq 0xc(%%rax), %%r12; jmp 0x%lx",
+		       (unsigned long)(uintptr_t)site_bytes(s) + s->site_len);
+	assert_true(len > 0 && (size_t)len < sizeof(expect));
+	dump_stub("poison_stub_nop", s, expect);
+	poison_restore();
+}
+
+/*
+ * The negative test: a mask that calls r13 dead although the probe returns
+ * it.  Poisoned, the site overwrites it and the function returns garbage
+ * (r13's poison): poison really writes what the mask gives away.  Without
+ * poison the same wrong mask goes unnoticed.
+ */
+static void test_poison_catches_a_wrong_mask(void **st)
+{
+	const struct pvpatch_site *s = rec(site_poison_yield, PVPATCH_OP_SCHED_YIELD);
+	uint64_t out[16];
+
+	(void)st;
+	poison_widen(s, (uint16_t)(~PROBE_LIVE | 1u << 13));
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){ .mode = PVPATCH_MODE_NATIVE };
+	pv.flags = 0;
+	patch();
+	assert_int_equal(site_poison_yield(out, 5), 5 * 3 + 0x1111);
+	pv.flags = PVPATCH_F_POISON;
+	patch();
+	poison_stub_of(s);
+	assert_int_not_equal(site_poison_yield(out, 5), 5 * 3 + 0x1111);
+	assert_int_equal(site_poison_yield(out, 5), POISON(13));
+	poison_restore();
+}
+
+/* A poison stub that does not fit: the site keeps its code in place,
+ * unpoisoned, and the report says why. */
+static void test_poison_refusals_counted(void **st)
+{
+	const struct pvpatch_site *s = rec(site_poison_yield, PVPATCH_OP_SCHED_YIELD);
+	size_t size = pv.thunks_size;
+
+	(void)st;
+	/* A mask no other test used: no stub of an earlier test matches. */
+	poison_widen(s, (uint16_t)(~PROBE_LIVE & ~(1u << 15)));
+	pv.thunks_size = pv.thunks_used;
+	pv.flags = PVPATCH_F_POISON;
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){ .mode = PVPATCH_MODE_NATIVE };
+	patch();
+	pv.thunks_size = size;
+	assert_true(rep.unpoisoned >= 1);
+	assert_true(rep.poison_reasons[PVPATCH_E_THUNK_SPACE] >= 1);
+	assert_int_equal(rep.fallbacks, 0);
+	assert_int_equal(site_bytes(s)[0], 0xf3);	/* pause, in place */
+	poison_restore();
+}
+
+/* NATIVE code with a rel32 call (mem_size's `call native_mem_size`) runs
+ * from the stub with the call re-targeted. */
+static void test_poison_native_call_relocated(void **st)
+{
+	const struct pvpatch_site *s = rec(site_mem_size, PVPATCH_OP_MEM_SIZE);
+	const uint8_t *c;
+
+	(void)st;
+	poison_widen(s, CALLER_SAVED);
+	pv.flags = PVPATCH_F_POISON;
+	patch();
+	c = poison_stub_of(s);
+	assert_int_equal(call_target_of(c, 0xe8), (uintptr_t)native_mem_size);
+	assert_int_equal(site_mem_size(), 0x12345000ul);
+	poison_restore();
+}
+
+/*
+ * The masks the liveness pass itself computed (test-patch-live: the C sites
+ * of sites.c widened on the linked binary), poisoned: the functions that
+ * keep values live across their sites, in CALL and NATIVE, still compute
+ * the right results.  In test-patch (no pass run) nothing is widened and
+ * the test says so.
+ */
+static void test_poison_liveness_pass_masks(void **st)
+{
+	unsigned int widened_sites = 0;
+	uint32_t native[4], got[4], msr[2];
+
+	(void)st;
+	for (const struct pvpatch_site *r = __pvpatch_sites_start; r < __pvpatch_sites_end; r++)
+		widened_sites += !!(r->flags & PVPATCH_SITE_F_WIDENED);
+	if (!widened_sites)
+		skip();
+	site_cpuid(1, 0, native);
+	pv.flags = PVPATCH_F_POISON;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+			pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_read_cr3 };
+			pol.op[PVPATCH_OP_RDMSR] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_rdmsr };
+			pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_yield };
+			pol.op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_cpuid };
+			pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+				.mode = PVPATCH_MODE_CALL, .backend = be_save_fl };
+		}
+		patch();
+		assert_int_equal(rep.poisoned, widened_sites);
+		assert_int_equal(site_sched_yield_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+		site_cpuid(1, 0, got);
+		assert_int_equal(got[0], native[0]);
+		if (!pass)
+			continue;
+		assert_int_equal(site_write_cr3_live(1, 2, 3, 4, 5, 6), live_expected(1, 2, 3, 4, 5, 6));
+		assert_int_equal(cr3_seen, 1 ^ 6);
+		assert_int_equal(site_read_cr3_live(2, 3, 4), 0xabc000 + 6 * 3 + 12 * 5 + 2 + 3 + 4);
+		assert_int_equal(site_rdmsr_live(1, 2, 3, 4, 5, 6),
+				 live_expected(1, 2, 3, 4, 5, 6) + ((unsigned long)(7 + 2) << 32 | (7 + 1)));
+		assert_int_equal(site_save_fl(), 0x246);
+		site_rdmsr(0x10, msr);
+		assert_int_equal(msr[0], 0x11);
+		assert_int_equal(msr[1], 0x12);
+	}
+	pv.flags = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2735,6 +3032,13 @@ int main(void)
 		cmocka_unit_test_setup(test_inline_out_of_line_stub, setup),
 		cmocka_unit_test_setup(test_call_direct_widened_mask, setup),
 		cmocka_unit_test_setup(test_inline_scratch_from_mask, setup),
+		cmocka_unit_test_setup(test_poison_every_mode, setup),
+		cmocka_unit_test_setup(test_poison_keeps_the_result, setup),
+		cmocka_unit_test_setup(test_poison_stub_bytes, setup),
+		cmocka_unit_test_setup(test_poison_catches_a_wrong_mask, setup),
+		cmocka_unit_test_setup(test_poison_refusals_counted, setup),
+		cmocka_unit_test_setup(test_poison_native_call_relocated, setup),
+		cmocka_unit_test_setup(test_poison_liveness_pass_masks, setup),
 		cmocka_unit_test_setup(test_inline_refused_falls_back_to_call, setup),
 		cmocka_unit_test_setup(test_fallback_to_native, setup),
 		cmocka_unit_test_setup(test_revert, setup),
