@@ -305,9 +305,18 @@ def set_status(res: BootResult, code: int, stderr: str) -> None:
 def qmp(path: str, command: str, arguments: dict | None = None) -> dict:
     """One QMP command on a fresh connection (QMP's greeting, capabilities)."""
     import socket
+    import time
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(10)
-        s.connect(path)
+        for tries in range(100):
+            try:
+                s.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                # bound, not yet listening (or not yet bound): QEMU starting
+                if tries == 99:
+                    raise
+                time.sleep(0.05)
         f = s.makefile("rwb")
         json.loads(f.readline())
         for cmd in ("qmp_capabilities", command):
@@ -427,21 +436,20 @@ def parse_migrate_spec(spec: str) -> dict:
 
 def run_migration(res: BootResult, dest_cmd: list[str], timeout: float) -> None:
     """Boot (the source), wait until its guest waits for the host, migrate
-    it with QMP migrate to a second QEMU started with -incoming on
-    loopback (dest_cmd: its own ROM and -cpu), stop the source, then send
+    it with QMP migrate to a second QEMU (dest_cmd: its own ROM and -cpu)
+    listening on a unix socket (-incoming defer, then QMP
+    migrate-incoming), stop the source, then send
     the destination an NMI: the guest negotiates there as at boot,
     re-patches and runs its tests again."""
-    import socket
     import tempfile
     import time
     d = tempfile.mkdtemp(prefix="pvboot-mig-")
     src_q, dst_q = os.path.join(d, "src"), os.path.join(d, "dst")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # The migration stream goes through a unix socket in d: no port to race
+    # for with other processes on this machine.
+    uri = f"unix:{os.path.join(d, 'migration')}"
     src_cmd = res.command + ["-qmp", f"unix:{src_q},server=on,wait=off"]
-    dst_cmd = dest_cmd + ["-qmp", f"unix:{dst_q},server=on,wait=off",
-                          "-incoming", f"tcp:127.0.0.1:{port}"]
+    dst_cmd = dest_cmd + ["-qmp", f"unix:{dst_q},server=on,wait=off", "-incoming", "defer"]
     res.command = src_cmd
     deadline = time.monotonic() + timeout
     src = Guest(src_cmd)
@@ -451,12 +459,19 @@ def run_migration(res: BootResult, dest_cmd: list[str], timeout: float) -> None:
         if not src.until(lambda ln: ln.startswith("# repatch:") and "host sends" in ln, deadline):
             raise RuntimeError("the guest ended before waiting for the host")
         dst = Guest(dst_cmd)
-        for _ in range(100):
-            if os.path.exists(dst_q):
-                break
+        # The destination listens once migrate-incoming has returned: only
+        # then may the source connect (a loaded machine starts QEMU slowly).
+        while not os.path.exists(dst_q):
+            if dst.p.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the destination QEMU did not start")
             time.sleep(0.05)
+        reply = qmp(dst_q, "migrate-incoming", {"uri": uri})
+        if "error" in reply:
+            raise RuntimeError(f"migrate-incoming: {reply['error'].get('desc')}")
         time.sleep(0.5)		# let the workload run a moment
-        qmp(src_q, "migrate", {"uri": f"tcp:127.0.0.1:{port}"})
+        reply = qmp(src_q, "migrate", {"uri": uri})
+        if "error" in reply:
+            raise RuntimeError(f"migrate: {reply['error'].get('desc')}")
         while time.monotonic() < deadline:
             q = qmp(src_q, "query-migrate").get("return", {})
             mig["status"] = q.get("status")
@@ -466,7 +481,8 @@ def run_migration(res: BootResult, dest_cmd: list[str], timeout: float) -> None:
                 break
             time.sleep(0.1)
         if mig["status"] != "completed":
-            raise RuntimeError(f"migration {mig['status']}")
+            raise RuntimeError(f"migration {mig['status']}"
+                               + (f": {q['error-desc']}" if q.get("error-desc") else ""))
         qmp(src_q, "quit")
         src.p.wait(timeout=10)
         while src.until(lambda ln: False, deadline):
