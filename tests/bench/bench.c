@@ -3,7 +3,7 @@
  * pvpatch hardware benchmark (hosted, real CPU): cycles per op of patched
  * sites against their hand-written equivalents, and patching throughput.
  *
- *   bench [--json] [--quick] [--batches N] [--runs N] [--cpu N]
+ *   bench [--json] [--quick] [--batches N] [--runs N] [--cpu N] [--stack-align 8|16]
  *
  * The program patches its own text (made writable with mprotect), as the
  * hosted unit tests do: the loops of bench-ops.c built with the framework
@@ -145,7 +145,10 @@ static const struct pvpatch_template t_pause = {
 };
 
 /* --- options and output helpers ----------------------------------------- */
-struct bench_opt opt = { .batches = 101, .runs = 11, .cpu = -1 };
+/* stack_align 8: the backends are built as Linux builds a kernel's
+ * (-mgeneral-regs-only -mpreferred-stack-boundary=3, mk/bench.mk). */
+struct bench_opt opt = { .batches = 101, .runs = 11, .cpu = -1,
+			 .stack_align = PVPATCH_STACK_ALIGN_8 };
 
 static volatile uint64_t sink;
 static int failures;
@@ -533,6 +536,7 @@ static void patch_loops(struct bench_patch *bp)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = bp->state, .saved = bp->saved, .saved_size = sizeof(bp->saved),
 		.thunks = bp->thunks, .thunks_size = THUNK_SIZE, .poke = bench_poke,
+		.stack_align = opt.stack_align,
 	};
 	if (pvpatch_apply(&bp->pv, &pol, &bp->rep))
 		die("pvpatch_apply refused the benchmark's descriptor");
@@ -919,7 +923,8 @@ static const char *label(const struct variant *v)
 static void print_table(double ghz, int cpu)
 {
 	printf("pvpatch hardware benchmark: CPU %d, TSC %.3f GHz, %u batches per variant "
-	       "(interleaved), %u ops per loop iteration\n", cpu, ghz, opt.batches, BENCH_UNROLL);
+	       "(interleaved), %u ops per loop iteration, stack_align %u\n", cpu, ghz, opt.batches,
+	       BENCH_UNROLL, opt.stack_align);
 	printf("cycles: TSC ticks per op, median over batches, empty loop subtracted; q1-q3: "
 	       "interquartile range\n"
 	       "ratio: cycles / cycles of the variant named in \"to\"; retpol: cycles / cycles "
@@ -1188,8 +1193,8 @@ static void print_json(double ghz, int cpu)
 	bool first_op = true;
 
 	printf("{\n  \"cpu\": %d, \"tsc_ghz\": %.4f, \"batches\": %u, \"unroll\": %u, "
-	       "\"quick\": %s, \"unit\": \"tsc_ticks_per_op\",\n", cpu, ghz, opt.batches,
-	       BENCH_UNROLL, opt.quick ? "true" : "false");
+	       "\"quick\": %s, \"stack_align\": %u, \"unit\": \"tsc_ticks_per_op\",\n", cpu, ghz,
+	       opt.batches, BENCH_UNROLL, opt.quick ? "true" : "false", opt.stack_align);
 	printf("  \"ops\": {");
 	for (unsigned int o = 0; o < NOPS; o++) {
 		bool first = true;
@@ -1313,7 +1318,8 @@ static void print_json(double ghz, int cpu)
 /* --- main ---------------------------------------------------------------- */
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench [--json] [--quick] [--batches N] [--runs N] [--cpu N]\n");
+	fprintf(stderr, "usage: bench [--json] [--quick] [--batches N] [--runs N] [--cpu N] "
+		"[--stack-align 8|16]\n");
 	exit(2);
 }
 
@@ -1361,9 +1367,13 @@ int main(int argc, char **argv)
 			opt.runs = num_arg(argc, argv, &i), runs_set = true;
 		else if (!strcmp(argv[i], "--cpu"))
 			opt.cpu = cpu_arg(argc, argv, &i);
+		else if (!strcmp(argv[i], "--stack-align"))
+			opt.stack_align = num_arg(argc, argv, &i);
 		else
 			usage();
 	}
+	if (opt.stack_align != PVPATCH_STACK_ALIGN_8 && opt.stack_align != PVPATCH_STACK_ALIGN_16)
+		usage();
 	if (opt.quick) {
 		if (!batches_set)
 			opt.batches = 11;

@@ -56,8 +56,11 @@
 		}						\
 		return acc;					\
 	}
-/* Backends have the C signature of pv_<op>(); CALL sites reach them from
- * any stack alignment (the thunks realign, direct sites do not). */
+/* Functions with the C signature of pv_<op>() that a site's native code or
+ * a table may call from any stack alignment (bench.c's native_<op>, built
+ * with the harness's flags): they realign themselves.  The CALL backends
+ * (bench-backends.c) are built as a kernel's are, for 8-byte alignment
+ * (mk/bench.mk), and the harness patches with stack_align 8. */
 #define BENCH_BACKEND	__attribute__((force_align_arg_pointer, noinline, noclone))
 /* Register-preserving backends, as an adopting kernel writes them. */
 #define BENCH_PBACKEND	PVPATCH_BACKEND __attribute__((noinline, noclone))
