@@ -207,11 +207,14 @@ endef
 $(foreach s,$(PVPATCH_OBJ_SRCS),$(eval $(call pvpatch_cc_rule,$(s))))
 
 # Where the tools find the generated description (tools/pvsites, pvrom):
-# the path of $(PVPATCH_GEN), in a non-loaded section of the kernel ELF.
+# the path of $(PVPATCH_GEN), in a non-loaded section of the kernel ELF; and
+# in another, one byte, the kernel's PVPATCH_STACK_ALIGN (tools/pvrom check
+# and image patch as the kernel's pvpatch_boot() does).
 $(PVPATCH_OBJDIR)/gen-dir.o: $(PVPATCH_GEN_STAMP) $(PVPATCH_DIR)/pvpatch.mk
 	$(PVPATCH_Q)mkdir -p $(dir $@)
-	$(PVPATCH_Q)printf '\t.section .pvpatch.gen, "", @progbits\n\t.asciz "%s"\n\t.section .note.GNU-stack, "", @progbits\n' \
-		'$(abspath $(PVPATCH_GEN))' | $(PVPATCH_CC) -c -x assembler - -o $@
+	$(PVPATCH_Q)printf '\t.section .pvpatch.gen, "", @progbits\n\t.asciz "%s"\n\t.section .pvpatch.stack_align, "", @progbits\n\t.byte %s\n\t.section .note.GNU-stack, "", @progbits\n' \
+		'$(abspath $(PVPATCH_GEN))' '$(pvpatch_stack_align_checked)' | \
+		$(PVPATCH_CC) -c -x assembler - -o $@
 
 $(PVPATCH_OBJ): $(PVPATCH_OBJS)
 	$(call pvpatch_quiet,LD,$@)

@@ -35,7 +35,7 @@ BENCH_RT_OBJS := $(patsubst %.c,$(BENCH_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRC
 BENCH_OBJS := $(addprefix $(BENCH_B)/,bench.o bench-throughput.o bench-backends.o \
 	bench-backends-preserving.o bench-ops-fw.o bench-ops-fwp.o bench-ops-fwl.o \
 	bench-ops-native.o bench-lcs.o \
-	bench-calls-direct.o bench-calls-directp.o bench-calls-indirect.o \
+	bench-calls-direct.o bench-calls-directl.o bench-calls-directp.o bench-calls-indirect.o \
 	bench-calls-retpoline.o bench-asm.o bench-mass.o)
 
 .PHONY: bench bench-build
@@ -82,6 +82,8 @@ $(eval $(call bench_c_rule,bench-ops-fwl,bench-ops.c,\
 $(eval $(call bench_c_rule,bench-ops-native,bench-ops.c,$$(PVPATCH_NATIVE_CFLAGS)))
 $(eval $(call bench_c_rule,bench-lcs,bench-lcs.c,$$(PVPATCH_CFLAGS)))
 $(eval $(call bench_c_rule,bench-calls-direct,bench-calls.c,$$(PVPATCH_CFLAGS) -DBENCH_DIRECT))
+$(eval $(call bench_c_rule,bench-calls-directl,bench-calls.c,\
+	$$(PVPATCH_CFLAGS) -DBENCH_DIRECT_LIVE))
 $(eval $(call bench_c_rule,bench-calls-directp,bench-calls.c,\
 	$$(PVPATCH_CFLAGS) -DBENCH_DIRECT_PRESERVING))
 $(eval $(call bench_c_rule,bench-calls-indirect,bench-calls.c,$$(PVPATCH_CFLAGS) -DBENCH_INDIRECT))

@@ -43,33 +43,14 @@
  * call-live: the same sites with every call-clobbered register dead after
  * them.  Each op sits between two statements that clobber those registers,
  * so nothing the loop keeps lives in them across the site; only the site's
- * result is read before the next clobber.  Those statements emit nothing,
- * and the liveness pass sees only instructions: on the way out the loop
- * writes the registers for real (KILL, once per call of the loop, not per
- * op), else the System V return (rax and rdx may carry a result) keeps
- * rax and rdx live after the last site of the loop.  Their records are a
+ * result is read before the next clobber (LIVE_LOOP, bench.h, which
+ * direct_live_<op> in bench-calls.c shares).  Their records are a
  * range of their own (bench.lds); the build's liveness pass
  * ($(PVPATCH_LIVENESS) in mk/bench.mk) widens their masks and the harness
  * checks that it widened every one by all of them, then patches them to
  * CALL the plain backends.
  */
-#define DEAD	asm volatile("" : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", \
-			     "r11", "memory")
-#define KILL	asm volatile("mov $0, %%eax; mov $0, %%ecx; mov $0, %%edx; mov $0, %%esi\n\t" \
-			     "mov $0, %%edi; mov $0, %%r8d; mov $0, %%r9d; mov $0, %%r10d\n\t" \
-			     "mov $0, %%r11d" : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", \
-			     "r9", "r10", "r11", "memory")
-#define FWL_LOOP(op)							\
-	BENCH_NOINLINE uint64_t fwl_call_##op(uint64_t n)		\
-	{								\
-		uint64_t acc = 0;					\
-		SETUP_##op;						\
-		for (uint64_t i = 0; i < n; i++) {			\
-			REP(DEAD; BODY_##op DEAD;)			\
-		}							\
-		KILL;							\
-		return acc;						\
-	}
+#define FWL_LOOP(op)		LIVE_LOOP(fwl_call_##op, SETUP_##op, BODY_##op)
 BENCH_CALL_OPS(FWL_LOOP)
 #elif defined(BENCH_FW) && defined(BENCH_PRESERVING)
 #define FWP_LOOP(op)		LOOP(fwp_call_##op, SETUP_##op, BODY_##op)

@@ -223,6 +223,7 @@ enum kind {
 	K_FW,			/* framework sites in one mode */
 	K_DIRECT,		/* direct call of the backend */
 	K_DIRECTP,		/* direct call of the register-preserving backend */
+	K_DIRECTL,		/* direct call in the call-live loops */
 	K_INDIRECT,		/* call *table(%rip) of the backend */
 	K_RETPOLINE,		/* the same through a retpoline */
 	K_INDIRECT_NATIVE,	/* call *table(%rip) of native_<op> */
@@ -307,7 +308,9 @@ static void build_variants(void)
 			    "direct-preserving");						\
 			var[nvar - 1].preserving = true;					\
 			add(#op, "linux-callee-save", K_LCS, -1, linux_callee_save_##op, "direct"); \
-			add(#op, "call-live", K_FW, PVPATCH_MODE_CALL, fwl_call_##op, "direct");	\
+			add(#op, "direct-live", K_DIRECTL, -1, direct_live_##op, "direct");	\
+			add(#op, "call-live", K_FW, PVPATCH_MODE_CALL, fwl_call_##op,		\
+			    "direct-live");							\
 			var[nvar - 1].live = true;
 	BENCH_CALL_OPS(ADD_CALLS)
 #define ADD_FW(op, m)	add(#op, NULL, K_FW, mode_of(#m), fw_##m##_##op, NULL);
@@ -618,7 +621,8 @@ static void patch_bench_sites(void)
 /* Whether the variant calls the backend (else it runs native code). */
 static bool is_call_kind(const struct variant *v)
 {
-	return v->kind == K_DIRECT || v->kind == K_DIRECTP || v->kind == K_INDIRECT ||
+	return v->kind == K_DIRECT || v->kind == K_DIRECTP || v->kind == K_DIRECTL ||
+	       v->kind == K_INDIRECT ||
 	       v->kind == K_RETPOLINE || v->kind == K_LCS ||
 	       (v->kind == K_FW && v->mode == PVPATCH_MODE_CALL);
 }
@@ -879,7 +883,8 @@ static bool within_1pct(double r)
 /* --- output -------------------------------------------------------------- */
 static const char *kind_order[] = {
 	"framework-free", "framework-free-copy", "framework-free+pad", "NATIVE", "NOP", "hand-inline", "INLINE",
-	"indirect-native", "retpoline-native", "direct", "CALL", "call-live", "direct-preserving",
+	"indirect-native", "retpoline-native", "direct", "CALL", "direct-live", "call-live",
+	"direct-preserving",
 	"CALL-preserving", "linux-callee-save", "indirect", "retpoline",
 };
 #define NKINDS (sizeof(kind_order) / sizeof(kind_order[0]))
@@ -908,6 +913,8 @@ static const char *label(const struct variant *v)
 		return "direct call be_";
 	case K_DIRECTP:
 		return "direct call bep_";
+	case K_DIRECTL:
+		return "direct call be_ (live)";
 	case K_INDIRECT:
 		return "call *tbl(%rip) be_";
 	case K_RETPOLINE:
@@ -1012,7 +1019,7 @@ static const char *const bar_doc[NBARS] = {
 	"NATIVE sites execute no JMP (what one executes, decoded)",
 	"NATIVE sites within 1% of framework-free+pad (cycles ratio - 1)",
 	"call-live CALL sites (every call-clobbered register dead) within 1% of a direct "
-	"call of the same backend (cycles ratio - 1)",
+	"call of the same backend in the same loop (direct-live; cycles ratio - 1)",
 	"every CALL variant (CALL be_, CALL-preserving bep_, call-live) faster than Linux's "
 	"callee-save thunk call (speedup: its cycles / the site's), by >= 1.5x where the "
 	"backend is a few instructions (*)" };
