@@ -15,6 +15,9 @@ PVPATCH_DIR := .
 B := build
 PVPATCH_BUILD := $(B)
 PVPATCH_WARN = $(CWARN)
+# The guest's code (and so its CALL backends) is built as Linux builds a
+# kernel: 8-byte stack alignment, no SSE (mk/guest.mk): nothing realigns.
+PVPATCH_KERNEL_CFLAGS := -mpreferred-stack-boundary=3
 include pvpatch.mk
 PYTHON := $(PVPATCH_PYTHON)
 

@@ -11,6 +11,11 @@
 #   PVPATCH_KERNEL_CFLAGS := -mcmodel=kernel  the kernel's code-generation flags
 #                     (code model, -fcf-protection, ...); pvpatch's own
 #                     freestanding flags come after them and win
+#   PVPATCH_STACK_ALIGN := 8 | 16             the stack alignment the kernel's CALL
+#                     backends assume at entry (default: 8 when
+#                     PVPATCH_KERNEL_CFLAGS has -mpreferred-stack-boundary=3,
+#                     as Linux's flags do, else the System V 16): 16 makes
+#                     every CALL go through a thunk that realigns the stack
 #   PVPATCH_IMAGE := 1                        reserve room (section .pvpatch.image)
 #                     for tools/pvrom image to make pre-patched copies of the kernel
 #   V=1                                       full commands
@@ -169,7 +174,19 @@ PVPATCH_STRINGOP = $(eval PVPATCH_STRINGOP := $(call pvpatch_cc_option,-mstringo
 PVPATCH_OBJ_CFLAGS = $(PVPATCH_KERNEL_CFLAGS) -std=gnu11 -O2 -ffreestanding -fno-builtin \
 	-fno-stack-protector -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
 	-fno-pie -fno-tree-loop-distribute-patterns $(PVPATCH_STRINGOP) $(PVPATCH_WARN) \
-	$(PVPATCH_RUNTIME_CFLAGS)
+	-DPVPATCH_STACK_ALIGN=$(pvpatch_stack_align_checked) $(PVPATCH_RUNTIME_CFLAGS)
+
+# The stack alignment the kernel's backends assume (struct pvpatch.stack_align,
+# which pvpatch_boot() sets from it): the kernel's last
+# -mpreferred-stack-boundary=N (3: 8 bytes; 4 or none: 16).  Thunks and
+# direct calls from sites both follow it (docs/porting.md, step 5).
+pvpatch_stack_boundary = $(patsubst -mpreferred-stack-boundary=%,%,$(lastword \
+	$(filter -mpreferred-stack-boundary=%,$(PVPATCH_KERNEL_CFLAGS))))
+PVPATCH_STACK_ALIGN ?= $(if $(filter 3,$(pvpatch_stack_boundary)),8,16)
+pvpatch_stack_align_checked = $(if $(filter-out 3 4,$(pvpatch_stack_boundary)),$(error \
+	pvpatch.mk: PVPATCH_KERNEL_CFLAGS has -mpreferred-stack-boundary=$(pvpatch_stack_boundary): \
+	pvpatch supports 3 (8 bytes) or 4 (16)))$(if $(filter-out 8 16,$(PVPATCH_STACK_ALIGN)),$(error \
+	pvpatch.mk: PVPATCH_STACK_ALIGN '$(PVPATCH_STACK_ALIGN)' is neither 8 nor 16))$(PVPATCH_STACK_ALIGN)
 
 PVPATCH_OBJ := $(PVPATCH_BUILD)/pvpatch.o
 PVPATCH_OBJDIR := $(PVPATCH_BUILD)/obj
@@ -190,11 +207,14 @@ endef
 $(foreach s,$(PVPATCH_OBJ_SRCS),$(eval $(call pvpatch_cc_rule,$(s))))
 
 # Where the tools find the generated description (tools/pvsites, pvrom):
-# the path of $(PVPATCH_GEN), in a non-loaded section of the kernel ELF.
+# the path of $(PVPATCH_GEN), in a non-loaded section of the kernel ELF; and
+# in another, one byte, the kernel's PVPATCH_STACK_ALIGN (tools/pvrom check
+# and image patch as the kernel's pvpatch_boot() does).
 $(PVPATCH_OBJDIR)/gen-dir.o: $(PVPATCH_GEN_STAMP) $(PVPATCH_DIR)/pvpatch.mk
 	$(PVPATCH_Q)mkdir -p $(dir $@)
-	$(PVPATCH_Q)printf '\t.section .pvpatch.gen, "", @progbits\n\t.asciz "%s"\n\t.section .note.GNU-stack, "", @progbits\n' \
-		'$(abspath $(PVPATCH_GEN))' | $(PVPATCH_CC) -c -x assembler - -o $@
+	$(PVPATCH_Q)printf '\t.section .pvpatch.gen, "", @progbits\n\t.asciz "%s"\n\t.section .pvpatch.stack_align, "", @progbits\n\t.byte %s\n\t.section .note.GNU-stack, "", @progbits\n' \
+		'$(abspath $(PVPATCH_GEN))' '$(pvpatch_stack_align_checked)' | \
+		$(PVPATCH_CC) -c -x assembler - -o $@
 
 $(PVPATCH_OBJ): $(PVPATCH_OBJS)
 	$(call pvpatch_quiet,LD,$@)

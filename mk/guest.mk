@@ -10,7 +10,7 @@ GUEST_ELF32 := $(GUEST_B)/guest32.elf
 
 GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pie -fno-stack-protector \
 	-mno-red-zone -mno-sse -mno-mmx -mno-80387 -fno-asynchronous-unwind-tables \
-	-fno-omit-frame-pointer $(CWARN)
+	-fno-omit-frame-pointer $(PVPATCH_KERNEL_CFLAGS) $(CWARN)
 
 GUEST_C := main console lib idt apic native cmdline pvsetup backends smp live \
 	tests workload bench

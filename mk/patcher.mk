@@ -42,11 +42,13 @@ $(PATCHER_B)/h/sites-asm.o: tests/unit/patcher/sites-asm.S $(PVPATCH_GEN_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(PVPATCH_CFLAGS) -c $< -o $@
 
-# Register-preserving backends are kernel code: no SSE, no sanitizer calls.
+# Register-preserving backends are kernel code: no SSE, no sanitizer calls,
+# 8-byte stack alignment (the suite patches with stack_align 8).
 $(PATCHER_B)/h/backends-preserve.o: tests/unit/patcher/backends-preserve.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -std=gnu11 -O2 -fno-pie -mgeneral-regs-only $(CWARN) $(PVPATCH_CFLAGS) -c $< -o $@
+	$(Q)$(CC) -std=gnu11 -O2 -fno-pie -mgeneral-regs-only -mpreferred-stack-boundary=3 $(CWARN) \
+		$(PVPATCH_CFLAGS) -c $< -o $@
 
 $(PATCHER_TEST): $(PATCHER_HOBJS) $(PATCHER_B)/h/sites.o $(PATCHER_B)/h/sites-asm.o \
 		 $(PATCHER_B)/h/backends-preserve.o \

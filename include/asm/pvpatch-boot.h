@@ -214,7 +214,7 @@ void pvpatch_decide(const struct pvpatch_env *env, struct pvpatch_negotiation *n
  * the unused backend families (int3 through pv->poke) and print the report.
  * pv's record and buffer fields come from the linker fragments unless the
  * kernel filled them (pvpatch_linked_init()); pv->print defaults to
- * env->print.  Returns 0, or -1 when the site table is unusable (nothing
+ * env->print, pv->stack_align (0) to pvpatch.mk's PVPATCH_STACK_ALIGN.  Returns 0, or -1 when the site table is unusable (nothing
  * is written then).
  */
 int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,

@@ -137,6 +137,8 @@ struct pvpatch_site_state {
 _Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
 	       "struct pvpatch_site_state: change gen/pvops/layout.py SITE_STATE_SIZE too");
 
+#define PVPATCH_STACK_ALIGN_8	8	/* struct pvpatch.stack_align */
+#define PVPATCH_STACK_ALIGN_16	16
 #define PVPATCH_F_DEBUG	0x1	/* print every site's old and new bytes */
 /* Tests only: pvpatch_repatch() takes any rendezvous as quiescent (the
  * mutation check of its quiescence test).  Never in a kernel. */
@@ -208,6 +210,22 @@ struct pvpatch {
 	uintptr_t (*lookup)(const char *func);
 	void (*print)(const char *s);		/* report and debug output */
 	unsigned int flags;			/* PVPATCH_F_* */
+	/*
+	 * The stack alignment every CALL backend, plain or PVPATCH_BACKEND,
+	 * may assume at its entry (set before the first pvpatch_apply(), not
+	 * changed after): what the kernel compiles its backends for.
+	 * PVPATCH_STACK_ALIGN_8 (a kernel built with
+	 * -mpreferred-stack-boundary=3, as Linux is; GCC allows it only without
+	 * SSE): nothing realigns, and a site calls its backend directly when
+	 * the registers allow.  0 or PVPATCH_STACK_ALIGN_16 (the System V ABI,
+	 * the default): every call goes through a thunk, which realigns %rsp to
+	 * 16 bytes before the call; no site calls a backend itself, since a
+	 * site cannot know its stack's alignment.  Other values make
+	 * pvpatch_apply() refuse the descriptor.  pvpatch.mk derives it from
+	 * PVPATCH_KERNEL_CFLAGS (PVPATCH_STACK_ALIGN) and pvpatch_boot() sets
+	 * it from there.
+	 */
+	unsigned int stack_align;
 	/*
 	 * A pre-patched image's original bytes (section .pvpatch.image, written
 	 * by tools/pvrom image; NULL/0 or a zero header: the kernel is not

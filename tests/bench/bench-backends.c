@@ -19,7 +19,7 @@
 #define ATTR		BENCH_PBACKEND
 #else
 #define BE(op)		be_##op
-#define ATTR		BENCH_BACKEND
+#define ATTR		BENCH_NOINLINE
 #endif
 
 ATTR void BE(read_tsc)(uint32_t *lo, uint32_t *hi)

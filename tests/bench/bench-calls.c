@@ -5,6 +5,10 @@
  *
  *   -DBENCH_DIRECT     direct_<op>: a hand-written direct call of the
  *                      backend the CALL sites call (call be_<op>)
+ *   -DBENCH_DIRECT_LIVE
+ *                      direct_live_<op>: that direct call in the loops of
+ *                      the call-live sites (LIVE_LOOP: every call-clobbered
+ *                      register dead around each op), their reference
  *   -DBENCH_DIRECT_PRESERVING
  *                      directp_<op>: the same with the register-preserving
  *                      backend (call bep_<op>)
@@ -44,6 +48,12 @@
 
 #if defined(BENCH_DIRECT)
 #define NAME(op)	direct_##op
+NATIVE_OP_LOOPS(BE, NAME)
+CALL_ONLY_LOOPS(BE, NAME)
+#elif defined(BENCH_DIRECT_LIVE)
+#undef LOOP
+#define LOOP		LIVE_LOOP
+#define NAME(op)	direct_live_##op
 NATIVE_OP_LOOPS(BE, NAME)
 CALL_ONLY_LOOPS(BE, NAME)
 #elif defined(BENCH_DIRECT_PRESERVING)

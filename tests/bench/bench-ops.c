@@ -43,14 +43,14 @@
  * call-live: the same sites with every call-clobbered register dead after
  * them.  Each op sits between two statements that clobber those registers,
  * so nothing the loop keeps lives in them across the site; only the site's
- * result is read before the next clobber.  Their records are a range of
- * their own (bench.lds); the harness widens their masks in place as the
- * liveness pass would (CALL_LIVE_WIDEN_BY_HAND in bench.c) and patches them
- * to CALL the plain backends.
+ * result is read before the next clobber (LIVE_LOOP, bench.h, which
+ * direct_live_<op> in bench-calls.c shares).  Their records are a
+ * range of their own (bench.lds); the build's liveness pass
+ * ($(PVPATCH_LIVENESS) in mk/bench.mk) widens their masks and the harness
+ * checks that it widened every one by all of them, then patches them to
+ * CALL the plain backends.
  */
-#define DEAD	asm volatile("" : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", \
-			     "r11", "memory")
-#define FWL_LOOP(op)		LOOP(fwl_call_##op, SETUP_##op, DEAD; BODY_##op DEAD;)
+#define FWL_LOOP(op)		LIVE_LOOP(fwl_call_##op, SETUP_##op, BODY_##op)
 BENCH_CALL_OPS(FWL_LOOP)
 #elif defined(BENCH_FW) && defined(BENCH_PRESERVING)
 #define FWP_LOOP(op)		LOOP(fwp_call_##op, SETUP_##op, BODY_##op)

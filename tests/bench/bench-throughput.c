@@ -61,6 +61,7 @@ static void mass_fresh(void)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = mass_state, .saved = mass_saved, .saved_size = mass_saved_size,
 		.thunks = MASS_THUNKS, .thunks_size = THUNK_SIZE, .poke = bench_poke,
+		.stack_align = opt.stack_align,
 	};
 }
 

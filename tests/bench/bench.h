@@ -56,8 +56,39 @@
 		}						\
 		return acc;					\
 	}
-/* Backends have the C signature of pv_<op>(); CALL sites reach them from
- * any stack alignment (the thunks realign, direct sites do not). */
+/*
+ * The same with every call-clobbered register dead around each op: each op
+ * sits between two statements that clobber them (BENCH_DEAD), so nothing
+ * the loop keeps lives in them across the op.  Those statements emit
+ * nothing, and the liveness pass sees only instructions: on the way out the
+ * loop writes the registers for real (BENCH_KILL, once per call of the
+ * loop, not per op), else the System V return (rax and rdx may carry a
+ * result) keeps rax and rdx live after the last op of the loop.
+ */
+#define BENCH_DEAD	asm volatile("" : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", \
+				     "r10", "r11", "memory")
+#define BENCH_KILL	asm volatile("mov $0, %%eax; mov $0, %%ecx; mov $0, %%edx\n\t"	\
+				     "mov $0, %%esi; mov $0, %%edi; mov $0, %%r8d\n\t"	\
+				     "mov $0, %%r9d; mov $0, %%r10d; mov $0, %%r11d"	\
+				     : : : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9",	\
+				     "r10", "r11", "memory")
+#define LIVE_LOOP(name, setup, ...)				\
+	BENCH_NOINLINE uint64_t name(uint64_t n)		\
+	{							\
+		uint64_t acc = 0;				\
+		setup;						\
+		for (uint64_t i = 0; i < n; i++) {		\
+			REP(BENCH_DEAD; __VA_ARGS__ BENCH_DEAD;)	\
+		}						\
+		BENCH_KILL;					\
+		return acc;					\
+	}
+
+/* Functions with the C signature of pv_<op>() that a site's native code or
+ * a table may call from any stack alignment (bench.c's native_<op>, built
+ * with the harness's flags): they realign themselves.  The CALL backends
+ * (bench-backends.c) are built as a kernel's are, for 8-byte alignment
+ * (mk/bench.mk), and the harness patches with stack_align 8. */
 #define BENCH_BACKEND	__attribute__((force_align_arg_pointer, noinline, noclone))
 /* Register-preserving backends, as an adopting kernel writes them. */
 #define BENCH_PBACKEND	PVPATCH_BACKEND __attribute__((noinline, noclone))
@@ -154,10 +185,11 @@ uint64_t native_mem_size(void);
 	uint64_t indirect_##op(uint64_t n); uint64_t retpoline_##op(uint64_t n); \
 	uint64_t directp_##op(uint64_t n); uint64_t fwp_call_##op(uint64_t n);
 #define BENCH_DECL_FW(op, mode) uint64_t fw_##mode##_##op(uint64_t n);
-/* Per CALL op: Linux's callee-save thunk call (bench-lcs.c) and the CALL
- * sites where every call-clobbered register is dead (bench-ops.c). */
+/* Per CALL op: Linux's callee-save thunk call (bench-lcs.c), the CALL
+ * sites where every call-clobbered register is dead (bench-ops.c) and a
+ * direct call of the backend in that same loop (bench-calls.c). */
 #define BENCH_DECL_LIVE(op) uint64_t linux_callee_save_##op(uint64_t n); \
-	uint64_t fwl_call_##op(uint64_t n);
+	uint64_t fwl_call_##op(uint64_t n); uint64_t direct_live_##op(uint64_t n);
 BENCH_CALL_OPS(BENCH_DECL_LIVE)
 BENCH_REF_OPS(BENCH_DECL_REF)
 BENCH_CALL_OPS(BENCH_DECL_CALLS)

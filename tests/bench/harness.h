@@ -24,6 +24,7 @@ struct bench_opt {
 	bool json, quick;
 	unsigned int batches, runs;
 	int cpu;
+	unsigned int stack_align;	/* struct pvpatch.stack_align of every descriptor */
 };
 extern struct bench_opt opt;
 

@@ -22,7 +22,7 @@ FW_MODES = ["NATIVE", "NOP", "INLINE", "CALL"]
 
 def expected_variants(op):
     v = {"direct", "CALL", "indirect", "retpoline", "direct-preserving", "CALL-preserving",
-         "linux-callee-save", "call-live"}
+         "linux-callee-save", "direct-live", "call-live"}
     if op in NATIVE_OPS:
         v |= {"framework-free", "framework-free-copy", "framework-free+pad", "NATIVE",
               "indirect-native", "retpoline-native"}
@@ -110,6 +110,11 @@ def test_framework_sites_took_their_modes(report):
             n["live" if v["live"] else "preserving" if v["preserving"] else "plain"] += v["sites"]
     assert n["plain"] == bp["sites"] and n["preserving"] == bpp["sites"]
     assert n["live"] == bpl["sites"] and bpl["modes"]["CALL"] == bpl["sites"]
+    # The build's liveness pass, not the harness, freed the call-clobbered
+    # registers of every call-live site whose op does not declare them
+    # (mem_size: its native code is a call).
+    assert bpl["widened_by_liveness"] + bpl["declared_free"] == bpl["sites"], bpl
+    assert bpl["widened_by_liveness"] >= bpl["sites"] - 2 * report["unroll"], bpl
     assert sum(bp["modes"].values()) == bp["sites"]
     for mode in FW_MODES:
         assert bp["modes"][mode] > 0, mode
@@ -162,6 +167,9 @@ def test_bars_are_reported(report):
     assert set(jmp["sites"]) == {f"{op} NATIVE" for op in NATIVE_OPS}
     assert {s.split()[0] for s in bars["call_live_within_1pct_of_direct_call"]["sites"]} \
         >= {"read_tsc", "save_fl", "restore_fl", "sched_yield", "write_cr3"}
+    # ... each against the direct call in the same loop (same register pressure).
+    assert {b["against"] for b in bars["call_live_within_1pct_of_direct_call"]["sites"].values()} \
+        == {"direct-live"}
     p = bars["patch_100k_under_10ms"]
     assert number(p["first_apply_ms"]) and isinstance(p["met"], bool)
 

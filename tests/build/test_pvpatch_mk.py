@@ -7,6 +7,8 @@ directory, nothing from the framework's own build.
   fragments with nothing undefined;
 - an unset, empty or unsafe PVPATCH_BUILD (or PVPATCH_DIR) is refused with a
   message naming it;
+- PVPATCH_STACK_ALIGN follows -mpreferred-stack-boundary in PVPATCH_KERNEL_CFLAGS
+  (or is set), and other values are refused;
 - including it before or after the includer's first target leaves the
   includer's default goal alone.
 """
@@ -242,3 +244,27 @@ def test_default_goal_is_the_includers(tmp_path, layout):
     # Its own targets are still there for the includer to ask for.
     r = make(tmp_path, "-n", "pvbuild/pvpatch.o", timeout=60)
     assert r.returncode == 0 and "pvgen" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("kflags,extra,want", [
+    ("", "", "16"),
+    ("-mcmodel=kernel -mpreferred-stack-boundary=3", "", "8"),
+    ("-mpreferred-stack-boundary=4", "", "16"),
+    ("-mpreferred-stack-boundary=4 -mpreferred-stack-boundary=3", "", "8"),
+    ("-mpreferred-stack-boundary=3", "PVPATCH_STACK_ALIGN := 16\n", "16"),
+    ("-mpreferred-stack-boundary=5", "", "error: supports 3 (8 bytes) or 4 (16)"),
+    ("", "PVPATCH_STACK_ALIGN := 12\n", "error: '12' is neither 8 nor 16"),
+])
+def test_stack_align_from_kernel_flags(tmp_path, kflags, extra, want):
+    """The runtime learns the backends' stack alignment from the kernel's
+    -mpreferred-stack-boundary (or PVPATCH_STACK_ALIGN), or refuses it."""
+    (tmp_path / "Makefile").write_text(
+        f"PVPATCH_DIR := {ROOT}\nPVPATCH_BUILD := pvbuild\nPVPATCH_KERNEL_CFLAGS := {kflags}\n"
+        f"{extra}include $(PVPATCH_DIR)/pvpatch.mk\nall:\n\t@echo built\n")
+    r = make(tmp_path, "-n", "V=1", "pvbuild/obj/boot.o", timeout=60)
+    if want.startswith("error: "):
+        assert r.returncode != 0, r.stdout
+        assert "pvpatch.mk: " in r.stderr and want[len("error: "):] in r.stderr, r.stderr
+        return
+    assert r.returncode == 0, r.stderr
+    assert f" -DPVPATCH_STACK_ALIGN={want} " in r.stdout, r.stdout

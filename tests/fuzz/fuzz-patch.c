@@ -53,7 +53,8 @@
  *   bg seed    text background: 0xcc, 0x90, 0x00 or pseudo-random
  *   cfg2       bit 0 first apply without a report, 1 a plain copy as poke
  *              hook (no checks, no counting), 2 a return thunk (a real
- *              function), 3 a return thunk beyond rel32 of the thunk area
+ *              function), 3 a return thunk beyond rel32 of the thunk area,
+ *              4 stack_align 16 (every CALL through a realigning thunk; else 8)
  *   templates  count-1, then per template: flags (bit 0 raw fields, bit 1
  *              allow %rsp in hv_clobbers), n_insns, hv_clobbers (u16), insns
  *              (raw: op dst src width imm64; else mapped, see build_template)
@@ -1082,6 +1083,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.lookup = cfg & 4 ? fz_lookup : NULL,
 		.print = cfg & 2 ? fz_print : NULL,
 		.flags = debug ? PVPATCH_F_DEBUG : 0,
+		.stack_align = cfg2 & 16 ? PVPATCH_STACK_ALIGN_16 : PVPATCH_STACK_ALIGN_8,
 	};
 	if (th == 0xff) {		/* misaligned thunk area: unusable */
 		R.pv.thunks = A.thunks + 8;

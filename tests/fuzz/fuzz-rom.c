@@ -65,8 +65,9 @@
  *               3 apply twice, 4 revert, 5-7 misalignment of the ROM (0-7)
  *   [2..5]      facts.kvm_features (u32 LE)
  *   [6] vm      bit 0 facts.vmport, 1 facts.vmport_gethz, 2-3 the hypervisor
- *               signature (none, KVM, TCG, VMware), 5 no CPUID hook, 6 small thunk
- *               area (64 bytes), 7 facts NULL (must be refused)
+ *               signature (none, KVM, TCG, VMware), 4 stack_align 16 (else 8),
+ *               5 no CPUID hook, 6 small thunk area (64 bytes), 7 facts NULL
+ *               (must be refused)
  *   [7] cut     trailing bytes after total_len (with fix bit 3)
  *   [8] regs    0: sites use the default registers (ret %rax, arguments
  *               %rdi %rsi %rdx %rcx; the second sites other ones), else
@@ -1014,6 +1015,7 @@ NOCOV static void run_text(uint8_t cfg, uint8_t vm, uint8_t regs_seed, uint8_t c
 		.thunks = A.thunks, .thunks_size = vm & 0x40 ? THUNK_SMALL : THUNK_SIZE,
 		.poke = fz_poke, .poke_arg = &R.pv,
 		.lookup = cfg & 4 ? fz_lookup : NULL,
+		.stack_align = vm & 0x10 ? PVPATCH_STACK_ALIGN_16 : PVPATCH_STACK_ALIGN_8,
 	};
 	apply(&pol, &rep);
 	check_apply(&pol, &rep);

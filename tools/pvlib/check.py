@@ -28,8 +28,12 @@ def sim_path() -> str:
     return p
 
 
+STACK_ALIGN_SECTION = ".pvpatch.stack_align"  # pvpatch.mk: the kernel's PVPATCH_STACK_ALIGN
+
+
 def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
-    """Write the files pvrom-sim reads; returns its first eight arguments."""
+    """Write the files pvrom-sim reads; returns its options (--stack-align
+    N when the ELF records the kernel's) and its first eight arguments."""
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -58,6 +62,8 @@ def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
             funcs = "".join(f"{n} {s['st_value']:x}\n" for n, s in syms.items()
                             if s["st_info"]["type"] == "STT_FUNC")
             sites_data, sites_addr = sites.data(), sites["sh_addr"]
+            align_sec = elf.get_section_by_name(STACK_ALIGN_SECTION)
+            align = align_sec.data()[:1] if align_sec is not None else b""
         except UsageError:
             raise
         except Exception as e:  # pyelftools on a malformed file
@@ -67,7 +73,8 @@ def _guest_image(gen: ModuleType, path: str, tmp: str) -> list[str]:
     for name, data in files.items():
         with open(os.path.join(tmp, name), "wb") as out:
             out.write(data)
-    return [os.path.join(tmp, "text"), hex(lo), os.path.join(tmp, "sites"), hex(sites_addr),
+    opts = ["--stack-align", str(align[0])] if align else []
+    return opts + [os.path.join(tmp, "text"), hex(lo), os.path.join(tmp, "sites"), hex(sites_addr),
             os.path.join(tmp, "backends"), os.path.join(tmp, "symbols"),
             hex(thunks[0]), hex(thunks[1])]
 
@@ -81,7 +88,8 @@ def check(gen: ModuleType, guest: str, rom: str, kvm_features: int, vmport: bool
         raise UsageError(f"{rom}: no such ROM")
     with tempfile.TemporaryDirectory() as tmp:
         args = _guest_image(gen, guest, tmp)
-        extra = ["--text-out", text_out] if text_out else []
+        opts, args = args[:len(args) - 8], args[len(args) - 8:]
+        extra = opts + (["--text-out", text_out] if text_out else [])
         p = subprocess.run([sim_path(), *extra, *args, rom, hex(kvm_features), str(int(vmport)),
                             str(int(gethz)), signature, cmdline, cpuid],
                            capture_output=True, text=True)

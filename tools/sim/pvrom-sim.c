@@ -22,6 +22,12 @@
  * written; backend families not freed) to FILE: what `pvrom image` puts in
  * a pre-patched copy of the kernel.
  *
+ *   pvrom-sim --stack-align N [--text-out FILE] ARGS...
+ *
+ * patches with struct pvpatch.stack_align N (8 or 16), the kernel's
+ * PVPATCH_STACK_ALIGN (its ELF's .pvpatch.stack_align byte); without it 0,
+ * what a kernel that never sets it gets: 16.
+ *
  *   pvrom-sim --verdict ROM
  *
  * What the kernel makes of a ROM by itself (`pvrom dump`): its parser
@@ -306,9 +312,16 @@ int main(int argc, char **argv)
 	char *symtext;
 	unsigned int n;
 	const char *text_out = NULL;
+	unsigned int stack_align = 0;	/* as a kernel that never set it: 16 */
 
 	if (argc == 3 && !strcmp(argv[1], "--verdict"))
 		return verdict(argv[2]);
+	if (argc > 2 && !strcmp(argv[1], "--stack-align")) {
+		stack_align = (unsigned int)num(argv[2], "STACK_ALIGN");
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc > 2 && !strcmp(argv[1], "--text-out")) {
 		text_out = argv[2];
 		argv[2] = argv[0];
@@ -316,7 +329,7 @@ int main(int argc, char **argv)
 		argc -= 2;
 	}
 	if (argc != 16)
-		die("usage", "pvrom-sim TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS "
+		die("usage", "pvrom-sim [--stack-align N] [--text-out FILE] TEXT TEXT_ADDR SITES SITES_ADDR BACKENDS SYMBOLS "
 			     "THUNKS_ADDR THUNKS_SIZE ROM KVM_FEATURES VMPORT GETHZ SIGNATURE CMDLINE "
 			     "CPUID");
 	text = slurp(argv[1], &tlen);
@@ -384,7 +397,7 @@ int main(int argc, char **argv)
 		.text_start = (uintptr_t)host(taddr), .text_end = (uintptr_t)host(taddr) + tlen,
 		.state = state, .saved = saved, .saved_size = (size_t)n * PVPATCH_MAX_SITE,
 		.thunks = thunks_size ? host(thunks) : NULL, .thunks_size = thunks_size,
-		.poke = poke, .lookup = lookup, .print = print_hook,
+		.poke = poke, .lookup = lookup, .print = print_hook, .stack_align = stack_align,
 	};
 	if (neg.cmd.poison)
 		pv.flags |= PVPATCH_F_POISON;	/* the poison stubs land where the guest's do */

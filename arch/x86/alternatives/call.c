@@ -163,14 +163,19 @@ static uint16_t call_clobbers(const struct site *s, bool preserves)
  * caller-saved register free; around a register-preserving one the site
  * may also save and restore, inline, the few registers the call sequence
  * overwrites (push %rdi; mov %r9,%rdi; call backend; pop %rdi), when they
- * fit: one call instead of two through a lean thunk.
+ * fit: one call instead of two through a lean thunk.  Only where backends
+ * assume no more than 8-byte stack alignment (pv->stack_align 8): a site
+ * cannot know its stack's alignment, so under 16 every call goes through a
+ * thunk, which realigns.
  */
-static int emit_direct(const struct site *s, const void *backend, bool preserves, uint8_t *out)
+static int emit_direct(const struct pvpatch *pv, const struct site *s, const void *backend,
+		       bool preserves, uint8_t *out)
 {
 	uint16_t save = call_clobbers(s, preserves) & ~s->free;
 	struct enc e;
 
-	if (s->info->nouts > 1 || (save && !preserves))
+	if (pv->stack_align != PVPATCH_STACK_ALIGN_8 || s->info->nouts > 1 ||
+	    (save && !preserves))
 		return PVPATCH_E_TOO_LONG;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
 	for (int r = 0; r < 16; r++)
@@ -190,29 +195,32 @@ static int emit_direct(const struct site *s, const void *backend, bool preserves
 	return PVPATCH_OK;
 }
 
-/* Write the thunk's code for site s into e (at its final address); it
- * returns the kernel's way (pv->return_thunk). */
-static void thunk_code(struct enc *e, const struct site *s, const void *backend, bool preserves,
-		       const void *return_thunk)
+/*
+ * Write the thunk's code for site s into e (at its final address); it
+ * returns the kernel's way (pv->return_thunk).  It saves the caller-saved
+ * registers the call overwrites and the site keeps (for a register-
+ * preserving backend only those its own call sequence writes), and
+ * realigns the stack to 16 bytes exactly when pv->stack_align says
+ * backends assume it (emit_direct() follows the same setting).
+ */
+static void thunk_code(const struct pvpatch *pv, struct enc *e, const struct site *s,
+		       const void *backend, bool preserves)
 {
 	const struct pvpatch_op_info *info = s->info;
 	int nouts = info->nouts, slots = nouts > 1 ? (nouts * 8 + 15) & ~15 : 0;
-	/* A register-preserving backend is kernel code (no SSE): it needs no
-	 * stack alignment, and the thunk saves only what it writes itself. */
-	bool lean = preserves;
+	bool realign = pv->stack_align != PVPATCH_STACK_ALIGN_8;
 	uint16_t save = call_clobbers(s, preserves) & ~s->free;
 
 	for (int r = 0; r < 16; r++)
 		if (save >> r & 1)
 			enc_push(e, r);
-	if (lean && slots) {
+	if (!realign && slots) {
 		enc_rsp_add(e, (int8_t)-slots);
-	} else if (!lean) {
+	} else if (realign) {
 		/*
 		 * Align the stack for the backend without a frame register (any
 		 * register, %rbp too, may hold an operand): keep rax's value on
 		 * the stack, align, store the address of that slot, reload rax.
-		 * A register-preserving backend is kernel code (no SSE): no need.
 		 */
 		enc_push(e, REG_RAX);
 		enc_mov_rr(e, REG_RAX, REG_RSP, true);
@@ -235,16 +243,16 @@ static void thunk_code(struct enc *e, const struct site *s, const void *backend,
 
 		enc_load_rsp(e, reg, (uint8_t)(8 * i), info->out_size[i] == 8);
 	}
-	if (lean && slots) {
+	if (!realign && slots) {
 		enc_lea_rsp(e, REG_RSP, (uint8_t)slots);		/* flags unchanged */
-	} else if (!lean) {
+	} else if (realign) {
 		enc_load_rsp(e, REG_RSP, (uint8_t)slots, true);	/* back to rax's slot */
 		enc_lea_rsp(e, REG_RSP, 8);				/* and past it */
 	}
 	for (int r = 15; r >= 0; r--)
 		if (save >> r & 1)
 			enc_pop(e, r);
-	enc_return(e, (uintptr_t)return_thunk);
+	enc_return(e, (uintptr_t)pv->return_thunk);
 }
 
 static uint32_t thunk_hash(const struct pvpatch_thunk_slot *k)
@@ -488,7 +496,7 @@ static int area_code(const struct pvpatch *pv, const struct area_req *req, struc
 	if (req->poison)
 		return poison_code(req, e);
 	if (!req->pol) {
-		thunk_code(e, s, req->backend, req->preserves, pv->return_thunk);
+		thunk_code(pv, e, s, req->backend, req->preserves);
 		return PVPATCH_OK;
 	}
 	err = stub_template(s, req->pol, e);
@@ -760,7 +768,7 @@ int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, boo
 
 	if (!backend)
 		return PVPATCH_E_NO_BACKEND;
-	if (emit_direct(s, backend, preserves, out) == PVPATCH_OK)
+	if (emit_direct(pv, s, backend, preserves, out) == PVPATCH_OK)
 		return PVPATCH_OK;
 	err = get_area(pv, &(struct area_req){ .s = s, .backend = backend, .preserves = preserves },
 		       &thunk);

@@ -233,7 +233,9 @@ static int init(struct pvpatch *pv)
 
 	if (!pv->sites || !pv->sites_end || pv->sites_end < pv->sites || !pv->state ||
 	    (!pv->saved && pv->saved_size) || pv->text_end < pv->text_start ||
-	    ((uintptr_t)pv->sites & 3) || ((uintptr_t)pv->thunks & 15))
+	    ((uintptr_t)pv->sites & 3) || ((uintptr_t)pv->thunks & 15) ||
+	    (pv->stack_align && pv->stack_align != PVPATCH_STACK_ALIGN_8 &&
+	     pv->stack_align != PVPATCH_STACK_ALIGN_16))
 		return -1;
 	n = nr_sites(pv);
 	/* Pass 1 (one walk over the records, which may be many): check each,

@@ -7,6 +7,14 @@
 #include <asm/pvpatch-boot.h>
 #include "../alternatives/util.h"
 
+/* What the kernel's backends assume (pvpatch.mk passes PVPATCH_STACK_ALIGN,
+ * derived from PVPATCH_KERNEL_CFLAGS): the System V 16 bytes unless told. */
+#ifndef PVPATCH_STACK_ALIGN
+#define PVPATCH_STACK_ALIGN	PVPATCH_STACK_ALIGN_16
+#endif
+_Static_assert(PVPATCH_STACK_ALIGN == PVPATCH_STACK_ALIGN_8 ||
+	       PVPATCH_STACK_ALIGN == PVPATCH_STACK_ALIGN_16, "PVPATCH_STACK_ALIGN: 8 or 16");
+
 void pvpatch_linked_init(struct pvpatch *pv)
 {
 	size_t n = (size_t)(__pvpatch_sites_end - __pvpatch_sites_start);
@@ -82,6 +90,8 @@ int pvpatch_boot(struct pvpatch *pv, const struct pvpatch_env *env,
 
 	if (!pv->sites)
 		pvpatch_linked_init(pv);
+	if (!pv->stack_align)
+		pv->stack_align = PVPATCH_STACK_ALIGN;
 	if (!pv->print)
 		pv->print = env->print;
 	pvpatch_decide(env, neg, NULL);

@@ -281,6 +281,9 @@ static int group_setup(void **st)
 		.state = state, .saved = saved, .saved_size = sizeof(saved),
 		.thunks = thunks, .thunks_size = THUNK_SIZE,
 		.poke = checked_poke, .poke_arg = &pv,
+		/* The test's backends: BACKEND realigns itself, the
+		 * register-preserving ones are built -mpreferred-stack-boundary=3. */
+		.stack_align = PVPATCH_STACK_ALIGN_8,
 	};
 	if (d)
 		dump = fopen(d, "w");
@@ -801,6 +804,144 @@ static void aux_init(const void *return_thunk)
 static void aux_done(void)
 {
 	assert_int_equal(pvpatch_revert(&aux, &rep), 0);
+	assert_text_native();
+}
+
+/* --- the stack-alignment contract (struct pvpatch.stack_align) ---------- */
+
+/* A backend that needs the System V 16 bytes at entry: an aligned SSE store
+ * into its frame (movaps faults on a misaligned address; no ASan frame,
+ * which would realign). */
+__attribute__((noinline, no_sanitize_address)) static unsigned long be_sse_read_cr3(void)
+{
+	uint8_t buf[16] __attribute__((aligned(16)));
+
+	__asm__ volatile("pcmpeqd %%xmm0, %%xmm0; movaps %%xmm0, %0" : "=m" (buf) : : "xmm0");
+	return 0xabc000 + buf[5];
+}
+
+/* One that records whether %rsp + 8 was 16-byte aligned at its entry (the
+ * frame pointer is %rsp - 8 there: the suite keeps frame pointers). */
+static unsigned int entry_aligned, entry_misaligned;
+
+__attribute__((noinline)) static unsigned long be_probe_read_cr3(void)
+{
+	if ((uintptr_t)__builtin_frame_address(0) & 15)
+		entry_misaligned++;
+	else
+		entry_aligned++;
+	return 0xabc000;
+}
+
+/* Call fn with %rsp + 8 at its entry 16-byte aligned (off8 0, as the ABI
+ * says) or 8 bytes off it: its site then runs at both alignments. */
+static unsigned long call_at_alignment(unsigned long (*fn)(void), unsigned long off8)
+{
+	unsigned long r;
+
+	__asm__ volatile("mov %%rsp, %%rbx\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "sub %[off], %%rsp\n\t"
+			 "call *%[fn]\n\t"
+			 "mov %%rbx, %%rsp"
+			 : "=a" (r)
+			 : [fn] "r" (fn), [off] "r" (off8 ? 8ul : 0ul)
+			 : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory",
+			   "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+			   "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+	return r;
+}
+
+/* Whether the thunk at t realigns the stack: `and $-16, %rsp` among its
+ * instructions. */
+static bool thunk_realigns(const uint8_t *t, const struct pvpatch *d)
+{
+	static const uint8_t and_rsp[4] = { 0x48, 0x83, 0xe4, 0xf0 };
+	size_t ret_at, len = thunk_code_len(t, d->thunks + d->thunks_used - t, &ret_at);
+	size_t off = 0;
+	struct insn insn;
+
+	while (off < ret_at) {
+		int l = insn_decode(&insn, t + off, len - off);
+
+		assert_true(l > 0);
+		if (l == 4 && !memcmp(t + off, and_rsp, 4))
+			return true;
+		off += (size_t)l;
+	}
+	return false;
+}
+
+/*
+ * stack_align 16: every CALL site calls a thunk (none calls its backend,
+ * even where the registers allow), every thunk realigns, plain and
+ * register-preserving alike, and a backend using an aligned SSE store runs
+ * with the site's stack at either alignment.  stack_align 8 (the suite's
+ * pv): no thunk realigns, and the same site reaches a backend at both
+ * alignments (so the 16 case is not passing by luck).
+ */
+static void test_stack_align_16(void **st)
+{
+	const struct pvpatch_site *sy = rec(site_sched_yield_live, PVPATCH_OP_SCHED_YIELD);
+	unsigned int calls = 0;
+
+	(void)st;
+	aux_init(NULL);
+	aux.stack_align = PVPATCH_STACK_ALIGN_16;
+	pol.op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = be_sse_read_cr3 };
+	pol.op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = pbe_sched_yield, .preserves = 1 };
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	assert_int_equal(rep.fallbacks, 0);
+	for (unsigned int i = 0; i < (unsigned int)(aux.sites_end - aux.sites); i++) {
+		const struct pvpatch_site *s = &aux.sites[i];
+		const uint8_t *t;
+
+		if (aux.state[i].mode != PVPATCH_MODE_CALL)
+			continue;
+		t = (const uint8_t *)site_call(s);
+		assert_true(t >= aux.thunks && t < aux.thunks + aux.thunks_used);
+		assert_true(thunk_realigns(t, &aux));
+		calls++;
+	}
+	assert_true(calls >= 2);
+	assert_true(site_call(sy) >= (uintptr_t)aux.thunks);
+	assert_int_equal(call_at_alignment(site_read_cr3, 0), 0xabc0ff);
+	assert_int_equal(call_at_alignment(site_read_cr3, 1), 0xabc0ff);
+	pol.op[PVPATCH_OP_READ_CR3].backend = be_probe_read_cr3;
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), 0);
+	entry_aligned = entry_misaligned = 0;
+	call_at_alignment(site_read_cr3, 0);
+	call_at_alignment(site_read_cr3, 1);
+	assert_int_equal(entry_aligned, 2);
+	assert_int_equal(entry_misaligned, 0);
+	aux_done();
+
+	/* 8: the same sites, nothing realigned. */
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	assert_ptr_equal((void *)site_call(sy), (void *)pbe_sched_yield);
+	for (unsigned int i = 0; i < (unsigned int)(pv.sites_end - pv.sites); i++) {
+		uintptr_t t = pv.state[i].mode == PVPATCH_MODE_CALL ? site_call(&pv.sites[i]) : 0;
+
+		if (t >= (uintptr_t)pv.thunks && t < (uintptr_t)pv.thunks + pv.thunks_used)
+			assert_false(thunk_realigns((const uint8_t *)t, &pv));
+	}
+	entry_aligned = entry_misaligned = 0;
+	call_at_alignment(site_read_cr3, 0);
+	call_at_alignment(site_read_cr3, 1);
+	assert_int_equal(entry_aligned, 1);
+	assert_int_equal(entry_misaligned, 1);
+}
+
+/* A stack_align other than 0, 8 or 16 makes the descriptor unusable. */
+static void test_stack_align_refused(void **st)
+{
+	(void)st;
+	aux_init(NULL);
+	aux.stack_align = 32;
+	assert_int_equal(pvpatch_apply(&aux, &pol, &rep), -1);
 	assert_text_native();
 }
 
@@ -3013,6 +3154,8 @@ int main(void)
 		cmocka_unit_test_setup(test_call_preserving_backend, setup),
 		cmocka_unit_test_setup(test_call_preserving_multiple_outputs, setup),
 		cmocka_unit_test_setup(test_call_preserving_inline_saves, setup),
+		cmocka_unit_test_setup(test_stack_align_16, setup),
+		cmocka_unit_test_setup(test_stack_align_refused, setup),
 		cmocka_unit_test_setup(test_thunk_ends_ret_int3, setup),
 		cmocka_unit_test_setup(test_thunk_ends_jmp_return_thunk, setup),
 		cmocka_unit_test_setup(test_return_thunk_out_of_range, setup),
