@@ -97,8 +97,11 @@ examples:
 	$(Q)$(MAKE) -C examples/minimal O=$(EXAMPLES_B)/minimal WERROR=$(WERROR)
 
 # --- tests ------------------------------------------------------------------
+# make check and make demo build on every core unless make was given -j.
+BUILD_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1))
+
 check: $(DEPS_STAMP)
-	$(Q)$(MAKE) all
+	$(Q)$(MAKE) $(BUILD_JOBS) all
 	$(Q)$(PYTHON) -m pytest -q -n 2 --dist loadscope $(PYTEST_ARGS) tests
 
 # DEMO_ARGS: tools/pvdemo's options, e.g. --json (then stdout is the JSON
@@ -110,7 +113,7 @@ check: $(DEPS_STAMP)
 DEMO_JSON = $(filter --json,$(DEMO_ARGS))
 DEMO_B := $(B)/demo
 demo: $(DEPS_STAMP)
-	$(Q)$(MAKE) --no-print-directory all $(if $(DEMO_JSON),>&2)
+	$(Q)$(MAKE) $(BUILD_JOBS) --no-print-directory all $(if $(DEMO_JSON),>&2)
 	$(Q)$(if $(DEMO_JSON),:,$(PYTHON) tools/pvsites stats $(GUEST_ELF) | head -1)
 	$(Q)mkdir -p $(DEMO_B) && rm -f $(DEMO_B)/demo.json
 	$(Q)$(PYTHON) tools/pvdemo $(DEMO_ARGS) --save-json $(DEMO_B)/demo.json $(GUEST_ELF32); \
