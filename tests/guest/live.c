@@ -30,6 +30,7 @@
 #include "console.h"
 #include "guest.h"
 #include "io.h"
+#include "raw.h"
 #include "smp.h"
 
 #define NOINLINE __attribute__((noinline))
@@ -52,34 +53,6 @@ static struct ap_result ap_res[MAX_CPUS];
 static uint64_t stress_pd[512] __attribute__((aligned(4096)));
 static uint64_t stress_pt[512] __attribute__((aligned(4096)));
 static uint64_t stress_page[MAX_CPUS][2][512] __attribute__((aligned(4096)));
-
-static unsigned long raw_flags(void)
-{
-	unsigned long f;
-
-	asm volatile("pushf; pop %0" : "=r"(f) : : "memory");
-	return f;
-}
-
-#define RAW_CR(n)							\
-	static unsigned long raw_cr##n(void)				\
-	{								\
-		unsigned long v;					\
-		asm volatile("mov %%cr" #n ", %0" : "=r"(v) : : "memory"); \
-		return v;						\
-	}
-RAW_CR(0)
-RAW_CR(3)
-RAW_CR(4)
-RAW_CR(8)
-
-static uint64_t raw_rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return (uint64_t)hi << 32 | lo;
-}
 
 /* The sites whose CALL backends count, one function each so that
  * site_find() names them. */

@@ -12,6 +12,7 @@
 #include "guest.h"
 #include "idt.h"
 #include "io.h"
+#include "raw.h"
 #include "smp.h"
 
 #define NOINLINE __attribute__((noinline))
@@ -31,31 +32,6 @@ struct test {
 			return FAIL;				\
 		}						\
 	} while (0)
-
-static unsigned long raw_flags(void)
-{
-	unsigned long f;
-
-	asm volatile("pushf; pop %0" : "=r"(f) : : "memory");
-	return f;
-}
-
-#define RAW_CR(n)							\
-	static unsigned long raw_cr##n(void)				\
-	{								\
-		unsigned long v;					\
-		asm volatile("mov %%cr" #n ", %0" : "=r"(v) : : "memory"); \
-		return v;						\
-	}
-RAW_CR(0)
-RAW_CR(3)
-RAW_CR(4)
-RAW_CR(8)
-
-static void raw_cpuid(uint32_t leaf, uint32_t r[4])
-{
-	asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
-}
 
 /* The mode the first site of op in fn has now. */
 static unsigned int mode_at(const void *fn, unsigned int op)
@@ -281,19 +257,6 @@ static NOINLINE enum result t_msr(char *why, size_t size)
 	CHECK(pv_rdmsrq(msr) == 0x00007ffe12345678ull, "rdmsrq 0x%lx", pv_rdmsrq(msr));
 	pv_wrmsrq(msr, 0);
 	return PASS;
-}
-
-static uint64_t raw_rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return (uint64_t)hi << 32 | lo;
-}
-
-static void raw_wrmsr(uint32_t msr, uint64_t v)
-{
-	asm volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
 #define MSR_GS_BASE 0xc0000101u
