@@ -69,7 +69,9 @@ def test_every_variant_has_a_number(report):
             assert v["q1"] <= v["cycles"] <= v["q3"], where
             if v["ref"] is not None:
                 assert v["ref"] in o["variants"], where
-                assert number(v["ratio"]) and v["ratio"] > 0, where
+                # A figure, not a bar: a NOP site costs about nothing, so
+                # its ratio is near 0 and noise may make it slightly negative.
+                assert number(v["ratio"]), where
             if name not in ("retpoline", "retpoline-native"):
                 assert number(v["vs_retpoline"]), where
             # Each variant ran the code it names (results and backend calls

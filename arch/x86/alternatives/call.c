@@ -527,6 +527,34 @@ static bool area_same_code(const struct pvpatch *pv, const struct pvpatch_thunk_
 }
 
 /*
+ * Whether req's code can exist anywhere in the area: it encodes (a stub's
+ * template fits inline_max) and its rel32 operands reach from the area's
+ * first and last byte, hence from every place between (the addresses a
+ * rel32 reaches form one interval).
+ */
+static int area_check(const struct pvpatch *pv, const struct area_req *req)
+{
+	uintptr_t ends[2] = { (uintptr_t)pv->thunks,
+			      (uintptr_t)pv->thunks + (pv->thunks_size ? pv->thunks_size - 1 : 0) };
+	uint8_t code[THUNK_MAX];
+	struct enc e;
+
+	for (int i = 0; i < 2; i++) {
+		int err;
+
+		enc_init(&e, code, sizeof(code), ends[i]);
+		err = area_code(pv, req, &e);
+		if (err)
+			return err;
+		if (e.range)
+			return PVPATCH_E_CALL_RANGE;
+		if (e.overflow && (req->pol || req->poison))
+			return PVPATCH_E_TOO_LONG;
+	}
+	return PVPATCH_OK;
+}
+
+/*
  * The thunk (or stub) for this request: an existing one (found through
  * pv->thunk_index, open addressing), or a new one placed in the area, its
  * code and the int3 padding after it written in one poke -- or, while
@@ -560,9 +588,16 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 		}
 		slot = (slot + 1) & (PVPATCH_THUNK_INDEX - 1);
 	}
-	if (probes == PVPATCH_THUNK_INDEX || !pv->thunks || pv->thunks_used >= UINT32_MAX ||
-	    (!pv->thunks_reclaimed && pv->thunks_used >= pv->thunks_size) ||
-	    (!stub && s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6))
+	if (!pv->thunks || (!stub && s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6))
+		return PVPATCH_E_THUNK_SPACE;
+	/* What the request itself rules out comes before what the area's fill
+	 * state does, so that the same request gets the same reason whether
+	 * the area has room or not (applying a policy twice reports the same). */
+	err = area_check(pv, req);
+	if (err)
+		return err;
+	if (probes == PVPATCH_THUNK_INDEX || pv->thunks_used >= UINT32_MAX ||
+	    (!pv->thunks_reclaimed && pv->thunks_used >= pv->thunks_size))
 		return PVPATCH_E_THUNK_SPACE;
 	at = pv->thunks_used;
 	if (pv->thunks_reclaimed) {
