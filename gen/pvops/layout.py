@@ -299,11 +299,12 @@ BACKEND_REC: tuple[RomField, ...] = (
     RomField("flags", 1, "PVPATCH_BACKEND_F_* bits"),
     RomField("reserved0", 1, "0"),
     RomField("id", 2, "the id a ROM entry's backend_id names (0: the op's default)"),
-    RomField("reserved", 1, "0", 2),
+    RomField("writes", 2, "ANALYSED: the caller-saved registers it may write (bit n: register n)"),
 )
 BACKEND_REC_SIZE = 16
 BACKEND_FLAGS = (
     ("PRESERVES", 0x01, "keeps every register but its result (PVPATCH_BACKEND)"),
+    ("ANALYSED", 0x02, "writes holds what the liveness pass found it may write"),
 )
 assert sum(f.total for f in BACKEND_REC) == BACKEND_REC_SIZE
 

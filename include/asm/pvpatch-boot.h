@@ -166,6 +166,7 @@ struct pvpatch_negotiation {
 	struct pvpatch_cmdline cmd;
 	const void *backend[PVPATCH_MAX_OP + 1];	/* registered backends (id 0) */
 	uint8_t preserves[PVPATCH_MAX_OP + 1];
+	uint32_t writes[PVPATCH_MAX_OP + 1];	/* policy .writes of each */
 	const struct pvpatch_backend_rec *recs;	/* all registered, for ROM backend ids */
 	size_t n_recs;
 	struct pvpatch_policy policy;

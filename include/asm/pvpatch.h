@@ -31,7 +31,24 @@ struct pvpatch_op_policy {
 	const void *backend;			/* CALL: has pv_<op>()'s C signature */
 	uint8_t preserves;			/* CALL: backend is PVPATCH_BACKEND */
 	uint16_t backend_id;			/* CALL: the ROM named this backend (0: default) */
+	/*
+	 * CALL, plain backend: PVPATCH_WRITES_KNOWN | the caller-saved
+	 * registers it may write (bit n: register n), what the liveness pass
+	 * found in the linked kernel (pvpatch_backend_writes() of its record);
+	 * 0: not known, so every caller-saved register.  A site calls such a
+	 * backend directly when no register it keeps is among these (as
+	 * GCC's -fipa-ra calls a function whose clobbers it knows).
+	 */
+	uint32_t writes;
 };
+
+#define PVPATCH_WRITES_KNOWN 0x10000u	/* struct pvpatch_op_policy.writes */
+
+/* A backend record's policy .writes. */
+static inline uint32_t pvpatch_backend_writes(const struct pvpatch_backend_rec *rec)
+{
+	return rec->flags & PVPATCH_BACKEND_F_ANALYSED ? PVPATCH_WRITES_KNOWN | rec->writes : 0;
+}
 
 /*
  * A register-preserving backend: it keeps every register but its result
@@ -155,18 +172,18 @@ _Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
 #define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
 #define PVPATCH_MAX_FREED 16	/* backend families pvpatch_free_backends() can free */
 
-/* Private: what the patcher knows of one generated thunk, or of one INLINE
- * stub (preserves 2, backend: the address of its site) or poison stub
- * (preserves 3, likewise).  It is kept here,
- * in the kernel's (non-executable) struct pvpatch, so the thunk area holds
- * nothing but code. */
+/* Private: what the patcher knows of one generated thunk (kind 0), or of
+ * one INLINE stub (kind 2, backend: the address of its site) or poison stub
+ * (kind 3, likewise).  It is kept here, in the kernel's (non-executable)
+ * struct pvpatch, so the thunk area holds nothing but code. */
 struct pvpatch_thunk_slot {
 	uintptr_t backend;
 	uint32_t regs;		/* ret | arg0 << 4 | ... of the sites it serves */
 	uint32_t code;		/* offset of its code in pv->thunks + 1; 0: slot free */
 	uint16_t free;		/* registers those sites may lose */
 	uint16_t op;		/* ABI op number */
-	uint8_t preserves;	/* the backend keeps every register but its result */
+	uint16_t writes;	/* registers the backend may write besides its result */
+	uint8_t kind;		/* thunk, INLINE stub, poison stub */
 	uint8_t len;		/* bytes of code */
 	uint8_t flags;		/* pvpatch_repatch(): staged, not yet written; called */
 };
@@ -379,6 +396,7 @@ struct pvpatch_rom_env {
 	const struct pvpatch_hv_facts *facts;
 	const void *const *backends;	/* CALL: the op's default backend (id 0), or NULL */
 	const uint8_t *preserves;	/* ... is PVPATCH_BACKEND (per op), or NULL */
+	const uint32_t *writes;		/* ... its policy .writes (per op), or NULL */
 	const struct pvpatch_backend_rec *recs;	/* registered backends, for v2 ids */
 	size_t n_recs;
 };

@@ -5,29 +5,37 @@
  * returned through pointers).
  *
  * The site's registers are whatever the compiler chose, and a call changes
- * every caller-saved register -- unless the backend is register-preserving
- * (PVPATCH_BACKEND: GCC's no_caller_saved_registers, so it keeps every
- * register but its result; policy .preserves = 1), in which case only the
- * registers the call sequence itself writes matter.  Two forms:
+ * every caller-saved register -- unless the patcher knows better what the
+ * backend writes (its "writes" set, besides the result):
+ *   - nothing, when it is register-preserving (PVPATCH_BACKEND: GCC's
+ *     no_caller_saved_registers; policy .preserves = 1);
+ *   - the caller-saved registers the liveness pass found it may write in
+ *     the linked kernel, for a plain C backend the pass could analyse
+ *     (policy .writes, from its backend record): be_save_fl, say, writes
+ *     only rax;
+ *   - else every caller-saved register.
+ * What a call from the site may change is then that set plus what the call
+ * sequence itself writes (argument registers it fills, ...).  Two forms:
  *
- *  direct:  when the site may lose every caller-saved register and has room,
- *           the argument moves, the call and the result move are written in
- *           the site itself:
+ *  direct:  when the site may lose all of that and has room, the argument
+ *           moves, the call and the result move are written in the site
+ *           itself:
  *               mov %r9, %rdi; call backend; mov %rax, %rbx
- *           and around a register-preserving backend, room permitting, with
- *           the registers the sequence overwrites saved in the site too:
+ *           and, room permitting, with the registers of that set the site
+ *           keeps saved in the site too:
  *               push %rdi; mov %r9, %rdi; call backend; pop %rdi
  *  thunk:   otherwise the site is `call thunk`, and the thunk, generated
- *           once per (backend, registers, free mask), saves the live
- *           caller-saved registers, aligns the stack, moves the arguments,
+ *           once per (backend, registers, free mask, writes), saves the
+ *           live registers of that set, aligns the stack, moves the arguments,
  *           passes pointers to stack slots for extra outputs, calls the
- *           backend, loads the results and restores everything:
+ *           backend, loads the results and restores everything (under
+ *           stack_align 16):
  *               push %rcx ...; push %rax; mov %rsp,%rax; and $-16,%rsp;
  *               sub $8,%rsp; push %rax; mov (%rax),%rax
  *               mov %r9,%rdi; call backend; mov %rax,%rbx
  *               mov 0(%rsp),%rsp; lea 8(%rsp),%rsp; ... pop %rcx; ret
- *           For a register-preserving backend the thunk is lean: it saves
- *           only the registers it fills itself and does not align:
+ *           Under stack_align 8 it does not align, and around a backend
+ *           that writes little it is lean:
  *               push %rdi; mov %r9,%rdi; call backend; pop %rdi; ret
  *               push %rsi ...; sub $32,%rsp; mov %eax,%edi ...;
  *               lea 0(%rsp),%rdx ...; call backend; mov 0(%rsp),%eax ...;
@@ -63,7 +71,9 @@
 /* pvpatch_thunk_slot.flags, for pvpatch_repatch() */
 #define THUNK_STAGED	0x01	/* planned: its code is in pv->stage, not written yet */
 #define THUNK_CALLED	0x02	/* a site of the plan calls it */
-/* pvpatch_thunk_slot.preserves of an INLINE stub (.backend: its site) */
+/* pvpatch_thunk_slot.kind of a thunk calling a backend, */
+#define THUNK_CALL	0
+/* ... of an INLINE stub (.backend: its site) */
 #define THUNK_STUB	2
 /* ... of a poison stub (PVPATCH_F_POISON; .backend: its site) */
 #define THUNK_POISON	3
@@ -134,18 +144,17 @@ static void move_result(struct enc *e, const struct site *s)
 }
 
 /*
- * What a call of the backend from this site may change: every caller-saved
- * register, or for a register-preserving backend only the argument
- * registers the moves fill, the registers carrying pointers to the slots of
- * extra outputs, r11 (the moves' cycle breaker) and rax (the result).
+ * What a call of the backend from this site may change: what the backend
+ * writes (writes: every caller-saved register for a plain backend nothing
+ * is known of), the argument registers the moves fill, the registers
+ * carrying pointers to the slots of extra outputs, r11 (the moves' cycle
+ * breaker) and rax (the result).
  */
-static uint16_t call_clobbers(const struct site *s, bool preserves)
+static uint16_t call_clobbers(const struct site *s, uint16_t writes)
 {
 	int nouts = s->info->nouts;
-	uint16_t m = 0;
+	uint16_t m = writes;
 
-	if (!preserves)
-		return CALLER_SAVED;
 	for (int i = 0; i < s->nargs; i++)
 		if (s->arg[i] != sysv_arg_regs[i])
 			m |= (uint16_t)(1u << sysv_arg_regs[i]);
@@ -159,23 +168,21 @@ static uint16_t call_clobbers(const struct site *s, bool preserves)
 }
 
 /*
- * The call written in the site itself.  A plain backend needs every
- * caller-saved register free; around a register-preserving one the site
- * may also save and restore, inline, the few registers the call sequence
- * overwrites (push %rdi; mov %r9,%rdi; call backend; pop %rdi), when they
- * fit: one call instead of two through a lean thunk.  Only where backends
+ * The call written in the site itself.  The site may also save and
+ * restore, inline, the few registers it keeps that the call overwrites
+ * (push %rdi; mov %r9,%rdi; call backend; pop %rdi), when they fit: one
+ * call instead of two through a thunk.  Only where backends
  * assume no more than 8-byte stack alignment (pv->stack_align 8): a site
  * cannot know its stack's alignment, so under 16 every call goes through a
  * thunk, which realigns.
  */
 static int emit_direct(const struct pvpatch *pv, const struct site *s, const void *backend,
-		       bool preserves, uint8_t *out)
+		       uint16_t writes, uint8_t *out)
 {
-	uint16_t save = call_clobbers(s, preserves) & ~s->free;
+	uint16_t save = call_clobbers(s, writes) & ~s->free;
 	struct enc e;
 
-	if (pv->stack_align != PVPATCH_STACK_ALIGN_8 || s->info->nouts > 1 ||
-	    (save && !preserves))
+	if (pv->stack_align != PVPATCH_STACK_ALIGN_8 || s->info->nouts > 1)
 		return PVPATCH_E_TOO_LONG;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
 	for (int r = 0; r < 16; r++)
@@ -198,18 +205,17 @@ static int emit_direct(const struct pvpatch *pv, const struct site *s, const voi
 /*
  * Write the thunk's code for site s into e (at its final address); it
  * returns the kernel's way (pv->return_thunk).  It saves the caller-saved
- * registers the call overwrites and the site keeps (for a register-
- * preserving backend only those its own call sequence writes), and
+ * registers the call overwrites and the site keeps (call_clobbers()), and
  * realigns the stack to 16 bytes exactly when pv->stack_align says
  * backends assume it (emit_direct() follows the same setting).
  */
 static void thunk_code(const struct pvpatch *pv, struct enc *e, const struct site *s,
-		       const void *backend, bool preserves)
+		       const void *backend, uint16_t writes)
 {
 	const struct pvpatch_op_info *info = s->info;
 	int nouts = info->nouts, slots = nouts > 1 ? (nouts * 8 + 15) & ~15 : 0;
 	bool realign = pv->stack_align != PVPATCH_STACK_ALIGN_8;
-	uint16_t save = call_clobbers(s, preserves) & ~s->free;
+	uint16_t save = call_clobbers(s, writes) & ~s->free;
 
 	for (int r = 0; r < 16; r++)
 		if (save >> r & 1)
@@ -258,7 +264,7 @@ static void thunk_code(const struct pvpatch *pv, struct enc *e, const struct sit
 static uint32_t thunk_hash(const struct pvpatch_thunk_slot *k)
 {
 	uint64_t h = (uint64_t)k->backend ^ ((uint64_t)k->regs << 32) ^ ((uint64_t)k->free << 16) ^
-		     k->op ^ ((uint64_t)k->preserves << 63);
+		     k->op ^ ((uint64_t)k->writes << 40) ^ ((uint64_t)k->kind << 62);
 
 	h *= 0x9e3779b97f4a7c15ull;
 	return (uint32_t)(h >> 40);
@@ -267,7 +273,7 @@ static uint32_t thunk_hash(const struct pvpatch_thunk_slot *k)
 static bool thunk_same(const struct pvpatch_thunk_slot *a, const struct pvpatch_thunk_slot *b)
 {
 	return a->free == b->free && a->op == b->op && a->regs == b->regs &&
-	       a->backend == b->backend && a->preserves == b->preserves;
+	       a->backend == b->backend && a->kind == b->kind && a->writes == b->writes;
 }
 
 /* Bytes a thunk occupies: its code and the int3 up to the next THUNK_ALIGN
@@ -321,7 +327,7 @@ static int thunk_place(const struct pvpatch *pv, size_t len, size_t *at)
 struct area_req {
 	const struct site *s;
 	const void *backend;
-	bool preserves;
+	uint16_t writes;
 	const struct pvpatch_op_policy *pol;
 	bool poison;
 	unsigned int mode;
@@ -496,7 +502,7 @@ static int area_code(const struct pvpatch *pv, const struct area_req *req, struc
 	if (req->poison)
 		return poison_code(req, e);
 	if (!req->pol) {
-		thunk_code(pv, e, s, req->backend, req->preserves);
+		thunk_code(pv, e, s, req->backend, req->writes);
 		return PVPATCH_OK;
 	}
 	err = stub_template(s, req->pol, e);
@@ -568,7 +574,8 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 	struct pvpatch_thunk_slot k = {
 		.backend = stub ? (uintptr_t)s->addr : (uintptr_t)req->backend,
 		.regs = site_regs(s), .free = s->free, .op = s->info->abi,
-		.preserves = req->poison ? THUNK_POISON : req->pol ? THUNK_STUB : req->preserves,
+		.writes = stub ? 0 : req->writes,
+		.kind = req->poison ? THUNK_POISON : req->pol ? THUNK_STUB : THUNK_CALL,
 	};
 	uint32_t slot = thunk_hash(&k) & (PVPATCH_THUNK_INDEX - 1);
 	uint8_t code[THUNK_MAX];
@@ -794,7 +801,7 @@ unsigned int thunk_reclaim(struct pvpatch *pv)
 	return n;
 }
 
-int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, bool preserves,
+int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, uint16_t writes,
 	      uint8_t *out)
 {
 	uintptr_t thunk;
@@ -803,9 +810,9 @@ int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, boo
 
 	if (!backend)
 		return PVPATCH_E_NO_BACKEND;
-	if (emit_direct(pv, s, backend, preserves, out) == PVPATCH_OK)
+	if (emit_direct(pv, s, backend, writes, out) == PVPATCH_OK)
 		return PVPATCH_OK;
-	err = get_area(pv, &(struct area_req){ .s = s, .backend = backend, .preserves = preserves },
+	err = get_area(pv, &(struct area_req){ .s = s, .backend = backend, .writes = writes },
 		       &thunk);
 	if (err)
 		return err;

@@ -27,7 +27,7 @@ int emit_inline(struct pvpatch *pv, const struct site *s, const struct pvpatch_o
 		uint8_t *out);
 int emit_inline_stub(struct pvpatch *pv, const struct site *s, const struct pvpatch_op_policy *pol,
 		     uint8_t *out);
-int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, bool preserves,
+int emit_call(struct pvpatch *pv, const struct site *s, const void *backend, uint16_t writes,
 	      uint8_t *out);
 int emit_poison(struct pvpatch *pv, const struct site *s, unsigned int mode,
 		const struct pvpatch_op_policy *pol, uint8_t *out);

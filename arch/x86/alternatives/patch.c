@@ -441,6 +441,18 @@ static bool backend_freed(const struct pvpatch *pv, const void *backend)
 	return false;
 }
 
+/* The registers a CALL backend may write besides its result: none when it
+ * is register-preserving, what the liveness pass found when it did, else
+ * every caller-saved one. */
+static uint16_t backend_writes(const struct pvpatch_op_policy *opol)
+{
+	if (opol && opol->preserves)
+		return 0;
+	if (opol && (opol->writes & PVPATCH_WRITES_KNOWN))
+		return (uint16_t)(opol->writes & CALLER_SAVED);
+	return CALLER_SAVED;
+}
+
 /* Build site bytes for one mode; the caller tries the fallbacks. */
 static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 		 const struct pvpatch_op_policy *opol, uint8_t *out)
@@ -457,7 +469,7 @@ static int build(struct pvpatch *pv, const struct site *s, unsigned int mode,
 	case PVPATCH_MODE_CALL:
 		if (opol && opol->backend && backend_freed(pv, opol->backend))
 			return PVPATCH_E_FREED;
-		return emit_call(pv, s, opol ? opol->backend : NULL, opol && opol->preserves, out);
+		return emit_call(pv, s, opol ? opol->backend : NULL, backend_writes(opol), out);
 	}
 	return PVPATCH_E_MODE;
 }

@@ -347,6 +347,7 @@ static void use_entry(const uint8_t *e, unsigned int version, const struct pvpat
 			   env->backends ? env->backends[v.op] : NULL;
 	p->preserves = rec ? rec->flags & PVPATCH_BACKEND_F_PRESERVES :
 			     env->preserves ? env->preserves[v.op] : 0;
+	p->writes = rec ? pvpatch_backend_writes(rec) : env->writes ? env->writes[v.op] : 0;
 	p->backend_id = (uint16_t)v.backend_id;
 	for (int i = 0; i < PVT_MAX_PARAMS; i++)
 		p->params[i] = get64(v.params + 8 * i);
@@ -399,6 +400,7 @@ int pvpatch_rom_policy(const void *data, size_t len, const struct pvpatch_rom_en
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		out->op[op].backend = env->backends ? env->backends[op] : NULL;
 		out->op[op].preserves = env->preserves ? env->preserves[op] : 0;
+		out->op[op].writes = env->writes ? env->writes[op] : 0;
 	}
 	store->entries_used = store->entries_ignored = 0;
 	pv_zero(store->hypervisor, sizeof(store->hypervisor));

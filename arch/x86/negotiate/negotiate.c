@@ -46,6 +46,7 @@ void pvpatch_backends_collect(struct pvpatch_negotiation *neg,
 		} else {
 			neg->backend[r->op] = (const void *)(uintptr_t)r->fn;
 			neg->preserves[r->op] = r->flags & PVPATCH_BACKEND_F_PRESERVES;
+			neg->writes[r->op] = pvpatch_backend_writes(r);
 			continue;
 		}
 		line_print(print, &l);
@@ -72,6 +73,7 @@ static bool policy_from(struct pvpatch_negotiation *neg, const void *rom, size_t
 {
 	const struct pvpatch_rom_env env = {
 		.facts = &neg->facts, .backends = neg->backend, .preserves = neg->preserves,
+		.writes = neg->writes,
 		.recs = neg->recs, .n_recs = neg->n_recs,
 	};
 
@@ -135,6 +137,7 @@ void pvpatch_negotiate(struct pvpatch_negotiation *neg, const void *rom, long ro
 			for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 				neg->policy.op[op].backend = neg->backend[op];
 				neg->policy.op[op].preserves = neg->preserves[op];
+				neg->policy.op[op].writes = neg->writes[op];
 			}
 			set_source(neg, b ? "refused-profile" : "unknown-profile", name);
 			put_s(&l, "pvpatch: ");

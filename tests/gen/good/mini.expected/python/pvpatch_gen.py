@@ -64,10 +64,11 @@ ROM_ENTRY_V2_LAYOUT = (('entry_len', 0, '<H', 1), ('op', 2, '<H', 1), ('mode', 4
 # Backend registration records (asm/pvpatch-boot.h).
 BACKEND_SECTION = '.pvpatch.backends'
 BACKEND_REC_SIZE = 16
-BACKEND_REC_FORMAT = '<QHBBH2B'
-BACKEND_REC_FIELDS = ('fn', 'op', 'flags', 'reserved0', 'id', 'reserved')
-BACKEND_REC_OFFSETS = {'fn': 0, 'op': 8, 'flags': 10, 'reserved0': 11, 'id': 12, 'reserved': 14}
+BACKEND_REC_FORMAT = '<QHBBHH'
+BACKEND_REC_FIELDS = ('fn', 'op', 'flags', 'reserved0', 'id', 'writes')
+BACKEND_REC_OFFSETS = {'fn': 0, 'op': 8, 'flags': 10, 'reserved0': 11, 'id': 12, 'writes': 14}
 BACKEND_F_PRESERVES = 0x01
+BACKEND_F_ANALYSED = 0x02
 # Pre-patched images (tools/pvrom image): section IMAGE_SECTION holds the
 # header, then IMAGE_STRIDE bytes per record (its original native bytes).
 IMAGE_SECTION = '.pvpatch.image'

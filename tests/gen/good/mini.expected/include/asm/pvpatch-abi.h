@@ -174,8 +174,9 @@
 #define PVPATCH_BACKEND_REC_OFF_FLAGS 10
 #define PVPATCH_BACKEND_REC_OFF_RESERVED0 11
 #define PVPATCH_BACKEND_REC_OFF_ID 12
-#define PVPATCH_BACKEND_REC_OFF_RESERVED 14
+#define PVPATCH_BACKEND_REC_OFF_WRITES 14
 #define PVPATCH_BACKEND_F_PRESERVES 0x01	/* keeps every register but its result (PVPATCH_BACKEND) */
+#define PVPATCH_BACKEND_F_ANALYSED 0x02	/* writes holds what the liveness pass found it may write */
 
 /* Limits the guest and the tools enforce alike. */
 #define PVPATCH_ROM_MAX_OVERRIDES 16	/* site overrides in one ROM */
@@ -426,14 +427,14 @@ struct pvpatch_backend_rec {
 	uint8_t flags;	/* PVPATCH_BACKEND_F_* bits */
 	uint8_t reserved0;	/* 0 */
 	uint16_t id;	/* the id a ROM entry's backend_id names (0: the op's default) */
-	uint8_t reserved[2];	/* 0 */
+	uint16_t writes;	/* ANALYSED: the caller-saved registers it may write (bit n: register n) */
 };
 _Static_assert(offsetof(struct pvpatch_backend_rec, fn) == PVPATCH_BACKEND_REC_OFF_FN, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, op) == PVPATCH_BACKEND_REC_OFF_OP, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, flags) == PVPATCH_BACKEND_REC_OFF_FLAGS, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, reserved0) == PVPATCH_BACKEND_REC_OFF_RESERVED0, "backend record layout");
 _Static_assert(offsetof(struct pvpatch_backend_rec, id) == PVPATCH_BACKEND_REC_OFF_ID, "backend record layout");
-_Static_assert(offsetof(struct pvpatch_backend_rec, reserved) == PVPATCH_BACKEND_REC_OFF_RESERVED, "backend record layout");
+_Static_assert(offsetof(struct pvpatch_backend_rec, writes) == PVPATCH_BACKEND_REC_OFF_WRITES, "backend record layout");
 _Static_assert(sizeof(struct pvpatch_backend_rec) == PVPATCH_BACKEND_REC_SIZE, "backend record size");
 
 /* The header of section .pvpatch.image (not necessarily aligned). */
