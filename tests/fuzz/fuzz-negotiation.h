@@ -136,6 +136,7 @@ static void check_negotiation(const uint8_t *rom, size_t len, const struct pvpat
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		neg.backend[op] = be ? be[op] : NULL;
 		neg.preserves[op] = (uint8_t)(op & 1);
+		neg.writes[op] = writes[op];
 	}
 	neg.recs = id_recs;
 	neg.n_recs = sizeof(id_recs) / sizeof(id_recs[0]);
@@ -170,7 +171,8 @@ static void check_negotiation(const uint8_t *rom, size_t len, const struct pvpat
 		CHECK(neg.cmd.op_mode[op] < 0 || p->op[op].mode == neg.cmd.op_mode[op],
 		      "op %u: the command line's mode was not applied", op);
 		CHECK(p->op[op].backend_id ||
-		      (p->op[op].backend == neg.backend[op] && p->op[op].preserves == neg.preserves[op]),
+		      (p->op[op].backend == neg.backend[op] && p->op[op].preserves == neg.preserves[op] &&
+		       p->op[op].writes == neg.writes[op]),
 		      "op %u: not the registered backend", op);
 	}
 	CHECK(p->n_overrides <= PVPATCH_ROM_MAX_OVERRIDES + PVPATCH_CMDLINE_MAX_SITES &&

@@ -62,7 +62,8 @@
  *              to the text unless kind >= 0xf8); else op-1, slot, enc, style,
  *              5 register bytes, clobbers (u16) [, field, value]
  *   policy     n_entries, n_overrides, entries (op, mode, backend (% 9; bit 0 of
- *              backend / 9: the backend is register-preserving), template,
+ *              backend / 9: the backend is register-preserving, bit 1: its
+ *              write set is known, a mask from backend and template), template,
  *              params flag [, 4 x u64]), overrides (kind, mode, offset u16)
  *   [policy]   the second one, with cfg bits 3 and 4
  */
@@ -479,6 +480,8 @@ static void build_policy(struct rd *in, struct policy_in *p)
 		o->mode = mode < 0xf0 ? mode % PVPATCH_NR_MODES : mode;
 		o->backend = backends[be % NB];
 		o->preserves = be / NB & 1;	/* register-preserving: lean thunks */
+		if (be / NB & 2)		/* analysed plain C: direct calls, lean thunks */
+			o->writes = PVPATCH_WRITES_KNOWN | (((be * 0x9e37u) ^ tm) & 0x0fc7u);
 		o->tmpl = tm % (R.n_tmpl + 1) ? R.tmpl[tm % (R.n_tmpl + 1) - 1] : NULL;
 		for (int j = 0; j < PVT_MAX_PARAMS; j++)
 			o->params[j] = pf & 1 ? u64(in) : (uint64_t)pf << j;

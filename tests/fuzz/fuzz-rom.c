@@ -130,6 +130,7 @@ static const uint8_t extra_ops[N_EXTRA] = {
 static const void *be_real[PVPATCH_MAX_OP + 1];		/* a function for every op */
 static const void *be_mixed[PVPATCH_MAX_OP + 1];	/* and NULL, far, in the text */
 static const uint8_t preserves[PVPATCH_MAX_OP + 1];	/* the defaults are plain C */
+static uint32_t writes[PVPATCH_MAX_OP + 1];	/* ... some of them analysed */
 /* The kernel's backends registered with an id, which v2 entries may name. */
 static struct pvpatch_backend_rec id_recs[8];
 
@@ -146,12 +147,14 @@ NOCOV static void init_backends(void)
 		case 3: be_mixed[op] = (const void *)(uintptr_t)0x7ff000001000ull; break;	/* far */
 		case 4: be_mixed[op] = A.text + TEXT_SIZE / 2; break;
 		}
+		writes[op] = op % 3 ? 0 : PVPATCH_WRITES_KNOWN | ((op * 0x35u) & 0x0fc7u);
 	}
 	/* ids 1-3 of a few ops, one of them in the same op twice */
 	for (unsigned int i = 0; i < sizeof(id_recs) / sizeof(id_recs[0]); i++)
 		id_recs[i] = (struct pvpatch_backend_rec){
 			.fn = (uint64_t)(uintptr_t)fn[(i + 1) % 3], .op = (uint16_t)(1 + i / 2 * 7),
-			.flags = i & 1 ? PVPATCH_BACKEND_F_PRESERVES : 0, .id = (uint16_t)(1 + i % 3),
+			.flags = i & 1 ? PVPATCH_BACKEND_F_PRESERVES : i & 2 ? PVPATCH_BACKEND_F_ANALYSED : 0,
+			.id = (uint16_t)(1 + i % 3), .writes = (uint16_t)(i & 2 ? 0x0401u * i : 0),
 		};
 }
 
@@ -293,6 +296,7 @@ struct model {
 	struct {
 		const void *backend;	/* CALL */
 		uint8_t preserves;
+		uint32_t writes;
 		uint8_t mode;
 		uint8_t n_insns;	/* 0: no template */
 		uint16_t hv_clobbers;
@@ -379,6 +383,7 @@ NOCOV static void model(const uint8_t *rom, size_t len, const struct pvpatch_hv_
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++) {
 		m->op[op].backend = be ? be[op] : NULL;
 		m->op[op].preserves = pres[op];
+		m->op[op].writes = writes[op];
 	}
 	if (len < PVPATCH_ROM_HEADER_SIZE) {
 		m->refused = "short";
@@ -476,6 +481,10 @@ NOCOV static void model(const uint8_t *rom, size_t len, const struct pvpatch_hv_
 						    be ? be[op] : NULL;
 				m->op[op].preserves = rec ? rec->flags & PVPATCH_BACKEND_F_PRESERVES :
 						      pres[op];
+				/* a record's write set counts only when the pass analysed it */
+				m->op[op].writes = !rec ? writes[op] :
+						   rec->flags & PVPATCH_BACKEND_F_ANALYSED ?
+						   PVPATCH_WRITES_KNOWN | rec->writes : 0;
 				for (int k = 0; k < PVT_MAX_PARAMS; k++)
 					m->op[op].params[k] = le64(e + (version == 2 ? E2(PARAMS) :
 									E(PARAMS)) + 8 * k);
@@ -540,6 +549,8 @@ NOCOV static void check_policy(const uint8_t *rom, const struct model *m)
 		CHECK(o->backend == m->op[op].backend && o->preserves == m->op[op].preserves,
 		      "op %u: backend %p preserves %u, model %p %u", op, o->backend, o->preserves,
 		      m->op[op].backend, m->op[op].preserves);
+		CHECK(o->writes == m->op[op].writes, "op %u: writes %#x, model %#x", op, o->writes,
+		      m->op[op].writes);
 		for (int k = 0; k < PVT_MAX_PARAMS; k++)
 			CHECK(o->params[k] == m->op[op].params[k], "op %u: param %d %#llx, model %#llx",
 			      op, k, (unsigned long long)o->params[k],
@@ -1117,6 +1128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (total >= PVPATCH_ROM_HEADER_SIZE && total < len)
 		ASAN_POISON_MEMORY_REGION(rom + total, len - total);
 	env = (struct pvpatch_rom_env){ .facts = fp, .backends = be, .preserves = preserves,
+					.writes = writes,
 					.recs = id_recs, .n_recs = sizeof(id_recs) / sizeof(id_recs[0]) };
 	ret = pvpatch_rom_policy(rom, len, &env, &pol, &store, &why);
 	ASAN_UNPOISON_MEMORY_REGION(buf, mis + len);

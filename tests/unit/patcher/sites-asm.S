@@ -103,4 +103,64 @@ site_poison_save_fl:		/* (uint64_t out[16]) -> 0x2222; the flags in out[8] */
 	popq %rbx
 	ret
 
+/*
+ * Plain backends whose write sets are known exactly (they are written
+ * here, not compiled), and probe sites that keep every caller-saved
+ * register live across the site: each register n holds 0x1000 + n before
+ * it, and all sixteen are stored to out[0..15] right after it
+ * (test_call_known_writes_*).  Nothing here opts in to the liveness pass:
+ * the records keep their declared masks.
+ */
+	.globl abe_write_cr3_r10
+abe_write_cr3_r10:		/* (unsigned long val): writes r10 only */
+	movq %rdi, abe_seen(%rip)
+	movl $0xbad0, %r10d
+	ret
+
+	.globl abe_save_fl_rax
+abe_save_fl_rax:		/* (void) -> 0x1246: writes rax only */
+	movl $0x1246, %eax
+	ret
+
+.macro probe_fill_caller_saved
+	movl $0x1000, %eax
+	movl $0x1001, %ecx
+	movl $0x1002, %edx
+	movl $0x1006, %esi
+	movl $0x1007, %edi
+	movl $0x1008, %r8d
+	movl $0x1009, %r9d
+	movl $0x100a, %r10d
+	movl $0x100b, %r11d
+.endm
+
+	.globl site_probe_write_cr3
+site_probe_write_cr3:		/* (uint64_t out[16], unsigned long val) */
+	pushq %rbx
+	pushq %r12
+	movq %rdi, %rbx
+	movq %rsi, %r12
+	probe_fill_caller_saved
+	pv_write_cr3 %r12
+	poison_probe_store_all
+	popq %r12
+	popq %rbx
+	ret
+
+	.globl site_probe_save_fl
+site_probe_save_fl:		/* (uint64_t out[16]): the result in out[0] (rax) */
+	pushq %rbx
+	movq %rdi, %rbx
+	probe_fill_caller_saved
+	pv_save_fl %rax
+	poison_probe_store_all
+	popq %rbx
+	ret
+
+	.data
+	.globl abe_seen
+abe_seen:
+	.quad 0
+	.text
+
 	.section .note.GNU-stack, "", @progbits

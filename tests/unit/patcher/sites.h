@@ -56,4 +56,12 @@ unsigned long site_save_fl_dead(void);
 unsigned long site_poison_yield(uint64_t out[16], uint32_t cpu);
 unsigned long site_poison_save_fl(uint64_t out[16]);
 
+/* sites-asm.S: plain backends with exactly known write sets, and probes
+ * keeping every caller-saved register live across their site */
+void abe_write_cr3_r10(unsigned long val);	/* writes r10 */
+unsigned long abe_save_fl_rax(void);		/* writes rax: 0x1246 */
+extern unsigned long abe_seen;
+void site_probe_write_cr3(uint64_t out[16], unsigned long val);
+void site_probe_save_fl(uint64_t out[16]);
+
 #endif

@@ -554,6 +554,94 @@ static void test_call_direct_widened_mask(void **st)
 	((struct pvpatch_site *)f)->clobbers = f_old;
 }
 
+/*
+ * Plain backends whose write set is known (policy .writes, what the
+ * liveness pass records for a plain C backend): a site whose live
+ * registers miss it calls the backend itself, and a thunk saves only the
+ * registers of it the site keeps.  The probes keep every caller-saved
+ * register live (0x1000 + n in register n) and store all sixteen after
+ * the site.
+ */
+#define PROBE_FILLED(n)	(0x1000ul + (n))
+
+static void assert_probe_kept(const uint64_t *out, unsigned int except)
+{
+	for (unsigned int r = 0; r < 16; r++)
+		if ((CALLER_SAVED >> r & 1) && r != except)
+			assert_int_equal(out[r], PROBE_FILLED(r));
+}
+
+static void test_call_known_writes_direct(void **st)
+{
+	const struct pvpatch_site *s = rec(site_probe_save_fl, PVPATCH_OP_SAVE_FL);
+	uint64_t out[16];
+	char expect[64];
+
+	(void)st;
+	/* Not known: every caller-saved register is live, so a thunk. */
+	pol.op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = abe_save_fl_rax };
+	patch();
+	assert_true(call_target(site_bytes(s)) >= (uintptr_t)pv.thunks);
+	site_probe_save_fl(out);
+	assert_int_equal(out[0], 0x1246);
+	assert_probe_kept(out, 0);
+	/* Known to write rax, the site's own output: the site calls it. */
+	pol.op[PVPATCH_OP_SAVE_FL].writes = PVPATCH_WRITES_KNOWN | 1u << PVPATCH_REG_RAX;
+	patch();
+	assert_int_equal(rep.fallbacks, 0);
+	assert_int_equal(call_target(site_bytes(s)), (uintptr_t)abe_save_fl_rax);
+	site_probe_save_fl(out);
+	assert_int_equal(out[0], 0x1246);
+	assert_probe_kept(out, 0);
+	snprintf(expect, sizeof(expect), "call 0x%lx", (unsigned long)(uintptr_t)abe_save_fl_rax);
+	dump_site("call_known_writes_direct", s, expect);
+}
+
+static void test_call_known_writes_thunk(void **st)
+{
+	const struct pvpatch_site *s = rec(site_probe_write_cr3, PVPATCH_OP_WRITE_CR3);
+	unsigned int before, whole, lean;
+	uint64_t out[16];
+	uintptr_t t;
+
+	(void)st;
+	pol.op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){
+		.mode = PVPATCH_MODE_CALL, .backend = abe_write_cr3_r10 };
+	before = rep.thunk_bytes;
+	patch();
+	whole = rep.thunk_bytes - before;
+	site_probe_write_cr3(out, 0x7000);
+	assert_int_equal(abe_seen, 0x7000);
+	assert_probe_kept(out, 99);
+	/* Known to write r10: the thunk saves r10 and rdi (the argument's
+	 * register), nothing else: push %rdi; push %r10; mov %r12,%rdi;
+	 * call; pop %r10; pop %rdi; ret; int3. */
+	pol.op[PVPATCH_OP_WRITE_CR3].writes = PVPATCH_WRITES_KNOWN | 1u << PVPATCH_REG_R10;
+	before = rep.thunk_bytes;
+	patch();
+	lean = rep.thunk_bytes - before;
+	t = call_target(site_bytes(s));
+	assert_true(t >= (uintptr_t)pv.thunks);
+	assert_memory_equal((const uint8_t *)t, ((const uint8_t[]){ 0x57, 0x41, 0x52, 0x4c, 0x89, 0xe7,
+								      0xe8 }), 7);
+	assert_int_equal(call_target((const uint8_t *)t + 6), (uintptr_t)abe_write_cr3_r10);
+	assert_memory_equal((const uint8_t *)t + 11, ((const uint8_t[]){ 0x41, 0x5a, 0x5f, 0xc3,
+									   0xcc }), 5);
+	assert_true(lean < whole);
+	site_probe_write_cr3(out, 0x8000);
+	assert_int_equal(abe_seen, 0x8000);
+	assert_probe_kept(out, 99);
+	/* The negative control: a write set that leaves out r10 lets the
+	 * backend's write reach the site's live r10. */
+	pol.op[PVPATCH_OP_WRITE_CR3].writes = PVPATCH_WRITES_KNOWN;
+	patch();
+	site_probe_write_cr3(out, 0x9000);
+	assert_int_equal(abe_seen, 0x9000);
+	assert_int_equal(out[PVPATCH_REG_R10], 0xbad0);
+	assert_probe_kept(out, PVPATCH_REG_R10);
+}
+
 /* A template saving a register it uses keeps the push and pop where the
  * register is live, and drops them where the mask says it is free. */
 static const struct pvpatch_template t_save_rcx = {
@@ -3154,6 +3242,8 @@ int main(void)
 		cmocka_unit_test_setup(test_call_preserving_backend, setup),
 		cmocka_unit_test_setup(test_call_preserving_multiple_outputs, setup),
 		cmocka_unit_test_setup(test_call_preserving_inline_saves, setup),
+		cmocka_unit_test_setup(test_call_known_writes_direct, setup),
+		cmocka_unit_test_setup(test_call_known_writes_thunk, setup),
 		cmocka_unit_test_setup(test_stack_align_16, setup),
 		cmocka_unit_test_setup(test_stack_align_refused, setup),
 		cmocka_unit_test_setup(test_thunk_ends_ret_int3, setup),
