@@ -3,15 +3,19 @@
  * The CALL sites' backends: trivial, with the C signatures of pv_<op>(),
  * compiled twice from this one source:
  *
- *   plain         be_<op>: ordinary C functions; a CALL site that must keep
- *                 its registers reaches them through the register-saving
- *                 thunk
+ *   plain         be_<op>: ordinary C functions, registered as an adopter
+ *                 registers them (PVPATCH_REGISTER_C_BACKEND): the liveness
+ *                 pass records in each record what the function may write,
+ *                 and a CALL site whose live registers miss that calls it
+ *                 directly (else through a thunk saving what it writes)
  *   -DBENCH_PRESERVING (with -mgeneral-regs-only)
  *                 bep_<op>: register-preserving (PVPATCH_BACKEND), what an
  *                 adopting kernel writes: CALL sites call them directly or
  *                 through a thunk that saves only what the call sequence
  *                 writes
  */
+#include <asm/pvpatch-boot.h>
+
 #include "bench.h"
 
 #ifdef BENCH_PRESERVING
@@ -75,3 +79,14 @@ ATTR uint64_t BE(mem_size)(void)
 {
 	return BE_MEM_SIZE_VAL;
 }
+
+#ifndef BENCH_PRESERVING
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_READ_TSC, be_read_tsc);
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_SAVE_FL, be_save_fl);
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_RESTORE_FL, be_restore_fl);
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_SCHED_YIELD, be_sched_yield);
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_CPUID, be_cpuid);
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_WRITE_CR3, be_write_cr3);
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_READ_CR3, be_read_cr3);
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_MEM_SIZE, be_mem_size);
+#endif

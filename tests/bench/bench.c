@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <asm/pvpatch.h>
+#include <asm/pvpatch-boot.h>	/* the backend records */
 #include "bench.h"
 #include "harness.h"
 #include "insn.h"	/* the patcher's decoder: what each patched site executes */
@@ -405,20 +406,44 @@ void bench_poke(void *addr, const void *src, size_t len, void *arg)
 	memcpy(addr, src, len);
 }
 
+/*
+ * The policy .writes of plain backend fn: what the liveness pass recorded
+ * it may write, from its registration record (bench-backends.c), as an
+ * adopter's negotiation takes it (pvpatch_backends_collect()).  A record
+ * the pass did not analyse fails the run: the CALL variants would then
+ * measure the register-saving thunk, not what an adopter's build gets.
+ */
+static uint32_t plain_writes(const void *fn)
+{
+	for (const struct pvpatch_backend_rec *r = __pvpatch_backends_start;
+	     r < __pvpatch_backends_end; r++) {
+		if (r->fn != (uint64_t)(uintptr_t)fn)
+			continue;
+		if (!(r->flags & PVPATCH_BACKEND_F_ANALYSED))
+			fail("backend record of %p not analysed: did $(PVPATCH_LIVENESS) run on "
+			     "the benchmark's link?", fn);
+		return pvpatch_backend_writes(r);
+	}
+	fail("no backend record for %p", fn);
+	return 0;
+}
+
 void set_backends(struct pvpatch_policy *pol)
 {
+#define PLAIN(fn)	.backend = fn, .writes = plain_writes(fn)
 	pol->op[PVPATCH_OP_READ_TSC] = (struct pvpatch_op_policy){
-		.tmpl = &t_rdtsc, .backend = be_read_tsc };
+		.tmpl = &t_rdtsc, PLAIN(be_read_tsc) };
 	pol->op[PVPATCH_OP_SAVE_FL] = (struct pvpatch_op_policy){
-		.tmpl = &t_const, .params = { INLINE_SAVE_FL_VAL }, .backend = be_save_fl };
-	pol->op[PVPATCH_OP_RESTORE_FL] = (struct pvpatch_op_policy){ .backend = be_restore_fl };
+		.tmpl = &t_const, .params = { INLINE_SAVE_FL_VAL }, PLAIN(be_save_fl) };
+	pol->op[PVPATCH_OP_RESTORE_FL] = (struct pvpatch_op_policy){ PLAIN(be_restore_fl) };
 	pol->op[PVPATCH_OP_SCHED_YIELD] = (struct pvpatch_op_policy){
-		.tmpl = &t_pause, .backend = be_sched_yield };
+		.tmpl = &t_pause, PLAIN(be_sched_yield) };
 	pol->op[PVPATCH_OP_CPUID] = (struct pvpatch_op_policy){
-		.tmpl = &t_cpuid, .backend = be_cpuid };
-	pol->op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){ .backend = be_write_cr3 };
-	pol->op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){ .backend = be_read_cr3 };
-	pol->op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){ .backend = be_mem_size };
+		.tmpl = &t_cpuid, PLAIN(be_cpuid) };
+	pol->op[PVPATCH_OP_WRITE_CR3] = (struct pvpatch_op_policy){ PLAIN(be_write_cr3) };
+	pol->op[PVPATCH_OP_READ_CR3] = (struct pvpatch_op_policy){ PLAIN(be_read_cr3) };
+	pol->op[PVPATCH_OP_MEM_SIZE] = (struct pvpatch_op_policy){ PLAIN(be_mem_size) };
+#undef PLAIN
 }
 
 static void set_preserving_backends(struct pvpatch_policy *pol)
