@@ -34,7 +34,7 @@ BENCH_RETPOLINE_CFLAGS := -mindirect-branch=thunk-extern -mindirect-branch-regis
 
 BENCH_RT_OBJS := $(patsubst %.c,$(BENCH_B)/rt/%.o,$(notdir $(PVPATCH_RUNTIME_SRCS)))
 BENCH_OBJS := $(addprefix $(BENCH_B)/,bench.o bench-throughput.o bench-backends.o \
-	bench-backends-preserving.o bench-ops-fw.o bench-ops-fwp.o bench-ops-fwl.o \
+	bench-backends-preserving.o bench-ops-fw.o bench-ops-fwp.o bench-ops-fwl.o bench-ops-fwo.o \
 	bench-ops-native.o bench-lcs.o \
 	bench-calls-direct.o bench-calls-directl.o bench-calls-directp.o bench-calls-indirect.o \
 	bench-calls-retpoline.o bench-asm.o bench-mass.o)
@@ -89,6 +89,8 @@ $(eval $(call bench_c_rule,bench-ops-fwp,bench-ops.c,\
 	$$(PVPATCH_CFLAGS) -DBENCH_FW -DBENCH_PRESERVING))
 $(eval $(call bench_c_rule,bench-ops-fwl,bench-ops.c,\
 	$$(PVPATCH_CFLAGS) -DBENCH_FW -DBENCH_CALL_LIVE))
+$(eval $(call bench_c_rule,bench-ops-fwo,bench-ops.c,\
+	$$(PVPATCH_CFLAGS) -DBENCH_FW -DBENCH_OPAQUE))
 $(eval $(call bench_c_rule,bench-ops-native,bench-ops.c,$$(PVPATCH_NATIVE_CFLAGS)))
 $(eval $(call bench_c_rule,bench-lcs,bench-lcs.c,$$(PVPATCH_CFLAGS)))
 $(eval $(call bench_c_rule,bench-calls-direct,bench-calls.c,$$(PVPATCH_CFLAGS) -DBENCH_DIRECT))

@@ -6,7 +6,8 @@
  *     pv_<op>() are padded sites with records; the harness patches every
  *     site of fw_<mode>_<op> to <mode>; with -DBENCH_PRESERVING instead
  *     fwp_call_<op>(), whose sites it patches to CALL the register-preserving
- *     backends;
+ *     backends, with -DBENCH_CALL_LIVE fwl_call_<op>() (below), with
+ *     -DBENCH_OPAQUE fwo_call_<op>() (below);
  *   without, against the framework-free headers: ref_<op>(), the same loops
  *     with plain native instructions (and ref2_<op>(), a copy: the A/A
  *     control), and the hand-written inline code that INLINE templates are
@@ -52,6 +53,15 @@
  */
 #define FWL_LOOP(op)		LIVE_LOOP(fwl_call_##op, SETUP_##op, BODY_##op)
 BENCH_CALL_OPS(FWL_LOOP)
+#elif defined(BENCH_FW) && defined(BENCH_OPAQUE)
+/*
+ * CALL-opaque: the same loops as fw_call_<op>, patched to CALL the same
+ * plain backends as if the liveness pass had not analysed them (policy
+ * .writes 0: every caller-saved register written), what a plain backend
+ * the pass cannot see through costs: the register-saving thunk.
+ */
+#define FWO_LOOP(op)		LOOP(fwo_call_##op, SETUP_##op, BODY_##op)
+BENCH_CALL_OPS(FWO_LOOP)
 #elif defined(BENCH_FW) && defined(BENCH_PRESERVING)
 #define FWP_LOOP(op)		LOOP(fwp_call_##op, SETUP_##op, BODY_##op)
 BENCH_CALL_OPS(FWP_LOOP)

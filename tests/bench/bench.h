@@ -186,10 +186,12 @@ uint64_t native_mem_size(void);
 	uint64_t directp_##op(uint64_t n); uint64_t fwp_call_##op(uint64_t n);
 #define BENCH_DECL_FW(op, mode) uint64_t fw_##mode##_##op(uint64_t n);
 /* Per CALL op: Linux's callee-save thunk call (bench-lcs.c), the CALL
- * sites where every call-clobbered register is dead (bench-ops.c) and a
- * direct call of the backend in that same loop (bench-calls.c). */
+ * sites where every call-clobbered register is dead (bench-ops.c), a
+ * direct call of the backend in that same loop (bench-calls.c) and the
+ * CALL sites of a plain backend not analysed (bench-ops.c, CALL-opaque). */
 #define BENCH_DECL_LIVE(op) uint64_t linux_callee_save_##op(uint64_t n); \
-	uint64_t fwl_call_##op(uint64_t n); uint64_t direct_live_##op(uint64_t n);
+	uint64_t fwl_call_##op(uint64_t n); uint64_t direct_live_##op(uint64_t n); \
+	uint64_t fwo_call_##op(uint64_t n);
 BENCH_CALL_OPS(BENCH_DECL_LIVE)
 BENCH_REF_OPS(BENCH_DECL_REF)
 BENCH_CALL_OPS(BENCH_DECL_CALLS)

@@ -12,13 +12,14 @@
 
 #include <asm/pvpatch.h>
 
-/* Four thunk areas, one per struct pvpatch, within rel32 of a -no-pie text. */
+/* Five thunk areas, one per struct pvpatch, within rel32 of a -no-pie text. */
 #define BENCH_THUNKS	((uint8_t *)0x30000000ul)
 #define BENCHP_THUNKS	((uint8_t *)0x30010000ul)
 #define MASS_THUNKS	((uint8_t *)0x30020000ul)
 #define BENCHL_THUNKS	((uint8_t *)0x30030000ul)
+#define BENCHO_THUNKS	((uint8_t *)0x30040000ul)
 #define THUNK_SIZE	0x10000ul
-#define NR_THUNK_AREAS	4
+#define NR_THUNK_AREAS	5
 
 struct bench_opt {
 	bool json, quick;

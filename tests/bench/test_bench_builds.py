@@ -22,7 +22,7 @@ FW_MODES = ["NATIVE", "NOP", "INLINE", "CALL"]
 
 def expected_variants(op):
     v = {"direct", "CALL", "indirect", "retpoline", "direct-preserving", "CALL-preserving",
-         "linux-callee-save", "direct-live", "call-live"}
+         "linux-callee-save", "direct-live", "call-live", "CALL-opaque"}
     if op in NATIVE_OPS:
         v |= {"framework-free", "framework-free-copy", "framework-free+pad", "NATIVE",
               "indirect-native", "retpoline-native"}
@@ -81,18 +81,19 @@ def test_every_variant_has_a_number(report):
 
 def test_framework_sites_took_their_modes(report):
     bp, bpp = report["bench_patch"], report["bench_patch_preserving"]
-    bpl = report["bench_patch_call_live"]
-    for b in (bp, bpp, bpl):
+    bpl, bpo = report["bench_patch_call_live"], report["bench_patch_opaque"]
+    for b in (bp, bpp, bpl, bpo):
         assert b["invalid"] == 0 and b["fallbacks"] == 0, b
-    n = {"plain": 0, "preserving": 0, "live": 0}
+    n = {"plain": 0, "preserving": 0, "live": 0, "opaque": 0}
     for op, o in report["ops"].items():
         for name, v in o["variants"].items():
-            if name not in FW_MODES + ["CALL-preserving", "call-live"]:
+            if name not in FW_MODES + ["CALL-preserving", "call-live", "CALL-opaque"]:
                 assert "mode" not in v, (op, name)
                 continue
             assert v["mode"] == name.split("-")[0].upper(), (op, name)
             assert v["preserving"] == (name == "CALL-preserving"), (op, name)
             assert v["live"] == (name == "call-live"), (op, name)
+            assert v["opaque"] == (name == "CALL-opaque"), (op, name)
             assert v["sites"] >= report["unroll"], (op, name, v["sites"])
             assert v["sites_in_mode"] == v["sites"], (op, name, v)
             # What a site executes, decoded: a NATIVE site its native code
@@ -109,8 +110,20 @@ def test_framework_sites_took_their_modes(report):
             # one result or argument calls the backend itself (no thunk).
             if name == "call-live" and op not in ("read_tsc", "cpuid"):
                 assert v["direct_calls"] == v["sites"], (op, v)
-            n["live" if v["live"] else "preserving" if v["preserving"] else "plain"] += v["sites"]
+            # A plain backend the liveness pass analysed writes only rax or
+            # nothing caller-saved (bench-backends.c): its CALL sites call it
+            # themselves, saving in the site what must be kept; not
+            # analysed (CALL-opaque), they go through the register-saving
+            # thunk (but mem_size, whose sites declare every call clobber).
+            if name == "CALL" and op not in ("read_tsc", "cpuid"):
+                assert v["direct_calls"] == v["sites"], (op, v)
+            if name == "CALL-opaque" and op != "mem_size":
+                assert v["thunk_calls"] == v["sites"], (op, v)
+            kind = ("live" if v["live"] else "preserving" if v["preserving"] else
+                    "opaque" if v["opaque"] else "plain")
+            n[kind] += v["sites"]
     assert n["plain"] == bp["sites"] and n["preserving"] == bpp["sites"]
+    assert n["opaque"] == bpo["sites"] and bpo["modes"]["CALL"] == bpo["sites"]
     assert n["live"] == bpl["sites"] and bpl["modes"]["CALL"] == bpl["sites"]
     # The build's liveness pass, not the harness, freed the call-clobbered
     # registers of every call-live site whose op does not declare them
@@ -121,9 +134,9 @@ def test_framework_sites_took_their_modes(report):
     for mode in FW_MODES:
         assert bp["modes"][mode] > 0, mode
     assert bpp["modes"]["CALL"] == bpp["sites"]
-    assert bp["thunk_bytes"] > 0      # CALL sites of C code go through thunks
-    # Register-preserving backends: leaner thunks than the plain ones.
-    assert 0 < bpp["thunk_bytes"] < bp["thunk_bytes"]
+    assert bp["thunk_bytes"] > 0      # two-output ops (read_tsc, cpuid) need thunks
+    # Register-preserving backends: leaner thunks than the register-saving ones.
+    assert 0 < bpp["thunk_bytes"] < bpo["thunk_bytes"]
 
 
 def test_throughput_patched_every_site(report):
@@ -163,6 +176,12 @@ def test_bars_are_reported(report):
                 # Beside each NATIVE ratio: the noise floor and the cost of
                 # the one padding instruction, measured on the same loop.
                 assert number(b["aa_ratio"]) and number(b["pad_ratio"]), site
+    # Beside the Linux bar, its bound and the CALL-opaque figures (not in it).
+    lcs = bars["call_beats_linux_callee_save"]
+    assert not any("opaque" in site for site in lcs["sites"])
+    assert all(number(b["linux_vs_direct"]) for b in lcs["sites"].values())
+    assert set(lcs["opaque_backend_speedup"]) == set(NATIVE_OPS + CALL_ONLY_OPS)
+    assert all(number(b["speedup"]) for b in lcs["opaque_backend_speedup"].values())
     # Not a timing: what NATIVE sites execute, decoded.
     jmp = bars["native_never_executes_jmp"]
     assert jmp["met"] is True, jmp
