@@ -140,9 +140,13 @@ void pvpatch_cmdline_parse(const char *s, struct pvpatch_cmdline *cmd,
  * PVPATCH_BACKEND_IN(cls) makes a register-preserving backend (it keeps
  * every register but its result; no SSE in it) in the family section of op
  * class cls, so that pvpatch_boot() frees the families no site calls;
- * PVPATCH_REGISTER_C_BACKEND() registers a plain C function instead (sites
- * then call it through a register-saving thunk).  The records live in
- * section .pvpatch.backends; tools/pvrom check reads them from the ELF.
+ * PVPATCH_REGISTER_C_BACKEND() registers a plain C function instead: the
+ * liveness pass ($(PVPATCH_LIVENESS)) writes into its record the
+ * caller-saved registers it may write (PVPATCH_BACKEND_F_ANALYSED, writes),
+ * and sites whose live registers miss those call it directly; else, or
+ * unanalysed, through a thunk saving what it may overwrite.  The records
+ * live in section .pvpatch.backends; tools/pvrom check reads them from the
+ * ELF.
  */
 #define PVPATCH_BACKEND_IN(cls) \
 	PVPATCH_BACKEND __attribute__((section(".pvbackend." cls), noinline, used))
