@@ -96,6 +96,19 @@ CONSERVATIVE_GROUPS = frozenset((csx86.X86_GRP_INT, csx86.X86_GRP_IRET,
                                  csx86.X86_GRP_VM))
 RETPOLINE = re.compile(r"__x86_indirect_(?:call_|jump_)?thunk_(r\w+)$")
 RETURN_THUNKS = frozenset(("__x86_return_thunk", "__x86_return_thunk_ret"))
+# Backend write sets: calls the kernel redirects at run time to code the
+# pass does not see (ftrace's __fentry__/mcount, retpolines and call-depth
+# thunks, static-call trampolines) write every caller-saved register.
+REDIRECTED = re.compile(r"(?:__fentry__|_?mcount|__x86_indirect_(?:call_|jump_)?thunk_\w+"
+                        r"|__SCT__\w+)$")
+# Registers no site or thunk saves: a backend writing one is not analysed.
+VECTOR_REG = re.compile(r"(?:[xyz]mm\d+|k[0-7]|mm[0-7]|st\(\d\)|st\d?|fp(?:sw|cw|tag)|mxcsr)$")
+# Instructions that load vector/x87 state capstone 4 reports no write for.
+VECTOR_STATE_INSNS = ("fxrstor", "xrstor", "frstor", "fldenv", "fldcw", "ldmxcsr",
+                      "vldmxcsr", "emms", "femms", "finit", "fninit")
+# Implicit register writes capstone 4 leaves out (cmpxchg loads rax on failure).
+IMPLICIT_WRITES = {"cmpxchg": 1 << 0, "cmpxchgb": 1 << 0, "cmpxchgw": 1 << 0,
+                   "cmpxchgl": 1 << 0, "cmpxchgq": 1 << 0}
 # Exception tables (Linux's): a faulting instruction resumes at a fixup
 # label, an edge no instruction shows.  A file with one is not analysed.
 EXCEPTION_TABLES = frozenset(("__ex_table", ".fixup", "__ex_table_fixup"))
@@ -116,6 +129,37 @@ class Node:
     exit: str | None = None  # "ret", "tail", "all": control leaves here
     extra_live: int = 0
     callee: object = False  # call/tail: function key, None unknown; False: none
+    # For the backend write sets (Analysis.backends()):
+    branch: str | None = None  # "call" or "jump": a call or jump instruction
+    indirect: bool = False  # ... through a register or memory
+    target: int | None = None  # ... its target address (None: through a relocation)
+    target_func: object = None  # ... the function key of a target at a function's start
+    tname: str | None = None  # ... the target's symbol name, when known
+    opaque: str | None = None  # why its register writes are not known
+    vector: str | None = None  # a vector/x87/mask register it writes
+    implicit_writes: int = 0  # general registers it writes that capstone omits
+
+
+@dataclass
+class FuncWrites:
+    """What one function's own bytes may write (Analysis._func_writes)."""
+    writes: int = 0  # general registers, every instruction, any path
+    starts: frozenset = frozenset()  # instruction addresses
+    problem: str | None = None  # not analysable, and why
+    vector: bool = False  # ... because it writes a vector/x87/mask register
+    unknown: str | None = None  # reaches code the pass does not see: all caller-saved
+    out: list = field(default_factory=list)  # (function key, entry address or None)
+
+
+@dataclass
+class BackendWrites:
+    """The pass's verdict on one plain CALL backend record."""
+    rec: object  # elfsites.BackendRecord
+    where: str  # func+0xNN of fn
+    writes: int | None  # caller-saved registers it may write; None: not analysed
+    reason: str | None = None  # why not analysed, or why every register
+    vector: bool = False  # not analysed because of a vector/x87/mask register
+    funcs: list[str] = field(default_factory=list)  # functions it may run
 
 
 @dataclass
@@ -166,6 +210,8 @@ class Analysis:
         self.funcs: dict[tuple[int, int], FuncResult] = {}
         self.decoded: dict[tuple[int, int], tuple] = {}
         self.cs: dict[tuple[int, int], int] = {}
+        self.fw: dict[tuple[int, int], FuncWrites] = {}
+        self.func_names: dict[int, list[str]] | None = None
         self.refs: set[tuple[int, int]] | None = None
         self.ref_names: set[str] = set()
         self.results: list[SiteLiveness] = []
@@ -354,6 +400,146 @@ class Analysis:
         self.cs[key] = cs & ~pushed & ~RSP
         return self.cs[key]
 
+    # -- plain CALL backends: what they may write --------------------------------
+    def backends(self) -> list[BackendWrites]:
+        """A verdict for every backend record without PRESERVES."""
+        return [self.backend_writes(r) for r in self.t.backends
+                if not r.fields["flags"] & self.gen.BACKEND_F_PRESERVES]
+
+    def func_containing(self, text: Text, addr: int):
+        """The function key (section, start, end, name) of the STT_FUNC
+        symbol with a size whose bytes hold addr, or None."""
+        best = None
+        for start, end, name in self.t.funcs.get(text.index, []):
+            if start <= addr < end and (best is None or start == addr):
+                best = (text.index, start, end, name)
+        return best
+
+    def _text_of(self, addr: int) -> Text | None:
+        for t in self.t.texts.values():
+            if t.addr <= addr < t.addr + len(t.data):
+                return t
+        return None
+
+    def backend_writes(self, rec) -> BackendWrites:
+        """The caller-saved registers the function at rec's fn may write,
+        every instruction of it and of every function it may call or jump
+        to (the closure over direct calls and jumps, so recursion needs no
+        guess), or why that is not known.  An over-approximation: a missed
+        register would be corrupted in a kernel that keeps it live."""
+        if rec.text is None:
+            return BackendWrites(rec, f"backend record {rec.index}", None, rec.problem)
+        where = self.t.where(rec.text, rec.offset)
+        root = self.func_containing(rec.text, rec.addr)
+        if root is None:
+            return BackendWrites(rec, where, None,
+                                 "no function symbol with a size around fn")
+        writes = 0
+        unknown = None
+        seen: dict[tuple[int, int], str] = {}
+        work = [(root, rec.addr)]
+        while work:
+            fkey, entry = work.pop()
+            fw = self._func_writes(fkey)
+            label = fkey[3]
+            if fw.problem:
+                via = "" if fkey == root else f" (in {label}, which it may run)"
+                return BackendWrites(rec, where, None, fw.problem + via, fw.vector,
+                                     list(seen.values()) + [label])
+            if entry is not None and entry not in fw.starts:
+                return BackendWrites(rec, where, None, f"a call or jump to {label}"
+                                     f"+{entry - fkey[1]:#x}, not an instruction start")
+            if (fkey[0], fkey[1]) in seen:
+                continue
+            seen[(fkey[0], fkey[1])] = label
+            writes |= fw.writes
+            if fw.unknown and unknown is None:
+                unknown = fw.unknown + ("" if fkey == root else f" (in {label})")
+            work.extend(fw.out)
+        if unknown:
+            writes |= CALLER_SAVED
+        return BackendWrites(rec, where, writes & CALLER_SAVED, unknown,
+                             funcs=list(seen.values()))
+
+    def _names_at(self, n: Node) -> list[str]:
+        """Every symbol name a direct branch's target goes by (aliases
+        included: __x86_indirect_thunk_array is __x86_indirect_thunk_rax)."""
+        names = [n.tname] if n.tname else []
+        if n.target is not None and not self.t.relocatable:
+            if self.func_names is None:
+                self.func_names = {}
+                for funcs in self.t.funcs.values():
+                    for start, _, fname in funcs:
+                        self.func_names.setdefault(start, []).append(fname)
+            names += self.func_names.get(n.target, [])
+        return names
+
+    def _func_writes(self, fkey) -> FuncWrites:
+        key = (fkey[0], fkey[1])
+        if key not in self.fw:
+            self.fw[key] = self._func_writes1(fkey)
+        return self.fw[key]
+
+    def _func_writes1(self, fkey) -> FuncWrites:
+        idx, start, end, name = fkey
+        text = self.t.texts[idx]
+        nodes, problem, where = self._decode(text, start, end, name)
+        if problem:
+            return FuncWrites(problem=f"{problem} at {self.t.where(text, where - text.addr)}")
+        fw = FuncWrites(starts=frozenset(n.pos for n in nodes))
+        targets = {t for n in nodes for t in n.succ}
+        prev = None
+        for n in nodes:
+            at = self.t.where(text, n.pos - text.addr)
+            if n.site is not None:
+                fw.problem = (f"a pvpatch {n.text} at {at}, which may be patched "
+                              "to any code")
+                return fw
+            # an int3 after ret or jmp (-mharden-sls=all) never runs
+            sls = (n.mnem == "int3" and prev is not None and prev.mnem in ("ret", "jmp")
+                   and n.pos not in prev.succ and n.pos not in targets)
+            if n.opaque and not sls:
+                fw.problem = f"{n.opaque} at {at}"
+                return fw
+            if n.vector:
+                fw.problem = f"it writes {n.vector} at {at}, which no site saves"
+                fw.vector = True
+                return fw
+            if end in n.succ and n.branch != "call":  # after a call: a noreturn callee
+                fw.problem = f"'{n.text}' at {at} runs off the end of the function"
+                return fw
+            fw.writes |= n.writes | n.implicit_writes
+            prev = n
+            if n.branch is None:
+                continue
+            kind = "call" if n.branch == "call" else "jump"
+            if n.indirect:
+                fw.problem = f"indirect {kind} '{n.text}' at {at}"
+                return fw
+            if n.branch == "jump" and n.tname in RETURN_THUNKS:
+                continue
+            redirected = [nm for nm in self._names_at(n) if REDIRECTED.match(nm)]
+            if redirected:
+                fw.unknown = fw.unknown or (f"{kind} to {redirected[0]} at {at}, which the "
+                                            "kernel redirects at run time")
+                continue
+            if n.target is not None and start <= n.target < end:
+                if n.branch == "call":
+                    fw.out.append((fkey, n.target))
+                continue  # a jump inside: in succ, checked by _decode
+            callee = n.target_func
+            entry = None
+            if callee is None and n.target is not None:
+                t = self._text_of(n.target) if not self.t.relocatable else text
+                callee = self.func_containing(t, n.target) if t else None
+                entry = n.target
+            if callee is None:
+                fw.unknown = fw.unknown or (f"{kind} to {n.tname or 'an address'} at {at}, "
+                                            "no function symbol with a size there")
+                continue
+            fw.out.append((callee, entry))
+        return fw
+
     def _dataflow(self, text: Text, start: int, end: int, name: str) -> FuncResult:
         res = FuncResult(name, start)
         nodes, problem, where = self._decode(text, start, end, name)
@@ -451,17 +637,26 @@ class Analysis:
         if mnem in CONSERVATIVE_INSNS or groups & CONSERVATIVE_GROUPS:
             node.use = ALL
             node.writes = 0
+            node.opaque = f"'{desc}' (effects not modelled)"
             node.succ = [nxt]
             return node
         try:
             read, written = insn.regs_access()
         except capstone.CsError:
             node.use = ALL
+            node.opaque = f"'{desc}' (capstone reports no register effects)"
             node.succ = [nxt]
             return node
         node.use = self._regs(read, insn) | RSP
         node.defs = self._kills(written, insn)
         node.writes = self._regs(written, insn)
+        node.implicit_writes = IMPLICIT_WRITES.get(mnem, 0)
+        for r in written:
+            if VECTOR_REG.match(insn.reg_name(r)):
+                node.vector = f"%{insn.reg_name(r)}"
+                break
+        if node.vector is None and mnem.startswith(VECTOR_STATE_INSNS):
+            node.vector = f"the vector/x87 state ('{desc}')"
         if node.mnem == "push" and insn.operands and insn.operands[0].type == csx86.X86_OP_REG:
             node.push_reg = self._regs([insn.operands[0].reg], insn)
         is_ret = csx86.X86_GRP_RET in groups
@@ -472,6 +667,12 @@ class Analysis:
             node.exit = "ret"
             return node
         direct = bool(insn.operands) and insn.operands[0].type == csx86.X86_OP_IMM
+        if is_call or is_jump:
+            node.branch = "call" if is_call else "jump"
+            node.indirect = not direct
+            if direct:
+                node.target_func, node.tname, via_reloc = self._target(text, insn)
+                node.target = None if via_reloc else insn.operands[0].imm
         if is_call:
             node.mnem = "call"
             node.use |= CALL_USE
