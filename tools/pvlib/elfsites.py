@@ -88,6 +88,9 @@ class SiteTable:
     # offset (the liveness pass writes their `writes` and flags there).
     backends: list[BackendRecord] = field(default_factory=list)
     backends_offset: int = 0
+    # Object files: names of weak symbols (the link may pick another
+    # definition, so their bytes here say nothing of the kernel's).
+    weak_names: set[str] = field(default_factory=set)
 
     def where(self, text: Text | None, offset: int) -> str:
         """func+0xNN of a location, as objtool prints it."""
@@ -181,6 +184,8 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                     (s["st_value"], s["st_value"] + s["st_size"], s.name))
             if not relocatable and s.name and s["st_value"]:
                 table.symbols_by_addr.setdefault(s["st_value"], s.name)
+            if relocatable and s.name and s["st_info"]["bind"] == "STB_WEAK":
+                table.weak_names.add(s.name)
         for lst in table.funcs.values():
             lst.sort()
 
@@ -205,10 +210,11 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                         table.liveness_opt_in.add((sym["st_shndx"],
                                                    sym["st_value"] + addend))
                 elif target in (sites_idx, be_idx):
+                    shndx = sym["st_shndx"] if isinstance(sym["st_shndx"], int) else -1
+                    if target == be_idx and sym["st_info"]["bind"] == "STB_WEAK":
+                        shndx = -2
                     (site_relocs if target == sites_idx else be_relocs)[rel["r_offset"]] = (
-                        rel["r_info_type"], sym["st_shndx"]
-                        if isinstance(sym["st_shndx"], int) else -1,
-                        sym["st_value"] + addend)
+                        rel["r_info_type"], shndx, sym["st_value"] + addend)
                 else:
                     table.text_relocs[(target, rel["r_offset"])] = sym.name
 
@@ -229,6 +235,9 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                     brec.problem = "fn field has no R_X86_64_64 relocation"
                     continue
                 _, shndx, addr = rel
+                if shndx == -2:
+                    brec.problem = "fn is a weak symbol: the link may choose another definition"
+                    continue
                 text = texts.get(shndx)
                 if text is None:
                     brec.problem = "fn is not in an executable section"

@@ -529,6 +529,10 @@ class Analysis:
                 continue  # a jump inside: in succ, checked by _decode
             callee = n.target_func
             entry = None
+            if n.target is None and n.tname in self.t.weak_names:
+                fw.unknown = fw.unknown or (f"{kind} to {n.tname} at {at}, a weak symbol "
+                                            "(the link may choose another definition)")
+                continue
             if callee is None and n.target is not None:
                 t = self._text_of(n.target) if not self.t.relocatable else text
                 callee = self.func_containing(t, n.target) if t else None
