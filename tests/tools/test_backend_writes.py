@@ -258,3 +258,18 @@ def test_object_file():
     assert set(be["bw_trans+0x0"]["writes"]) == {"rax", "r10"}
     assert be["bw_calls_sse+0x0"]["writes"] == CALLER_SAVED
     assert be["bw_indirect+0x0"]["analysed"] is False
+
+
+def test_exception_table_not_analysed(tmp_path):
+    """A fixup handler may write a register (Linux's EX_TYPE_EFAULT_REG):
+    with __ex_table in the file no backend is analysed."""
+    ex = tmp_path / "extable.elf"
+    subprocess.run(["objcopy", "--add-section", "__ex_table=/dev/null", ELF, str(ex)],
+                   check=True)
+    p = run("liveness", "--json", str(ex))
+    assert p.returncode == 0
+    out = json.loads(p.stdout)
+    assert out["backends_plain"] == 9 and out["backends_analysed"] == 0
+    assert p.stderr.count("CALL backend of ") == 1, p.stderr       # once for the file
+    assert "not analysed: the file has an exception table (__ex_table)" in p.stderr
+    assert not any(r["flags"] & ANALYSED for r in backend_records(str(ex)).values())

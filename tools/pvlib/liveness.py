@@ -430,6 +430,11 @@ class Analysis:
         if rec.text is None:
             return BackendWrites(rec, f"backend record {rec.index}", None, rec.problem)
         where = self.t.where(rec.text, rec.offset)
+        extable = EXCEPTION_TABLES & self.t.section_names
+        if extable:
+            return BackendWrites(rec, where, None, f"the file has an exception table "
+                                 f"({min(extable)}): a fixup handler may write registers "
+                                 "no instruction shows")
         root = self.func_containing(rec.text, rec.addr)
         if root is None:
             return BackendWrites(rec, where, None,
