@@ -43,6 +43,20 @@ recorded argument registers and writes its *declared* clobbers (the op's
 clobbers, its output, the registers its native code writes: what
 pvsites verify recomputes), never its widened mask, so the result does not
 depend on an earlier run of the pass (idempotent) nor trust one.
+
+Plain C CALL backends (records in the backend section without PRESERVES;
+Analysis.backends()) get the opposite question, flow-insensitive: which
+caller-saved registers may the function write, anywhere?  The union of
+every instruction's written registers over the function and every function
+it may reach by direct calls and jumps, an over-approximation (a missed
+register would be corrupted at a site calling the backend directly).  It
+shares only the decoding with the site analysis: clobber_set() answers a
+different question and under-approximates on purpose.  Code the pass does
+not see (no function symbol there, a call the kernel redirects at run time:
+REDIRECTED) writes every caller-saved register; code it cannot reason
+about (indirect branches, CONSERVATIVE_INSNS, decode problems, pvpatch
+sites, vector/x87/mask register writes, exception tables) leaves the
+backend unanalysed.
 """
 
 from __future__ import annotations
@@ -106,6 +120,9 @@ VECTOR_REG = re.compile(r"(?:[xyz]mm\d+|k[0-7]|mm[0-7]|st\(\d\)|st\d?|fp(?:sw|cw
 # Instructions that load vector/x87 state capstone 4 reports no write for.
 VECTOR_STATE_INSNS = ("fxrstor", "xrstor", "frstor", "fldenv", "fldcw", "ldmxcsr",
                       "vldmxcsr", "emms", "femms", "finit", "fninit")
+# A backend that may run more functions than this is not analysed (the
+# pass stays fast on a kernel whose backend calls into, say, printk).
+MAX_CLOSURE = 500
 # Implicit register writes capstone 4 leaves out (cmpxchg loads rax on failure).
 IMPLICIT_WRITES = {"cmpxchg": 1 << 0, "cmpxchgb": 1 << 0, "cmpxchgw": 1 << 0,
                    "cmpxchgl": 1 << 0, "cmpxchgq": 1 << 0}
@@ -456,6 +473,9 @@ class Analysis:
                                      f"+{entry - fkey[1]:#x}, not an instruction start")
             if (fkey[0], fkey[1]) in seen:
                 continue
+            if len(seen) >= MAX_CLOSURE:
+                return BackendWrites(rec, where, None, f"it may run more than {MAX_CLOSURE} "
+                                     "functions", funcs=list(seen.values()))
             seen[(fkey[0], fkey[1])] = label
             writes |= fw.writes
             if fw.unknown and unknown is None:

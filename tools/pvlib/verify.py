@@ -318,8 +318,8 @@ class Verifier:
                   and not r.fields["flags"] & gen.BACKEND_F_PRESERVES]
         if not marked:
             return
-        from .liveness import analyse
-        a = analyse(self.t, gen, self.sites)
+        from .liveness import Analysis
+        a = Analysis(self.t, gen, self.sites)   # no site analysis needed
         for r in marked:
             b = a.backend_writes(r)
             claimed = r.fields["writes"]
