@@ -91,6 +91,31 @@ unsigned long bw_traced(void)
 }
 PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_MEM_SIZE, bw_traced);
 
+/* Assembly: cmpxchg writes rax when it fails, which capstone does not report
+ * (the pass adds it); the int3 after ret (-mharden-sls=all) never runs. */
+unsigned long bw_cmpxchg(unsigned long *p, unsigned long old, unsigned long new);
+asm(".pushsection .text\n"
+    ".globl bw_cmpxchg\n.type bw_cmpxchg, @function\n"
+    "bw_cmpxchg:\n"
+    "	lock cmpxchg %rdx, (%rdi)\n"
+    "	ret\n"
+    "	int3\n"
+    ".size bw_cmpxchg, . - bw_cmpxchg\n"
+    ".popsection\n");
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_WRITE_CR0, bw_cmpxchg);
+
+/* A ud2 (BUG()) that does not follow a ret: not analysed. */
+unsigned long bw_ud2(void);
+asm(".pushsection .text\n"
+    ".globl bw_ud2\n.type bw_ud2, @function\n"
+    "bw_ud2:\n"
+    "	ud2\n"
+    "	xor %eax, %eax\n"
+    "	ret\n"
+    ".size bw_ud2, . - bw_ud2\n"
+    ".popsection\n");
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_WRITE_CR4, bw_ud2);
+
 /* Register-preserving: its record is not the pass's business. */
 PVPATCH_BACKEND_IN("irq") unsigned long bw_preserving(void)
 {

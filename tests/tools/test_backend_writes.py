@@ -146,6 +146,8 @@ def test_known_write_sets(analysed):
     assert names(recs["bw_const"]["writes"]) == {"rax"}
     assert {"r10", "rax"} <= names(recs["bw_trans"]["writes"])       # through bw_r10
     assert {"r8", "r9"} <= names(recs["bw_even"]["writes"])          # bw_odd, recursion
+    assert recs["bw_cmpxchg"]["flags"] & ANALYSED                   # int3 after ret: skipped
+    assert names(recs["bw_cmpxchg"]["writes"]) == {"rax"}            # capstone: none
 
 
 def test_redirected_call_writes_everything(analysed):
@@ -163,6 +165,7 @@ NOT_ANALYSED = {
     "bw_site": "a pvpatch site save_fl at bw_site+0x0",
     "bw_sse": "it writes %xmm0 at bw_sse+0x",
     "bw_calls_sse": "it writes %xmm0 at bw_sse_helper+0x",
+    "bw_ud2": "'ud2' (effects not modelled) at bw_ud2+0x0",
 }
 
 
@@ -175,7 +178,7 @@ def test_not_analysed_with_a_warning(analysed):
         assert any(line.startswith(f"{path}: warning: pvsites: {name}+0x0: CALL backend of ")
                    and "not analysed: " + why in line for line in lines), (name, stderr)
     assert len(lines) == len(NOT_ANALYSED), stderr       # nothing else
-    assert out["backends_plain"] == 9 and out["backends_analysed"] == 5
+    assert out["backends_plain"] == 11 and out["backends_analysed"] == 6
 
 
 def test_preserving_record_untouched(analysed):
@@ -239,7 +242,7 @@ def test_verify(analysed, tmp_path):
 def test_stats_and_list(analysed):
     path, _, _ = analysed
     st = json.loads(run("stats", "--json", path).stdout)["liveness"]
-    assert st["backends_plain"] == 9 and st["backends_analysed"] == 5
+    assert st["backends_plain"] == 11 and st["backends_analysed"] == 6
     assert st["sites_widened"] == 1                        # keys kept
     lst = json.loads(run("list", "--json", path).stdout)
     be = {b["where"]: b for b in lst["backends"]}
@@ -269,7 +272,7 @@ def test_exception_table_not_analysed(tmp_path):
     p = run("liveness", "--json", str(ex))
     assert p.returncode == 0
     out = json.loads(p.stdout)
-    assert out["backends_plain"] == 9 and out["backends_analysed"] == 0
+    assert out["backends_plain"] == 11 and out["backends_analysed"] == 0
     assert p.stderr.count("CALL backend of ") == 1, p.stderr       # once for the file
     assert "not analysed: the file has an exception table (__ex_table)" in p.stderr
     assert not any(r["flags"] & ANALYSED for r in backend_records(str(ex)).values())

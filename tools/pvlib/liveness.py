@@ -523,7 +523,9 @@ class Analysis:
             # an int3 after ret or jmp (-mharden-sls=all) never runs
             sls = (n.mnem == "int3" and prev is not None and prev.mnem in ("ret", "jmp")
                    and n.pos not in prev.succ and n.pos not in targets)
-            if n.opaque and not sls:
+            if sls:
+                continue
+            if n.opaque:
                 fw.problem = f"{n.opaque} at {at}"
                 return fw
             if n.vector:
