@@ -104,6 +104,18 @@ asm(".pushsection .text\n"
     ".popsection\n");
 PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_WRITE_CR0, bw_cmpxchg);
 
+/* capstone reports shld %cl's destination as only read. */
+unsigned long bw_shld(unsigned long a, unsigned long b);
+asm(".pushsection .text\n"
+    ".globl bw_shld\n.type bw_shld, @function\n"
+    "bw_shld:\n"
+    "	shld %cl, %rdi, %r11\n"
+    "	cmp %rdx, %rsi\n"
+    "	ret\n"
+    ".size bw_shld, . - bw_shld\n"
+    ".popsection\n");
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_READ_CR0, bw_shld);
+
 /* A ud2 (BUG()) that does not follow a ret: not analysed. */
 unsigned long bw_ud2(void);
 asm(".pushsection .text\n"

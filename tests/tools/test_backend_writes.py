@@ -148,6 +148,7 @@ def test_known_write_sets(analysed):
     assert {"r8", "r9"} <= names(recs["bw_even"]["writes"])          # bw_odd, recursion
     assert recs["bw_cmpxchg"]["flags"] & ANALYSED                   # int3 after ret: skipped
     assert names(recs["bw_cmpxchg"]["writes"]) == {"rax"}            # capstone: none
+    assert names(recs["bw_shld"]["writes"]) == {"r11"}               # capstone: none; cmp: none
 
 
 def test_redirected_call_writes_everything(analysed):
@@ -178,7 +179,7 @@ def test_not_analysed_with_a_warning(analysed):
         assert any(line.startswith(f"{path}: warning: pvsites: {name}+0x0: CALL backend of ")
                    and "not analysed: " + why in line for line in lines), (name, stderr)
     assert len(lines) == len(NOT_ANALYSED), stderr       # nothing else
-    assert out["backends_plain"] == 11 and out["backends_analysed"] == 6
+    assert out["backends_plain"] == 12 and out["backends_analysed"] == 7
 
 
 def test_preserving_record_untouched(analysed):
@@ -242,7 +243,7 @@ def test_verify(analysed, tmp_path):
 def test_stats_and_list(analysed):
     path, _, _ = analysed
     st = json.loads(run("stats", "--json", path).stdout)["liveness"]
-    assert st["backends_plain"] == 11 and st["backends_analysed"] == 6
+    assert st["backends_plain"] == 12 and st["backends_analysed"] == 7
     assert st["sites_widened"] == 1                        # keys kept
     lst = json.loads(run("list", "--json", path).stdout)
     be = {b["where"]: b for b in lst["backends"]}
@@ -272,7 +273,7 @@ def test_exception_table_not_analysed(tmp_path):
     p = run("liveness", "--json", str(ex))
     assert p.returncode == 0
     out = json.loads(p.stdout)
-    assert out["backends_plain"] == 11 and out["backends_analysed"] == 0
+    assert out["backends_plain"] == 12 and out["backends_analysed"] == 0
     assert p.stderr.count("CALL backend of ") == 1, p.stderr       # once for the file
     assert "not analysed: the file has an exception table (__ex_table)" in p.stderr
     assert not any(r["flags"] & ANALYSED for r in backend_records(str(ex)).values())

@@ -123,9 +123,15 @@ VECTOR_STATE_INSNS = ("fxrstor", "xrstor", "frstor", "fldenv", "fldcw", "ldmxcsr
 # A backend that may run more functions than this is not analysed (the
 # pass stays fast on a kernel whose backend calls into, say, printk).
 MAX_CLOSURE = 500
-# Implicit register writes capstone 4 leaves out (cmpxchg loads rax on failure).
+# Register writes capstone 4 leaves out: implicit ones (cmpxchg loads rax
+# on failure), and explicit ones its operand access gets wrong (shld %cl
+# marks its destination read-only).  Against the latter the backend analysis
+# counts the last AT&T operand of every instruction with two or more
+# operands as written when it is a register, unless the instruction only
+# compares or sends it (READ_ONLY_DEST): too much is safe, too little not.
 IMPLICIT_WRITES = {"cmpxchg": 1 << 0, "cmpxchgb": 1 << 0, "cmpxchgw": 1 << 0,
                    "cmpxchgl": 1 << 0, "cmpxchgq": 1 << 0}
+READ_ONLY_DEST = re.compile(r"(?:cmp|test|bt|out|invpcid|bound)[bwlq]?$")
 # Exception tables (Linux's): a faulting instruction resumes at a fixup
 # label, an edge no instruction shows.  A file with one is not analysed.
 EXCEPTION_TABLES = frozenset(("__ex_table", ".fixup", "__ex_table_fixup"))
@@ -682,6 +688,9 @@ class Analysis:
         node.defs = self._kills(written, insn)
         node.writes = self._regs(written, insn)
         node.implicit_writes = IMPLICIT_WRITES.get(mnem, 0)
+        ops = insn.operands
+        if len(ops) >= 2 and ops[-1].type == csx86.X86_OP_REG and not READ_ONLY_DEST.match(mnem):
+            node.implicit_writes |= self._regs([ops[-1].reg], insn)
         for r in written:
             if VECTOR_REG.match(insn.reg_name(r)):
                 node.vector = f"%{insn.reg_name(r)}"
