@@ -61,6 +61,7 @@ backend unanalysed.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -152,15 +153,6 @@ class Node:
     exit: str | None = None  # "ret", "tail", "all": control leaves here
     extra_live: int = 0
     callee: object = False  # call/tail: function key, None unknown; False: none
-    # For the backend write sets (Analysis.backends()):
-    branch: str | None = None  # "call" or "jump": a call or jump instruction
-    indirect: bool = False  # ... through a register or memory
-    target: int | None = None  # ... its target address (None: through a relocation)
-    target_func: object = None  # ... the function key of a target at a function's start
-    tname: str | None = None  # ... the target's symbol name, when known
-    opaque: str | None = None  # why its register writes are not known
-    vector: str | None = None  # a vector/x87/mask register it writes
-    implicit_writes: int = 0  # general registers it writes that capstone omits
 
 
 @dataclass
@@ -235,6 +227,7 @@ class Analysis:
         self.cs: dict[tuple[int, int], int] = {}
         self.fw: dict[tuple[int, int], FuncWrites] = {}
         self.func_names: dict[int, list[str]] | None = None
+        self.site_index: dict | None = None
         self.refs: set[tuple[int, int]] | None = None
         self.ref_names: set[str] = set()
         self.results: list[SiteLiveness] = []
@@ -350,10 +343,22 @@ class Analysis:
         self.decoded[key] = out = self._decode1(text, start, end, name)
         return out
 
+    def _site_index(self, text: Text):
+        """The sites in text with a known op, by address (stable: records
+        at one address keep their order), and their addresses."""
+        if self.site_index is None:
+            self.site_index = {}
+            for s in self.sites:
+                if s.rec.text is not None and s.op is not None:
+                    self.site_index.setdefault(s.rec.text.index, []).append(s)
+            for idx, lst in self.site_index.items():
+                lst.sort(key=lambda s: s.rec.addr)
+                self.site_index[idx] = ([s.rec.addr for s in lst], lst)
+        return self.site_index.get(text.index, ([], []))
+
     def _decode1(self, text: Text, start: int, end: int, name: str):
-        sites = sorted((s for s in self.sites
-                        if s.rec.text is text and s.op is not None
-                        and start <= s.rec.addr < end), key=lambda s: s.rec.addr)
+        addrs, placed = self._site_index(text)
+        sites = placed[bisect.bisect_left(addrs, start):bisect.bisect_left(addrs, end)]
         nodes: list[Node] = []
         pos = start
         data = text.data
@@ -492,17 +497,17 @@ class Analysis:
         return BackendWrites(rec, where, writes & CALLER_SAVED, unknown,
                              funcs=list(seen.values()))
 
-    def _names_at(self, n: Node) -> list[str]:
+    def _names_at(self, tname: str | None, target: int | None) -> list[str]:
         """Every symbol name a direct branch's target goes by (aliases
         included: __x86_indirect_thunk_array is __x86_indirect_thunk_rax)."""
-        names = [n.tname] if n.tname else []
-        if n.target is not None and not self.t.relocatable:
+        names = [tname] if tname else []
+        if target is not None and not self.t.relocatable:
             if self.func_names is None:
                 self.func_names = {}
                 for funcs in self.t.funcs.values():
                     for start, _, fname in funcs:
                         self.func_names.setdefault(start, []).append(fname)
-            names += self.func_names.get(n.target, [])
+            names += self.func_names.get(target, [])
         return names
 
     def _func_writes(self, fkey) -> FuncWrites:
@@ -512,6 +517,9 @@ class Analysis:
         return self.fw[key]
 
     def _func_writes1(self, fkey) -> FuncWrites:
+        """One function's own writes, from the nodes _decode made (their
+        instructions decoded again here: the site analysis does not pay for
+        what only backends need)."""
         idx, start, end, name = fkey
         text = self.t.texts[idx]
         nodes, problem, where = self._decode(text, start, end, name)
@@ -527,55 +535,80 @@ class Analysis:
                               "to any code")
                 return fw
             # an int3 after ret or jmp (-mharden-sls=all) never runs
-            sls = (n.mnem == "int3" and prev is not None and prev.mnem in ("ret", "jmp")
-                   and n.pos not in prev.succ and n.pos not in targets)
-            if sls:
+            if (n.mnem == "int3" and prev is not None and prev.mnem in ("ret", "jmp")
+                    and n.pos not in prev.succ and n.pos not in targets):
                 continue
-            if n.opaque:
-                fw.problem = f"{n.opaque} at {at}"
+            prev = n
+            off = n.pos - text.addr
+            insn = next(self.md.disasm(text.data[off:off + n.size], n.pos, 1))
+            problem = self._insn_writes(insn, fw, at)
+            if problem:
+                fw.problem = problem
                 return fw
-            if n.vector:
-                fw.problem = f"it writes {n.vector} at {at}, which no site saves"
-                fw.vector = True
-                return fw
-            if end in n.succ and n.branch != "call":  # after a call: a noreturn callee
+            groups = set(insn.groups)
+            is_call = csx86.X86_GRP_CALL in groups
+            if end in n.succ and not is_call:  # after a call: a noreturn callee
                 fw.problem = f"'{n.text}' at {at} runs off the end of the function"
                 return fw
-            fw.writes |= n.writes | n.implicit_writes
-            prev = n
-            if n.branch is None:
+            if not (is_call or csx86.X86_GRP_JUMP in groups
+                    or csx86.X86_GRP_BRANCH_RELATIVE in groups):
                 continue
-            kind = "call" if n.branch == "call" else "jump"
-            if n.indirect:
+            kind = "call" if is_call else "jump"
+            if not insn.operands or insn.operands[0].type != csx86.X86_OP_IMM:
                 fw.problem = f"indirect {kind} '{n.text}' at {at}"
                 return fw
-            if n.branch == "jump" and n.tname in RETURN_THUNKS:
+            callee, tname, via_reloc = self._target(text, insn)
+            target = None if via_reloc else insn.operands[0].imm
+            if kind == "jump" and tname in RETURN_THUNKS:
                 continue
-            redirected = [nm for nm in self._names_at(n) if REDIRECTED.match(nm)]
+            redirected = [nm for nm in self._names_at(tname, target) if REDIRECTED.match(nm)]
             if redirected:
                 fw.unknown = fw.unknown or (f"{kind} to {redirected[0]} at {at}, which the "
                                             "kernel redirects at run time")
                 continue
-            if n.target is not None and start <= n.target < end:
-                if n.branch == "call":
-                    fw.out.append((fkey, n.target))
+            if target is not None and start <= target < end:
+                if is_call:
+                    fw.out.append((fkey, target))
                 continue  # a jump inside: in succ, checked by _decode
-            callee = n.target_func
-            entry = None
-            if n.target is None and n.tname in self.t.weak_names:
-                fw.unknown = fw.unknown or (f"{kind} to {n.tname} at {at}, a weak symbol "
+            if target is None and tname in self.t.weak_names:
+                fw.unknown = fw.unknown or (f"{kind} to {tname} at {at}, a weak symbol "
                                             "(the link may choose another definition)")
                 continue
-            if callee is None and n.target is not None:
-                t = self._text_of(n.target) if not self.t.relocatable else text
-                callee = self.func_containing(t, n.target) if t else None
-                entry = n.target
+            entry = None
+            if callee is None and target is not None:
+                t = self._text_of(target) if not self.t.relocatable else text
+                callee = self.func_containing(t, target) if t else None
+                entry = target
             if callee is None:
-                fw.unknown = fw.unknown or (f"{kind} to {n.tname or 'an address'} at {at}, "
+                fw.unknown = fw.unknown or (f"{kind} to {tname or 'an address'} at {at}, "
                                             "no function symbol with a size there")
                 continue
             fw.out.append((callee, entry))
         return fw
+
+    def _insn_writes(self, insn, fw: FuncWrites, at: str) -> str | None:
+        """Add the general registers insn may write to fw.writes; or why
+        its writes are not known."""
+        desc = f"{insn.mnemonic} {insn.op_str}".strip()
+        mnem = insn.mnemonic.split()[-1]
+        if mnem in CONSERVATIVE_INSNS or set(insn.groups) & CONSERVATIVE_GROUPS:
+            return f"'{desc}' (effects not modelled) at {at}"
+        try:
+            _, written = insn.regs_access()
+        except capstone.CsError:
+            return f"'{desc}' (capstone reports no register effects) at {at}"
+        for r in written:
+            if VECTOR_REG.match(insn.reg_name(r)):
+                fw.vector = True
+                return f"it writes %{insn.reg_name(r)} at {at}, which no site saves"
+        if mnem.startswith(VECTOR_STATE_INSNS):
+            fw.vector = True
+            return f"it loads vector/x87 state ('{desc}') at {at}, which no site saves"
+        fw.writes |= self._regs(written, insn) | IMPLICIT_WRITES.get(mnem, 0)
+        ops = insn.operands
+        if len(ops) >= 2 and ops[-1].type == csx86.X86_OP_REG and not READ_ONLY_DEST.match(mnem):
+            fw.writes |= self._regs([ops[-1].reg], insn)
+        return None
 
     def _dataflow(self, text: Text, start: int, end: int, name: str) -> FuncResult:
         res = FuncResult(name, start)
@@ -674,29 +707,17 @@ class Analysis:
         if mnem in CONSERVATIVE_INSNS or groups & CONSERVATIVE_GROUPS:
             node.use = ALL
             node.writes = 0
-            node.opaque = f"'{desc}' (effects not modelled)"
             node.succ = [nxt]
             return node
         try:
             read, written = insn.regs_access()
         except capstone.CsError:
             node.use = ALL
-            node.opaque = f"'{desc}' (capstone reports no register effects)"
             node.succ = [nxt]
             return node
         node.use = self._regs(read, insn) | RSP
         node.defs = self._kills(written, insn)
         node.writes = self._regs(written, insn)
-        node.implicit_writes = IMPLICIT_WRITES.get(mnem, 0)
-        ops = insn.operands
-        if len(ops) >= 2 and ops[-1].type == csx86.X86_OP_REG and not READ_ONLY_DEST.match(mnem):
-            node.implicit_writes |= self._regs([ops[-1].reg], insn)
-        for r in written:
-            if VECTOR_REG.match(insn.reg_name(r)):
-                node.vector = f"%{insn.reg_name(r)}"
-                break
-        if node.vector is None and mnem.startswith(VECTOR_STATE_INSNS):
-            node.vector = f"the vector/x87 state ('{desc}')"
         if node.mnem == "push" and insn.operands and insn.operands[0].type == csx86.X86_OP_REG:
             node.push_reg = self._regs([insn.operands[0].reg], insn)
         is_ret = csx86.X86_GRP_RET in groups
@@ -707,12 +728,6 @@ class Analysis:
             node.exit = "ret"
             return node
         direct = bool(insn.operands) and insn.operands[0].type == csx86.X86_OP_IMM
-        if is_call or is_jump:
-            node.branch = "call" if is_call else "jump"
-            node.indirect = not direct
-            if direct:
-                node.target_func, node.tname, via_reloc = self._target(text, insn)
-                node.target = None if via_reloc else insn.operands[0].imm
         if is_call:
             node.mnem = "call"
             node.use |= CALL_USE
