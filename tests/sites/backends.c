@@ -57,6 +57,24 @@ NOINLINE unsigned long bw_even(unsigned long n)
 }
 PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_READ_CR0, bw_even);
 
+/* A cold part (bw_split.cold, in .text.unlikely) that jumps back into the
+ * middle of bw_split and calls a cold function: rdi, rsi and r11 there. */
+__attribute__((cold, noinline)) void bw_cold_path(unsigned long v)
+{
+	asm volatile("xor %%r11d, %%r11d" ::: "r11");
+	bw_sink = v;
+}
+unsigned long bw_split(unsigned long v)
+{
+	if (__builtin_expect(v == 42, 0)) {
+		bw_cold_path(v);
+		bw_sink += v * 7;
+		asm volatile("xor %%esi, %%esi" ::: "rsi");
+	}
+	return v + 1;
+}
+PVPATCH_REGISTER_C_BACKEND(PVPATCH_OP_READ_CR3, bw_split);
+
 /* Through a function pointer: not analysed. */
 unsigned long bw_indirect(void)
 {

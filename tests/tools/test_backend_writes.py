@@ -41,7 +41,7 @@ def gen():
 # functions the test reads stops the test: the oracle never guesses.
 NO_WRITE = re.compile(r"(cmp|test|push|call|jmp|j[a-z]+|ret|nop|endbr64|xchg %ax,%ax)$")
 DEST = re.compile(r"(mov|movabs|lea|add|sub|xor|and|or|shl|shr|sar|imul|inc|dec|neg|not|pop"
-                  r"|mov[sz][bwlq]*|set[a-z]+|cmov[a-z]+|cvtsi2sd|pxor|mulsd|addsd|movsd)$")
+                  r"|mov[sz][bwlq]*|set[a-z]+|cmov[a-z]+|cvtsi2sd|pxor|mulsd|addsd|movsd)[bwlq]?$")
 
 
 def _reg64(name):
@@ -86,8 +86,8 @@ def oracle(path, name, funcs=None, insns=None, seen=None):
     regs = set()
     for addr in sorted(a for a in insns if start <= a < start + size):
         mnem, ops, target = insns[addr]
-        if mnem in ("call", "jmp") and target and target != name and target in funcs \
-                and not ops.startswith("*"):
+        if (mnem == "call" or mnem.startswith("j")) and target and target != name \
+                and target in funcs and not ops.startswith("*"):
             regs |= oracle(path, target, funcs, insns, seen)
         if NO_WRITE.match(mnem) or NO_WRITE.match(f"{mnem} {ops}"):
             continue
@@ -131,7 +131,7 @@ def analysed(tmp_path_factory):
     return dst, json.loads(p.stdout), p.stderr
 
 
-@pytest.mark.parametrize("name", ["bw_const", "bw_store", "bw_trans", "bw_even"])
+@pytest.mark.parametrize("name", ["bw_const", "bw_store", "bw_trans", "bw_even", "bw_split"])
 def test_writes_what_objdump_shows(analysed, name):
     path, _, _ = analysed
     rec = backend_records(path)[name]
@@ -146,6 +146,7 @@ def test_known_write_sets(analysed):
     assert names(recs["bw_const"]["writes"]) == {"rax"}
     assert {"r10", "rax"} <= names(recs["bw_trans"]["writes"])       # through bw_r10
     assert {"r8", "r9"} <= names(recs["bw_even"]["writes"])          # bw_odd, recursion
+    assert {"rdi", "rsi", "r11"} <= names(recs["bw_split"]["writes"])  # bw_split.cold
     assert recs["bw_cmpxchg"]["flags"] & ANALYSED                   # int3 after ret: skipped
     assert names(recs["bw_cmpxchg"]["writes"]) == {"rax"}            # capstone: none
     assert names(recs["bw_shld"]["writes"]) == {"r11"}               # capstone: none; cmp: none
@@ -179,7 +180,7 @@ def test_not_analysed_with_a_warning(analysed):
         assert any(line.startswith(f"{path}: warning: pvsites: {name}+0x0: CALL backend of ")
                    and "not analysed: " + why in line for line in lines), (name, stderr)
     assert len(lines) == len(NOT_ANALYSED), stderr       # nothing else
-    assert out["backends_plain"] == 12 and out["backends_analysed"] == 7
+    assert out["backends_plain"] == 13 and out["backends_analysed"] == 8
 
 
 def test_preserving_record_untouched(analysed):
@@ -243,7 +244,7 @@ def test_verify(analysed, tmp_path):
 def test_stats_and_list(analysed):
     path, _, _ = analysed
     st = json.loads(run("stats", "--json", path).stdout)["liveness"]
-    assert st["backends_plain"] == 12 and st["backends_analysed"] == 7
+    assert st["backends_plain"] == 13 and st["backends_analysed"] == 8
     assert st["sites_widened"] == 1                        # keys kept
     lst = json.loads(run("list", "--json", path).stdout)
     be = {b["where"]: b for b in lst["backends"]}
@@ -273,7 +274,21 @@ def test_exception_table_not_analysed(tmp_path):
     p = run("liveness", "--json", str(ex))
     assert p.returncode == 0
     out = json.loads(p.stdout)
-    assert out["backends_plain"] == 12 and out["backends_analysed"] == 0
+    assert out["backends_plain"] == 13 and out["backends_analysed"] == 0
     assert p.stderr.count("CALL backend of ") == 1, p.stderr       # once for the file
     assert "not analysed: the file has an exception table (__ex_table)" in p.stderr
     assert not any(r["flags"] & ANALYSED for r in backend_records(str(ex)).values())
+
+
+def test_closure_bound(monkeypatch):
+    """A backend that may run more functions than the bound is not analysed
+    (bw_trans runs two); within it the answer stands (bw_const, one)."""
+    from pvlib import elfsites, liveness
+    from pvlib.verify import verify
+    monkeypatch.setattr(liveness, "MAX_CLOSURE", 1)
+    g = gen()
+    v = verify(elfsites.read(ELF, g), g)
+    got = {b.where: b for b in liveness.Analysis(v.t, g, v.sites).backends()}
+    assert got["bw_trans+0x0"].writes is None
+    assert got["bw_trans+0x0"].reason == "it may run more than 1 functions"
+    assert got["bw_const+0x0"].writes == 1
