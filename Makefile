@@ -51,7 +51,11 @@ SITE_NATIVE_OBJ := $(B)/tests/sites/callsites-native-O2.o
 # tests/tools/test_liveness.py runs the pass on copies).
 LIVENESS_ELF := $(B)/tests/sites/liveness.elf
 
-sites: $(SITE_OBJS) $(SITE_ELF) $(SITE_NATIVE_OBJ) $(LIVENESS_ELF)
+# Plain C backends with known write sets (tests/tools/test_backend_writes.py
+# runs the pass on copies): kernel code, no SSE, but for one file.
+BACKENDS_ELF := $(B)/tests/sites/backends.elf
+
+sites: $(SITE_OBJS) $(SITE_ELF) $(SITE_NATIVE_OBJ) $(LIVENESS_ELF) $(BACKENDS_ELF)
 
 $(B)/tests/sites/callsites-%.o: tests/sites/callsites.c $(PVPATCH_GEN_STAMP)
 	$(call quiet,CC,$@)
@@ -71,6 +75,20 @@ $(SITE_ASM_OBJS): $(B)/tests/sites/%.o: tests/sites/%.S $(PVPATCH_GEN_STAMP)
 	$(Q)$(CC) $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
 
 $(LIVENESS_ELF): $(B)/tests/sites/liveness.o $(B)/tests/sites/liveness-noopt.o
+	$(call quiet,LD,$@)
+	$(Q)$(LD) -static -nostdlib -e 0 -o $@ $^
+
+$(B)/tests/sites/backends.o: tests/sites/backends.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 $(KCFLAGS) -mgeneral-regs-only $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
+
+$(B)/tests/sites/backends-sse.o: tests/sites/backends-sse.c $(PVPATCH_GEN_STAMP)
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 $(KCFLAGS) -msse2 $(PVPATCH_CFLAGS) -MD -MP -c $< -o $@
+
+$(BACKENDS_ELF): $(B)/tests/sites/backends.o $(B)/tests/sites/backends-sse.o
 	$(call quiet,LD,$@)
 	$(Q)$(LD) -static -nostdlib -e 0 -o $@ $^
 

@@ -50,6 +50,20 @@ class Record:
 
 
 @dataclass
+class BackendRecord:
+    """A CALL backend registration record (.pvpatch.backends)."""
+    index: int
+    fields: dict[str, int]
+    text: Text | None = None  # section holding the function at fn
+    offset: int = 0  # fn's offset within text.data
+    problem: str | None = None  # why fn could not be located
+
+    @property
+    def addr(self) -> int:
+        return (self.text.addr if self.text else 0) + self.offset
+
+
+@dataclass
 class SiteTable:
     path: str
     relocatable: bool
@@ -70,6 +84,13 @@ class SiteTable:
     liveness_opt_in: set[tuple[int, int]] = field(default_factory=set)
     # Names of every section (the liveness pass looks for exception tables).
     section_names: set[str] = field(default_factory=set)
+    # CALL backend records (gen.BACKEND_SECTION) and that section's file
+    # offset (the liveness pass writes their `writes` and flags there).
+    backends: list[BackendRecord] = field(default_factory=list)
+    backends_offset: int = 0
+    # Object files: names of weak symbols (the link may pick another
+    # definition, so their bytes here say nothing of the kernel's).
+    weak_names: set[str] = field(default_factory=set)
 
     def where(self, text: Text | None, offset: int) -> str:
         """func+0xNN of a location, as objtool prints it."""
@@ -124,6 +145,8 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
         sites_idx = -1
         live_sec = None
         live_idx = -1
+        be_sec = None
+        be_idx = -1
         live_name = getattr(gen, "LIVENESS_SECTION", None)
         for idx, sec in enumerate(elf.iter_sections()):
             if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
@@ -132,18 +155,26 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                 sites_sec, sites_idx = sec, idx
             if live_name and sec.name == live_name and sec["sh_type"] == "SHT_PROGBITS":
                 live_sec, live_idx = sec, idx
-        if sites_sec is None:
-            return SiteTable(path, relocatable, gen.RECORD_SIZE, 0, [], texts)
-
-        raw = sites_sec.data()
+            if sec.name == gen.BACKEND_SECTION and sec["sh_type"] == "SHT_PROGBITS":
+                be_sec, be_idx = sec, idx
+        raw = sites_sec.data() if sites_sec is not None else b""
         rsize = gen.RECORD_SIZE
         records = []
         for i in range(len(raw) // rsize):
             vals = struct.unpack_from(gen.RECORD_FORMAT, raw, i * rsize)
             records.append(Record(i, dict(zip(gen.RECORD_FIELDS, vals))))
-        table = SiteTable(path, relocatable, sites_sec["sh_entsize"], len(raw),
-                          records, texts, sites_offset=sites_sec["sh_offset"])
+        table = SiteTable(path, relocatable,
+                          sites_sec["sh_entsize"] if sites_sec is not None else rsize,
+                          len(raw), records, texts,
+                          sites_offset=sites_sec["sh_offset"] if sites_sec is not None else 0)
         table.section_names = {sec.name for sec in elf.iter_sections()}
+        if be_sec is not None:
+            braw = be_sec.data()
+            bsize = gen.BACKEND_REC_SIZE
+            for i in range(len(braw) // bsize):
+                vals = struct.unpack_from(gen.BACKEND_REC_FORMAT, braw, i * bsize)
+                table.backends.append(BackendRecord(i, dict(zip(gen.BACKEND_REC_FIELDS, vals))))
+            table.backends_offset = be_sec["sh_offset"]
 
         symtab = _symbols(elf)
         syms = list(symtab.iter_symbols()) if symtab else []
@@ -153,15 +184,18 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                     (s["st_value"], s["st_value"] + s["st_size"], s.name))
             if not relocatable and s.name and s["st_value"]:
                 table.symbols_by_addr.setdefault(s["st_value"], s.name)
+            if relocatable and s.name and s["st_info"]["bind"] == "STB_WEAK":
+                table.weak_names.add(s.name)
         for lst in table.funcs.values():
             lst.sort()
 
         site_relocs: dict[int, tuple[int, int, int]] = {}
+        be_relocs: dict[int, tuple[int, int, int]] = {}
         for sec in elf.iter_sections():
             if not isinstance(sec, RelocationSection):
                 continue
             target = sec["sh_info"]
-            if target != sites_idx and target != live_idx and target not in texts:
+            if target not in (sites_idx, live_idx, be_idx) and target not in texts:
                 continue
             rsyms = elf.get_section(sec["sh_link"])
             if not isinstance(rsyms, SymbolTableSection):
@@ -175,11 +209,12 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                             and sym["st_shndx"] in texts):
                         table.liveness_opt_in.add((sym["st_shndx"],
                                                    sym["st_value"] + addend))
-                elif target == sites_idx:
-                    site_relocs[rel["r_offset"]] = (
-                        rel["r_info_type"], sym["st_shndx"]
-                        if isinstance(sym["st_shndx"], int) else -1,
-                        sym["st_value"] + addend)
+                elif target in (sites_idx, be_idx):
+                    shndx = sym["st_shndx"] if isinstance(sym["st_shndx"], int) else -1
+                    if target == be_idx and sym["st_info"]["bind"] == "STB_WEAK":
+                        shndx = -2
+                    (site_relocs if target == sites_idx else be_relocs)[rel["r_offset"]] = (
+                        rel["r_info_type"], shndx, sym["st_value"] + addend)
                 else:
                     table.text_relocs[(target, rel["r_offset"])] = sym.name
 
@@ -190,6 +225,32 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                     if text.addr <= addr < text.addr + len(text.data):
                         table.liveness_opt_in.add((text.index, addr - text.addr))
                         break
+
+        fn_off = gen.BACKEND_REC_OFFSETS["fn"]
+        for brec in table.backends:
+            field_pos = brec.index * gen.BACKEND_REC_SIZE + fn_off
+            if relocatable:
+                rel = be_relocs.get(field_pos)
+                if rel is None or rel[0] != R_X86_64_64:
+                    brec.problem = "fn field has no R_X86_64_64 relocation"
+                    continue
+                _, shndx, addr = rel
+                if shndx == -2:
+                    brec.problem = "fn is a weak symbol: the link may choose another definition"
+                    continue
+                text = texts.get(shndx)
+                if text is None:
+                    brec.problem = "fn is not in an executable section"
+                    continue
+                brec.text, brec.offset = text, addr
+                continue
+            addr = brec.fields["fn"]
+            for text in texts.values():
+                if text.addr <= addr < text.addr + len(text.data):
+                    brec.text, brec.offset = text, addr - text.addr
+                    break
+            else:
+                brec.problem = f"fn {addr:#x} is not in an executable section"
 
         site_off = gen.RECORD_OFFSETS["site"]
         for rec in records:

@@ -43,10 +43,25 @@ recorded argument registers and writes its *declared* clobbers (the op's
 clobbers, its output, the registers its native code writes: what
 pvsites verify recomputes), never its widened mask, so the result does not
 depend on an earlier run of the pass (idempotent) nor trust one.
+
+Plain C CALL backends (records in the backend section without PRESERVES;
+Analysis.backends()) get the opposite question, flow-insensitive: which
+caller-saved registers may the function write, anywhere?  The union of
+every instruction's written registers over the function and every function
+it may reach by direct calls and jumps, an over-approximation (a missed
+register would be corrupted at a site calling the backend directly).  It
+shares only the decoding with the site analysis: clobber_set() answers a
+different question and under-approximates on purpose.  Code the pass does
+not see (no function symbol there, a call the kernel redirects at run time:
+REDIRECTED) writes every caller-saved register; code it cannot reason
+about (indirect branches, CONSERVATIVE_INSNS, decode problems, pvpatch
+sites, vector/x87/mask register writes, exception tables) leaves the
+backend unanalysed.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -96,6 +111,28 @@ CONSERVATIVE_GROUPS = frozenset((csx86.X86_GRP_INT, csx86.X86_GRP_IRET,
                                  csx86.X86_GRP_VM))
 RETPOLINE = re.compile(r"__x86_indirect_(?:call_|jump_)?thunk_(r\w+)$")
 RETURN_THUNKS = frozenset(("__x86_return_thunk", "__x86_return_thunk_ret"))
+# Backend write sets: calls the kernel redirects at run time to code the
+# pass does not see (ftrace's __fentry__/mcount, retpolines and call-depth
+# thunks, static-call trampolines) write every caller-saved register.
+REDIRECTED = re.compile(r"(?:__fentry__|_?mcount|__x86_indirect_(?:call_|jump_)?thunk_\w+"
+                        r"|__SCT__\w+)$")
+# Registers no site or thunk saves: a backend writing one is not analysed.
+VECTOR_REG = re.compile(r"(?:[xyz]mm\d+|k[0-7]|mm[0-7]|st\(\d\)|st\d?|fp(?:sw|cw|tag)|mxcsr)$")
+# Instructions that load vector/x87 state capstone 4 reports no write for.
+VECTOR_STATE_INSNS = ("fxrstor", "xrstor", "frstor", "fldenv", "fldcw", "ldmxcsr",
+                      "vldmxcsr", "emms", "femms", "finit", "fninit")
+# A backend that may run more functions than this is not analysed (the
+# pass stays fast on a kernel whose backend calls into, say, printk).
+MAX_CLOSURE = 500
+# Register writes capstone 4 leaves out: implicit ones (cmpxchg loads rax
+# on failure), and explicit ones its operand access gets wrong (shld %cl
+# marks its destination read-only).  Against the latter the backend analysis
+# counts the last AT&T operand of every instruction with two or more
+# operands as written when it is a register, unless the instruction only
+# compares or sends it (READ_ONLY_DEST): too much is safe, too little not.
+IMPLICIT_WRITES = {"cmpxchg": 1 << 0, "cmpxchgb": 1 << 0, "cmpxchgw": 1 << 0,
+                   "cmpxchgl": 1 << 0, "cmpxchgq": 1 << 0}
+READ_ONLY_DEST = re.compile(r"(?:cmp|test|bt|out|invpcid|bound)[bwlq]?$")
 # Exception tables (Linux's): a faulting instruction resumes at a fixup
 # label, an edge no instruction shows.  A file with one is not analysed.
 EXCEPTION_TABLES = frozenset(("__ex_table", ".fixup", "__ex_table_fixup"))
@@ -116,6 +153,28 @@ class Node:
     exit: str | None = None  # "ret", "tail", "all": control leaves here
     extra_live: int = 0
     callee: object = False  # call/tail: function key, None unknown; False: none
+
+
+@dataclass
+class FuncWrites:
+    """What one function's own bytes may write (Analysis._func_writes)."""
+    writes: int = 0  # general registers, every instruction, any path
+    starts: frozenset = frozenset()  # instruction addresses
+    problem: str | None = None  # not analysable, and why
+    vector: bool = False  # ... because it writes a vector/x87/mask register
+    unknown: str | None = None  # reaches code the pass does not see: all caller-saved
+    out: list = field(default_factory=list)  # (function key, entry address or None)
+
+
+@dataclass
+class BackendWrites:
+    """The pass's verdict on one plain CALL backend record."""
+    rec: object  # elfsites.BackendRecord
+    where: str  # func+0xNN of fn
+    writes: int | None  # caller-saved registers it may write; None: not analysed
+    reason: str | None = None  # why not analysed, or why every register
+    vector: bool = False  # not analysed because of a vector/x87/mask register
+    funcs: list[str] = field(default_factory=list)  # functions it may run
 
 
 @dataclass
@@ -166,6 +225,9 @@ class Analysis:
         self.funcs: dict[tuple[int, int], FuncResult] = {}
         self.decoded: dict[tuple[int, int], tuple] = {}
         self.cs: dict[tuple[int, int], int] = {}
+        self.fw: dict[tuple[int, int], FuncWrites] = {}
+        self.func_names: dict[int, list[str]] | None = None
+        self.site_index: dict | None = None
         self.refs: set[tuple[int, int]] | None = None
         self.ref_names: set[str] = set()
         self.results: list[SiteLiveness] = []
@@ -281,10 +343,22 @@ class Analysis:
         self.decoded[key] = out = self._decode1(text, start, end, name)
         return out
 
+    def _site_index(self, text: Text):
+        """The sites in text with a known op, by address (stable: records
+        at one address keep their order), and their addresses."""
+        if self.site_index is None:
+            self.site_index = {}
+            for s in self.sites:
+                if s.rec.text is not None and s.op is not None:
+                    self.site_index.setdefault(s.rec.text.index, []).append(s)
+            for idx, lst in self.site_index.items():
+                lst.sort(key=lambda s: s.rec.addr)
+                self.site_index[idx] = ([s.rec.addr for s in lst], lst)
+        return self.site_index.get(text.index, ([], []))
+
     def _decode1(self, text: Text, start: int, end: int, name: str):
-        sites = sorted((s for s in self.sites
-                        if s.rec.text is text and s.op is not None
-                        and start <= s.rec.addr < end), key=lambda s: s.rec.addr)
+        addrs, placed = self._site_index(text)
+        sites = placed[bisect.bisect_left(addrs, start):bisect.bisect_left(addrs, end)]
         nodes: list[Node] = []
         pos = start
         data = text.data
@@ -353,6 +427,188 @@ class Analysis:
                 cs |= n.writes
         self.cs[key] = cs & ~pushed & ~RSP
         return self.cs[key]
+
+    # -- plain CALL backends: what they may write --------------------------------
+    def backends(self) -> list[BackendWrites]:
+        """A verdict for every backend record without PRESERVES."""
+        return [self.backend_writes(r) for r in self.t.backends
+                if not r.fields["flags"] & self.gen.BACKEND_F_PRESERVES]
+
+    def func_containing(self, text: Text, addr: int):
+        """The function key (section, start, end, name) of the STT_FUNC
+        symbol with a size whose bytes hold addr, or None."""
+        best = None
+        for start, end, name in self.t.funcs.get(text.index, []):
+            if start <= addr < end and (best is None or start == addr):
+                best = (text.index, start, end, name)
+        return best
+
+    def _text_of(self, addr: int) -> Text | None:
+        for t in self.t.texts.values():
+            if t.addr <= addr < t.addr + len(t.data):
+                return t
+        return None
+
+    def backend_writes(self, rec) -> BackendWrites:
+        """The caller-saved registers the function at rec's fn may write,
+        every instruction of it and of every function it may call or jump
+        to (the closure over direct calls and jumps, so recursion needs no
+        guess), or why that is not known.  An over-approximation: a missed
+        register would be corrupted in a kernel that keeps it live."""
+        if rec.text is None:
+            return BackendWrites(rec, f"backend record {rec.index}", None, rec.problem)
+        where = self.t.where(rec.text, rec.offset)
+        extable = EXCEPTION_TABLES & self.t.section_names
+        if extable:
+            return BackendWrites(rec, where, None, f"the file has an exception table "
+                                 f"({min(extable)}): a fixup handler may write registers "
+                                 "no instruction shows")
+        root = self.func_containing(rec.text, rec.addr)
+        if root is None:
+            return BackendWrites(rec, where, None,
+                                 "no function symbol with a size around fn")
+        writes = 0
+        unknown = None
+        seen: dict[tuple[int, int], str] = {}
+        work = [(root, rec.addr)]
+        while work:
+            fkey, entry = work.pop()
+            fw = self._func_writes(fkey)
+            label = fkey[3]
+            if fw.problem:
+                via = "" if fkey == root else f" (in {label}, which it may run)"
+                return BackendWrites(rec, where, None, fw.problem + via, fw.vector,
+                                     list(seen.values()) + [label])
+            if entry is not None and entry not in fw.starts:
+                return BackendWrites(rec, where, None, f"a call or jump to {label}"
+                                     f"+{entry - fkey[1]:#x}, not an instruction start")
+            if (fkey[0], fkey[1]) in seen:
+                continue
+            if len(seen) >= MAX_CLOSURE:
+                return BackendWrites(rec, where, None, f"it may run more than {MAX_CLOSURE} "
+                                     "functions", funcs=list(seen.values()))
+            seen[(fkey[0], fkey[1])] = label
+            writes |= fw.writes
+            if fw.unknown and unknown is None:
+                unknown = fw.unknown + ("" if fkey == root else f" (in {label})")
+            work.extend(fw.out)
+        if unknown:
+            writes |= CALLER_SAVED
+        return BackendWrites(rec, where, writes & CALLER_SAVED, unknown,
+                             funcs=list(seen.values()))
+
+    def _names_at(self, tname: str | None, target: int | None) -> list[str]:
+        """Every symbol name a direct branch's target goes by (aliases
+        included: __x86_indirect_thunk_array is __x86_indirect_thunk_rax)."""
+        names = [tname] if tname else []
+        if target is not None and not self.t.relocatable:
+            if self.func_names is None:
+                self.func_names = {}
+                for funcs in self.t.funcs.values():
+                    for start, _, fname in funcs:
+                        self.func_names.setdefault(start, []).append(fname)
+            names += self.func_names.get(target, [])
+        return names
+
+    def _func_writes(self, fkey) -> FuncWrites:
+        key = (fkey[0], fkey[1])
+        if key not in self.fw:
+            self.fw[key] = self._func_writes1(fkey)
+        return self.fw[key]
+
+    def _func_writes1(self, fkey) -> FuncWrites:
+        """One function's own writes, from the nodes _decode made (their
+        instructions decoded again here: the site analysis does not pay for
+        what only backends need)."""
+        idx, start, end, name = fkey
+        text = self.t.texts[idx]
+        nodes, problem, where = self._decode(text, start, end, name)
+        if problem:
+            return FuncWrites(problem=f"{problem} at {self.t.where(text, where - text.addr)}")
+        fw = FuncWrites(starts=frozenset(n.pos for n in nodes))
+        targets = {t for n in nodes for t in n.succ}
+        prev = None
+        for n in nodes:
+            at = self.t.where(text, n.pos - text.addr)
+            if n.site is not None:
+                fw.problem = (f"a pvpatch {n.text} at {at}, which may be patched "
+                              "to any code")
+                return fw
+            # an int3 after ret or jmp (-mharden-sls=all) never runs
+            if (n.mnem == "int3" and prev is not None and prev.mnem in ("ret", "jmp")
+                    and n.pos not in prev.succ and n.pos not in targets):
+                continue
+            prev = n
+            off = n.pos - text.addr
+            insn = next(self.md.disasm(text.data[off:off + n.size], n.pos, 1))
+            problem = self._insn_writes(insn, fw, at)
+            if problem:
+                fw.problem = problem
+                return fw
+            groups = set(insn.groups)
+            is_call = csx86.X86_GRP_CALL in groups
+            if end in n.succ and not is_call:  # after a call: a noreturn callee
+                fw.problem = f"'{n.text}' at {at} runs off the end of the function"
+                return fw
+            if not (is_call or csx86.X86_GRP_JUMP in groups
+                    or csx86.X86_GRP_BRANCH_RELATIVE in groups):
+                continue
+            kind = "call" if is_call else "jump"
+            if not insn.operands or insn.operands[0].type != csx86.X86_OP_IMM:
+                fw.problem = f"indirect {kind} '{n.text}' at {at}"
+                return fw
+            callee, tname, via_reloc = self._target(text, insn)
+            target = None if via_reloc else insn.operands[0].imm
+            if kind == "jump" and tname in RETURN_THUNKS:
+                continue
+            redirected = [nm for nm in self._names_at(tname, target) if REDIRECTED.match(nm)]
+            if redirected:
+                fw.unknown = fw.unknown or (f"{kind} to {redirected[0]} at {at}, which the "
+                                            "kernel redirects at run time")
+                continue
+            if target is not None and start <= target < end:
+                if is_call:
+                    fw.out.append((fkey, target))
+                continue  # a jump inside: in succ, checked by _decode
+            if target is None and tname in self.t.weak_names:
+                fw.unknown = fw.unknown or (f"{kind} to {tname} at {at}, a weak symbol "
+                                            "(the link may choose another definition)")
+                continue
+            entry = None
+            if callee is None and target is not None:
+                t = self._text_of(target) if not self.t.relocatable else text
+                callee = self.func_containing(t, target) if t else None
+                entry = target
+            if callee is None:
+                fw.unknown = fw.unknown or (f"{kind} to {tname or 'an address'} at {at}, "
+                                            "no function symbol with a size there")
+                continue
+            fw.out.append((callee, entry))
+        return fw
+
+    def _insn_writes(self, insn, fw: FuncWrites, at: str) -> str | None:
+        """Add the general registers insn may write to fw.writes; or why
+        its writes are not known."""
+        desc = f"{insn.mnemonic} {insn.op_str}".strip()
+        mnem = insn.mnemonic.split()[-1]
+        if mnem in CONSERVATIVE_INSNS or set(insn.groups) & CONSERVATIVE_GROUPS:
+            return f"'{desc}' (effects not modelled) at {at}"
+        try:
+            _, written = insn.regs_access()
+        except capstone.CsError:
+            return f"'{desc}' (capstone reports no register effects) at {at}"
+        for r in written:
+            if VECTOR_REG.match(insn.reg_name(r)):
+                fw.vector = True
+                return f"it writes %{insn.reg_name(r)} at {at}, which no site saves"
+        if mnem.startswith(VECTOR_STATE_INSNS):
+            fw.vector = True
+            return f"it loads vector/x87 state ('{desc}') at {at}, which no site saves"
+        fw.writes |= self._regs(written, insn) | IMPLICIT_WRITES.get(mnem, 0)
+        ops = insn.operands
+        if len(ops) >= 2 and ops[-1].type == csx86.X86_OP_REG and not READ_ONLY_DEST.match(mnem):
+            fw.writes |= self._regs([ops[-1].reg], insn)
+        return None
 
     def _dataflow(self, text: Text, start: int, end: int, name: str) -> FuncResult:
         res = FuncResult(name, start)

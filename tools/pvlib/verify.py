@@ -307,8 +307,35 @@ class Verifier:
                           "liveness says live")
 
 
+    def check_backends(self) -> None:
+        """Re-analyse every plain CALL backend record the liveness pass
+        marked ANALYSED: it must name every caller-saved register the
+        function may write (a register it leaves out would be corrupted at
+        a site that calls the backend directly)."""
+        gen = self.gen
+        marked = [r for r in self.t.backends
+                  if r.fields["flags"] & gen.BACKEND_F_ANALYSED
+                  and not r.fields["flags"] & gen.BACKEND_F_PRESERVES]
+        if not marked:
+            return
+        from .liveness import Analysis
+        a = Analysis(self.t, gen, self.sites)   # no site analysis needed
+        for r in marked:
+            b = a.backend_writes(r)
+            claimed = r.fields["writes"]
+            if b.writes is None:
+                self.warn(b.where, f"backend record claims writes {claimed:#06x} "
+                          f"({self.mask_names(claimed)}) but its code cannot be analysed: "
+                          f"{b.reason}")
+            elif b.writes & ~claimed:
+                self.warn(b.where, f"backend record claims writes {claimed:#06x} "
+                          f"({self.mask_names(claimed)}), the code may also write "
+                          f"{self.mask_names(b.writes & ~claimed)}")
+
+
 def verify(table: SiteTable, gen: ModuleType) -> Verifier:
     v = Verifier(table, gen)
     v.run()
     v.check_widened()
+    v.check_backends()
     return v
