@@ -3,6 +3,7 @@
 CPUs (MTTCG), proving docs/porting.md complete: built only through
 pvpatch.mk, the linker fragments and the public headers (`make examples`)."""
 
+import json
 import os
 import re
 import shutil
@@ -93,6 +94,34 @@ def test_sites_verify_from_the_elf_alone():
     p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvsites"), "verify", ELF],
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0 and "all verified" in p.stdout, p.stdout + p.stderr
+
+
+def test_plain_backends_analysed():
+    """The two plain C backends (the cr3 ops, PVPATCH_REGISTER_C_BACKEND):
+    the build's liveness pass recorded what each may write, checked here
+    against objdump's disassembly of the function; the register-preserving
+    ones are left as they are."""
+    env = {k: v for k, v in os.environ.items() if k != "PVPATCH_GEN"}
+    p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvsites"), "list", "--json", ELF],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    backends = {b["op"]: b for f in (out if isinstance(out, list) else [out])
+                for b in f["backends"]}
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", ELF], capture_output=True,
+                         text=True, check=True).stdout
+    for op in ("read_cr3", "write_cr3"):
+        b = backends[op]
+        assert not b["preserves"] and b["analysed"], b
+        body = dis.split(f"<be_{op}>:\n", 1)[1].split("\n\n", 1)[0]
+        # what the function writes, by objdump: the destination of each
+        # instruction (AT&T: the last operand) when it is a register
+        dests = {m.group(1) for m in re.finditer(r",%(\w+)$", body, re.M)}
+        want = sorted({"eax": "rax", "rax": "rax"}[d] for d in dests if d in ("eax", "rax"))
+        assert not dests - {"eax", "rax", "cr3"}, dests
+        assert b["writes"] == want, (b, body)
+    assert all(b["preserves"] and not b["analysed"] for op, b in backends.items()
+               if op not in ("read_cr3", "write_cr3"))
 
 
 def test_needs_nothing_from_the_test_guest():
