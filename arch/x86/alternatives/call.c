@@ -182,7 +182,11 @@ static int emit_direct(const struct pvpatch *pv, const struct site *s, const voi
 	uint16_t save = call_clobbers(s, writes) & ~s->free;
 	struct enc e;
 
-	if (pv->stack_align != PVPATCH_STACK_ALIGN_8 || s->info->nouts > 1)
+	/* A push and a pop per saved register (a byte each at least) and the
+	 * call: when even that does not fit, do not try (most sites around a
+	 * plain backend nothing is known of: the common case at boot). */
+	if (pv->stack_align != PVPATCH_STACK_ALIGN_8 || s->info->nouts > 1 ||
+	    5u + 2u * (unsigned int)__builtin_popcount(save) > s->len)
 		return PVPATCH_E_TOO_LONG;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
 	for (int r = 0; r < 16; r++)
