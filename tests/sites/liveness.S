@@ -174,6 +174,7 @@ endf lv_i_\name
 	implicit shift, "shl %cl, %r8"
 	implicit partial, "mov %al, %r9b", "mov %r9, %rax"
 	implicit zext, "mov $0, %r8d", "mov %r8, %rax"
+	implicit zeroing, "xor %r8d, %r8d", "sbb %r9, %r9"
 
 /* A jump to GCC's cold partition of the function: its body goes on there
  * with any register (everything live), though the target is a symbol. */

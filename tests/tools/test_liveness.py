@@ -22,7 +22,8 @@ GUEST = os.path.join(BUILD, "tests", "guest", "guest.elf")
 # never given away.
 DEAD = {
     "lv_straight+0x5": "rax rcx rsi rdi r8 r9 r10 r11",
-    "lv_branch+0x5": "rcx rdi r8 r9 r10 r11",           # rsi on one path
+    "lv_branch+0x5": "rax rcx rdi r8 r9 r10 r11",       # rsi on one path; rax
+                                                        # written on both
     "lv_loop+0x8": "rcx rsi r8 r10 r11",                # r9, rax next iteration
     "lv_call+0x0": "rdi r10 r11",                       # killed by the call
     "lv_ipa+0x5": "r11",                                # r10 kept across lv_small
@@ -50,6 +51,7 @@ DEAD = {
     "lv_i_shift+0x5": "rsi rdi r9 r10 r11",
     "lv_i_partial+0x5": "rcx rsi rdi r8 r10 r11",       # r9b: r9 stays live
     "lv_i_zext+0x5": "rax rcx rsi rdi r8 r9 r10 r11",   # r8d write: r8 dead
+    "lv_i_zeroing+0x5": "rcx rsi rdi r8 r9 r10 r11",    # xor/sbb r8,r9: no read
     "lv_cold+0x5": "",                                  # jz lv_cold.cold: all live
     "lv_midjump+0x5": "",                               # not analysed (warning)
     "lv_noopt+0x5": "",                                 # .S without opt-in

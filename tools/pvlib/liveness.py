@@ -133,6 +133,8 @@ MAX_CLOSURE = 500
 IMPLICIT_WRITES = {"cmpxchg": 1 << 0, "cmpxchgb": 1 << 0, "cmpxchgw": 1 << 0,
                    "cmpxchgl": 1 << 0, "cmpxchgq": 1 << 0}
 READ_ONLY_DEST = re.compile(r"(?:cmp|test|bt|out|invpcid|bound)[bwlq]?$")
+# Zeroing idioms: `xor %eax, %eax` reads nothing (capstone says eax).
+ZEROING = frozenset(m + s for m in ("xor", "sub", "sbb") for s in ("", "b", "w", "l", "q"))
 # Exception tables (Linux's): a faulting instruction resumes at a fixup
 # label, an edge no instruction shows.  A file with one is not analysed.
 EXCEPTION_TABLES = frozenset(("__ex_table", ".fixup", "__ex_table_fixup"))
@@ -695,6 +697,17 @@ class Analysis:
             m |= 1 << ((f["regs"] >> ((i + 1) * self.gen.REG_BITS)) & 0xF)
         return m
 
+    def _zeroing(self, insn, mnem: str) -> int:
+        """The register of a zeroing idiom (`xor %eax,%eax`, `sub`, and
+        `sbb`, whose result is -CF): capstone reports it read, though its
+        result does not depend on it."""
+        if mnem not in ZEROING or len(insn.operands) != 2:
+            return 0
+        a, b = insn.operands
+        if a.type != csx86.X86_OP_REG or b.type != csx86.X86_OP_REG or a.reg != b.reg:
+            return 0
+        return self._regs([a.reg], insn) & ~RSP
+
     def _node(self, text: Text, insn, start: int, end: int) -> Node:
         desc = f"{insn.mnemonic} {insn.op_str}".strip()
         node = Node(insn.address, insn.size, desc)
@@ -716,6 +729,7 @@ class Analysis:
             node.succ = [nxt]
             return node
         node.use = self._regs(read, insn) | RSP
+        node.use &= ~self._zeroing(insn, mnem)
         node.defs = self._kills(written, insn)
         node.writes = self._regs(written, insn)
         if node.mnem == "push" and insn.operands and insn.operands[0].type == csx86.X86_OP_REG:

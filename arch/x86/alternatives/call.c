@@ -59,6 +59,7 @@
  */
 #include "internal.h"
 #include "insn.h"
+#include "util.h"
 
 /*
  * The thunk area (pv->thunks, executable) holds only code: each thunk
@@ -186,7 +187,7 @@ static int emit_direct(const struct pvpatch *pv, const struct site *s, const voi
 	 * call: when even that does not fit, do not try (most sites around a
 	 * plain backend nothing is known of: the common case at boot). */
 	if (pv->stack_align != PVPATCH_STACK_ALIGN_8 || s->info->nouts > 1 ||
-	    5u + 2u * (unsigned int)__builtin_popcount(save) > s->len)
+	    5u + 2u * pv_bits(save) > s->len)
 		return PVPATCH_E_TOO_LONG;
 	enc_init(&e, out, s->len, (uintptr_t)s->addr);
 	for (int r = 0; r < 16; r++)

@@ -24,6 +24,17 @@ static inline int pv_strcmp(const char *a, const char *b)
 	return (unsigned char)*a - (unsigned char)*b;
 }
 
+/* Set bits in a register mask (a loop: __builtin_popcount may be a libgcc
+ * call, and the runtime links with nothing). */
+static inline unsigned int pv_bits(unsigned int m)
+{
+	unsigned int n = 0;
+
+	for (; m; m &= m - 1)
+		n++;
+	return n;
+}
+
 /* Clear n bytes (a loop, not a memset call: the runtime links with nothing). */
 static inline void pv_zero(void *p, size_t n)
 {
