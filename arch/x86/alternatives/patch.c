@@ -284,8 +284,10 @@ static int init(struct pvpatch *pv)
 					pv->state[i].flags = STATE_CHECKED;
 	}
 	pv->thunks_used = 0;
-	for (unsigned int i = 0; i < PVPATCH_THUNK_INDEX; i++)
+	for (size_t i = 0; pv->thunk_index && i < pv->thunk_slots; i++)
 		pv->thunk_index[i].code = 0;
+	for (unsigned int u = 0; u < sizeof(pv->place_from) / sizeof(pv->place_from[0]); u++)
+		pv->place_from[u] = 0;
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		pv->call_backend[op] = NULL;
 	pv->n_freed = 0;

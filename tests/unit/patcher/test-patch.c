@@ -50,6 +50,7 @@ extern char __executable_start[], etext[];
 static struct pvpatch pv;
 static struct pvpatch_site_state state[MAX_SITES];
 static uint8_t saved[MAX_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot tindex[PVPATCH_THUNK_SLOTS(MAX_SITES)];
 static uint8_t *text_copy;
 static size_t text_len;
 static struct pvpatch_policy pol;
@@ -226,7 +227,7 @@ static void dump_stub(const char *test, const struct pvpatch_site *s, const char
 
 	if (!dump)
 		return;
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++) {
+	for (size_t k = 0; k < pv.thunk_slots; k++) {
 		const struct pvpatch_thunk_slot *t = &pv.thunk_index[k];
 
 		if (!t->code || (uintptr_t)pv.thunks + t->code - 1 != stub)
@@ -280,6 +281,7 @@ static int group_setup(void **st)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = state, .saved = saved, .saved_size = sizeof(saved),
 		.thunks = thunks, .thunks_size = THUNK_SIZE,
+		.thunk_index = tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(MAX_SITES),
 		.poke = checked_poke, .poke_arg = &pv,
 		/* The test's backends: BACKEND realigns itself, the
 		 * register-preserving ones are built -mpreferred-stack-boundary=3. */
@@ -875,6 +877,7 @@ static size_t thunk_code_len(const uint8_t *p, size_t room, size_t *ret_at)
 static struct pvpatch aux;
 static struct pvpatch_site_state aux_state[MAX_SITES];
 static uint8_t aux_saved[MAX_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot aux_tindex[PVPATCH_THUNK_SLOTS(MAX_SITES)];
 
 static void aux_init(const void *return_thunk)
 {
@@ -885,6 +888,7 @@ static void aux_init(const void *return_thunk)
 	aux.saved = aux_saved;
 	aux.thunks = AUX_THUNKS;
 	aux.thunks_size = AUX_THUNK_SIZE;
+	aux.thunk_index = aux_tindex;
 	aux.poke_arg = &aux;
 	aux.return_thunk = return_thunk;
 }
@@ -2100,6 +2104,7 @@ static void test_same_policy_twice_writes_nothing(void **st)
 /* --- pre-patched images (tools/pvrom image) ---------------------------------- */
 static struct pvpatch_site_state img_state[MAX_SITES];
 static uint8_t img_saved[MAX_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot img_tindex[PVPATCH_THUNK_SLOTS(MAX_SITES)];
 static uint8_t image[PVPATCH_IMAGE_HEADER_SIZE + MAX_SITES * PVPATCH_MAX_NATIVE];
 static uint8_t bad_image[sizeof(image)];
 
@@ -2112,6 +2117,7 @@ static void img_desc(struct pvpatch *d, const uint8_t *img, size_t size)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = img_state, .saved = img_saved, .saved_size = sizeof(img_saved),
 		.thunks = AUX_THUNKS, .thunks_size = AUX_THUNK_SIZE,
+		.thunk_index = img_tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(MAX_SITES),
 		.poke = checked_poke, .image = img, .image_size = size,
 	};
 	d->poke_arg = d;
@@ -2331,6 +2337,7 @@ static void test_malformed_records(void **st)
 {
 	static const uint8_t wcr3[] = { 0x0f, 0x22, 0xdf };	/* mov %rdi,%cr3 */
 	struct pvpatch_site_state fstate[12];
+	struct pvpatch_thunk_slot findex[PVPATCH_THUNK_SLOTS(12)];
 	uint8_t fsaved[12 * PVPATCH_MAX_SITE], before[sizeof(fake.text)];
 	struct pvpatch f;
 	const unsigned int W = PVPATCH_OP_WRITE_CR3, rdi = 7 << 4;
@@ -2374,6 +2381,7 @@ static void test_malformed_records(void **st)
 		.text_start = (uintptr_t)fake.text, .text_end = (uintptr_t)fake.text + sizeof(fake.text),
 		.state = fstate, .saved = fsaved, .saved_size = sizeof(fsaved),
 		.thunks = fake.thunks, .thunks_size = sizeof(fake.thunks),
+		.thunk_index = findex, .thunk_slots = PVPATCH_THUNK_SLOTS(12),
 		.poke = checked_poke, .poke_arg = &f,
 	};
 	memcpy(before, fake.text, sizeof(before));
