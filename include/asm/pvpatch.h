@@ -209,7 +209,9 @@ struct pvpatch {
 	/*
 	 * The thunk index: what the patcher knows of each thunk and stub in
 	 * the thunk area (open addressing; any number of slots, the patcher
-	 * clears them on the first pvpatch_apply()).  PVPATCH_THUNK_SLOTS(n)
+	 * clears them on the first pvpatch_apply(), and never uses more than
+	 * a quarter more than thunks_size / 16, the most entries the area can
+	 * hold).  PVPATCH_THUNK_SLOTS(n)
 	 * slots for n records are never the limit: every record may own one
 	 * entry, and pvpatch_repatch() stages the next generation beside the
 	 * current one.  Fewer: a site finding the index full falls back
@@ -283,6 +285,7 @@ struct pvpatch {
 	/* First fit: below place_from[u] no hole holds u * 16 bytes (reset
 	 * whenever an entry leaves the index). */
 	size_t place_from[8];
+	uint32_t index_slots;			/* of thunk_slots, those in use */
 };
 
 /*

@@ -87,12 +87,33 @@ _Static_assert(THUNK_MAX % THUNK_ALIGN == 0 && THUNK_MAX <= 255, "thunk size");
 _Static_assert(sizeof(((struct pvpatch *)0)->place_from) == THUNK_UNITS * sizeof(size_t),
 	       "struct pvpatch.place_from: one per thunk size in THUNK_ALIGN units");
 
-/* The index's slot count (a kernel's NULL index has none). */
+/* The index's slot count in use (thunk_index_init()). */
 static uint32_t index_slots(const struct pvpatch *pv)
 {
-	if (!pv->thunk_index)
-		return 0;
-	return pv->thunk_slots < UINT32_MAX ? (uint32_t)pv->thunk_slots : UINT32_MAX;
+	return pv->index_slots;
+}
+
+/*
+ * At the first pvpatch_apply(): the slots in use, cleared.  Every entry
+ * owns THUNK_ALIGN bytes of the area at least (staged ones too: they have
+ * their offsets), so no more than thunks_size / THUNK_ALIGN entries ever
+ * exist; slots past that count plus a quarter (load 0.8 at most, as the
+ * rule's) would never be needed, and a kernel with many records and a
+ * small area does not clear them.  A NULL index or area: none.
+ */
+void thunk_index_init(struct pvpatch *pv)
+{
+	size_t cap = pv->thunks ? pv->thunks_size / THUNK_ALIGN : 0, n;
+
+	cap += cap / 4 + 8;
+	n = pv->thunk_index && pv->thunks ? pv->thunk_slots : 0;
+	if (n > cap)
+		n = cap;
+	pv->index_slots = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+	for (uint32_t k = 0; k < pv->index_slots; k++)
+		pv->thunk_index[k].code = 0;
+	for (unsigned int u = 0; u < THUNK_UNITS; u++)
+		pv->place_from[u] = 0;
 }
 
 /* The slot after k, cyclically. */

@@ -284,10 +284,7 @@ static int init(struct pvpatch *pv)
 					pv->state[i].flags = STATE_CHECKED;
 	}
 	pv->thunks_used = 0;
-	for (size_t i = 0; pv->thunk_index && i < pv->thunk_slots; i++)
-		pv->thunk_index[i].code = 0;
-	for (unsigned int u = 0; u < sizeof(pv->place_from) / sizeof(pv->place_from[0]); u++)
-		pv->place_from[u] = 0;
+	thunk_index_init(pv);
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		pv->call_backend[op] = NULL;
 	pv->n_freed = 0;

@@ -233,7 +233,7 @@ static void dump_stub(const char *test, const struct pvpatch_site *s, const char
 
 	if (!dump)
 		return;
-	for (size_t k = 0; k < pv.thunk_slots; k++) {
+	for (size_t k = 0; k < pv.index_slots; k++) {
 		const struct pvpatch_thunk_slot *t = &pv.thunk_index[k];
 
 		if (!t->code || (uintptr_t)pv.thunks + t->code - 1 != stub)
@@ -3043,7 +3043,7 @@ static unsigned int many_distinct_thunks(void)
 {
 	unsigned int n = 0;
 
-	for (size_t k = 0; k < mpv.thunk_slots; k++)
+	for (size_t k = 0; k < mpv.index_slots; k++)
 		n += mpv.thunk_index[k].code != 0;
 	for (unsigned int i = 0; i < MANY; i++) {
 		const uint8_t *t = MANY_TEXT + 16 * i;
