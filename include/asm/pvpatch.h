@@ -207,18 +207,19 @@ struct pvpatch {
 	uint8_t *thunks;			/* executable, for CALL thunks; may be NULL */
 	size_t thunks_size;			/* only code is written there, int3 between */
 	/*
-	 * The thunk index: what the patcher knows of each thunk and stub in
-	 * the thunk area (open addressing; any number of slots, the patcher
-	 * clears them on the first pvpatch_apply(), and never uses more than
-	 * a quarter more than thunks_size / 16, the most entries the area can
-	 * hold).  PVPATCH_THUNK_SLOTS(n)
-	 * slots for n records are never the limit: every record may own one
-	 * entry, and pvpatch_repatch() stages the next generation beside the
-	 * current one.  Fewer: a site finding the index full falls back
-	 * whole, PVPATCH_E_THUNK_INDEX ("thunk index full"); NULL/0 with a
-	 * thunk area is "no thunks", as thunks NULL is: every site that needs
-	 * the area falls back so, the others are patched.  pvpatch-bss.lds
-	 * reserves it (__pvpatch_thunk_index_start/_end).
+	 * The thunk index, like state and saved provided by the kernel and
+	 * sized from the record count: what the patcher knows of each thunk
+	 * and stub in the thunk area (open addressing over any number of
+	 * slots; the first pvpatch_apply() clears them, and no more than
+	 * thunks_size / 16 plus a quarter are used: the area holds no more
+	 * entries).  PVPATCH_THUNK_SLOTS(n) slots for n records are never the
+	 * limit: every record may own one entry, and pvpatch_repatch() stages
+	 * the next generation beside the current one.  Fewer: a site finding
+	 * the index full falls back whole, PVPATCH_E_THUNK_INDEX ("thunk
+	 * index full").  NULL/0 with a thunk area is "no thunks", as thunks
+	 * NULL is: every site that needs the area falls back so, the others
+	 * are patched.  pvpatch-bss.lds reserves PVPATCH_THUNK_SLOTS(n)
+	 * (__pvpatch_thunk_index_start/_end; pvpatch_linked_init()).
 	 */
 	struct pvpatch_thunk_slot *thunk_index;
 	size_t thunk_slots;

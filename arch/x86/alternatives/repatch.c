@@ -25,8 +25,9 @@
  *      PVPATCH_E_FREED and it falls back: a re-patch never calls freed
  *      bytes), but a site that cannot get its thunk (PVPATCH_E_THUNK_SPACE
  *      or PVPATCH_E_THUNK_INDEX: a resource, not a property of the policy;
- *      an index of PVPATCH_THUNK_SLOTS() never runs out) fails the whole re-patch:
- *      PVPATCH_RP_PLAN, the staged thunks are forgotten, nothing written.
+ *      an index of PVPATCH_THUNK_SLOTS() never runs out) fails the whole
+ *      re-patch: PVPATCH_RP_PLAN, the staged thunks are forgotten, nothing
+ *      written.
  *      Nothing changing and no thunk to give back: done, no rendezvous.
  *   2. Stop: rv->stop() stops every other CPU (by NMI or an equivalent:
  *      they may run with interrupts off) and reports each one's
