@@ -3070,6 +3070,7 @@ static void test_thunk_index_sized_by_records(void **st)
 {
 	static struct pvpatch_policy pb;
 	const unsigned int W = PVPATCH_OP_WRITE_CR3;
+	size_t used;
 
 	(void)st;
 	many_init(many_index, PVPATCH_THUNK_SLOTS(MANY));
@@ -3098,6 +3099,15 @@ static void test_thunk_index_sized_by_records(void **st)
 		many_run(i, 0x2000 + i);
 		assert_int_equal(cr3_seen, 0x2000 + i + 1);
 	}
+	/* After MANY removals (Algorithm R over a slot count that is no power
+	 * of two) every thunk is still found: the same policy writes nothing. */
+	assert_int_not_equal(mpv.index_slots & (mpv.index_slots - 1), 0);
+	used = mpv.thunks_used;
+	assert_int_equal(many_repatch(&pb), PVPATCH_RP_DONE);
+	assert_int_equal(rep.written, 0);
+	assert_int_equal(rep.thunks_reclaimed, 0);
+	assert_int_equal(mpv.thunks_used, used);
+	assert_string_equal(rv_log, "");
 	assert_int_equal(pvpatch_revert(&mpv, &rep), 0);
 	assert_int_equal(rep.mode[PVPATCH_MODE_NATIVE], MANY);
 }
