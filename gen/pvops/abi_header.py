@@ -118,6 +118,10 @@ def generate(spec: Spec) -> str:
          f"#define PVPATCH_SITE_SIZE {layout.RECORD_SIZE}",
          f"#define PVPATCH_SITE_STATE_SIZE {layout.SITE_STATE_SIZE}"
          "\t/* sizeof(struct pvpatch_site_state) */",
+         f"#define PVPATCH_THUNK_SLOT_SIZE {layout.THUNK_SLOT_SIZE}"
+         "\t/* sizeof(struct pvpatch_thunk_slot) */",
+         "/* Thunk index slots for n records: never the limit (asm/pvpatch.h). */",
+         f"#define PVPATCH_THUNK_SLOTS(n) {layout.thunk_slots('(size_t)(n)')}",
          f"#define PVPATCH_REG_BITS {layout.REG_BITS}",
          f"#define PVPATCH_MAX_ARGS {layout.MAX_ARGS}",
          f"#define PVPATCH_MAX_OUTS {1 + layout.MAX_EXTRA_OUTS}",

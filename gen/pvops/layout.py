@@ -19,6 +19,27 @@ SECTION = ".pvpatch.sites"
 # asserts it): the linker fragment reserves one per record in .bss.
 SITE_STATE_SIZE = 12
 
+# sizeof(struct pvpatch_thunk_slot) (asm/pvpatch.h asserts it): one entry of
+# the thunk index, which the linker fragment also reserves in .bss, sized
+# from the number of records n.  Every record may own one entry of the thunk
+# area at a time (its CALL thunk, INLINE stub or poison stub; thunks are
+# shared, so usually fewer), and while pvpatch_repatch() plans, the next
+# generation is staged beside the current one: at most 2n entries.  The
+# index is open addressing with linear probing, whose expected probes for a
+# miss are (1 + 1/(1 - a)^2) / 2 at load a: 5/2 slots per record keep the
+# load at most 0.8 (13 probes) in that worst case and under 0.4 (2 probes)
+# outside a re-patch; THUNK_SLOTS_MIN keeps a kernel of a few sites from
+# probing a table of one or two slots.
+THUNK_SLOT_SIZE = 32
+THUNK_SLOTS_NUM = 5  # slots per record: THUNK_SLOTS_NUM / THUNK_SLOTS_DEN
+THUNK_SLOTS_DEN = 2
+THUNK_SLOTS_MIN = 8
+
+
+def thunk_slots(records: str) -> str:
+    """The slot count for `records` records, as a C or ld expression."""
+    return f"(({records}) * {THUNK_SLOTS_NUM} / {THUNK_SLOTS_DEN} + {THUNK_SLOTS_MIN})"
+
 # The linker fragments (gen/pvops/lds.py): CALL thunk area reserved in .text
 # when the kernel's script does not set __pvpatch_thunks_size itself.
 THUNKS_SIZE = 16384

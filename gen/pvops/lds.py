@@ -12,8 +12,9 @@
                         original bytes; empty unless __pvpatch_image_reserve
                         is defined)
   lds/pvpatch-bss.lds   inside the kernel's .bss output section: the per-site
-                        state array and the buffer for the original bytes,
-                        sized from the number of records at link time
+                        state array, the buffer for the original bytes and
+                        the thunk index, sized from the number of records at
+                        link time
   src/pvpatch-linked.c  pvpatch_linked_families[]: the families of
                         pvpatch-text.lds, for pvpatch_free_backends()
 """
@@ -111,7 +112,9 @@ def bss(spec: Spec) -> str:
          " * must INCLUDE pvpatch-data.lds before it.  One struct pvpatch_site_state",
          f" * ({layout.SITE_STATE_SIZE} bytes) per record, and {native_max} bytes per record "
          "(the largest",
-         " * native_max of the spec) for the original bytes. */",
+         " * native_max of the spec) for the original bytes, then the thunk index:",
+         f" * {layout.THUNK_SLOTS_NUM}/{layout.THUNK_SLOTS_DEN} slots of {layout.THUNK_SLOT_SIZE} bytes per record, "
+         f"{layout.THUNK_SLOTS_MIN} more (PVPATCH_THUNK_SLOTS()). */",
          ". = ALIGN(8);",
          "__pvpatch_state_start = .;",
          f". = . + {_records()} * {layout.SITE_STATE_SIZE};",
@@ -119,7 +122,11 @@ def bss(spec: Spec) -> str:
          ". = ALIGN(8);",
          "__pvpatch_saved_start = .;",
          f". = . + {_records()} * {native_max};",
-         "__pvpatch_saved_end = .;"]
+         "__pvpatch_saved_end = .;",
+         ". = ALIGN(8);",
+         "__pvpatch_thunk_index_start = .;",
+         f". = . + {layout.thunk_slots(_records())} * {layout.THUNK_SLOT_SIZE};",
+         "__pvpatch_thunk_index_end = .;"]
     return "\n".join(L) + "\n"
 
 

@@ -231,6 +231,7 @@ extern const struct pvpatch_site __pvpatch_sites_start[], __pvpatch_sites_end[];
 extern const struct pvpatch_backend_rec __pvpatch_backends_start[], __pvpatch_backends_end[];
 extern struct pvpatch_site_state __pvpatch_state_start[];
 extern uint8_t __pvpatch_saved_start[], __pvpatch_saved_end[];
+extern struct pvpatch_thunk_slot __pvpatch_thunk_index_start[], __pvpatch_thunk_index_end[];
 extern uint8_t __pvpatch_thunks_start[], __pvpatch_thunks_end[];
 extern const uint8_t __pvpatch_image_start[], __pvpatch_image_end[];
 
@@ -239,9 +240,10 @@ extern const struct pvpatch_backend_family pvpatch_linked_families[];
 extern const unsigned int pvpatch_nr_linked_families;
 
 /*
- * Fill pv's sites, state, saved and thunks fields from the linker fragments'
- * symbols (pvpatch_boot() does it when pv->sites is NULL); the kernel sets
- * text_start and text_end: every site and backend lies between them.
+ * Fill pv's sites, state, saved, thunks and thunk_index fields from the
+ * linker fragments' symbols (pvpatch_boot() does it when pv->sites is
+ * NULL); the kernel sets text_start and text_end: every site and backend
+ * lies between them.
  */
 void pvpatch_linked_init(struct pvpatch *pv);
 

@@ -99,6 +99,7 @@ enum pvpatch_reason {
 	PVPATCH_E_OVERRIDE,	/* override names no valid site */
 	PVPATCH_E_FREED,	/* CALL backend in a family pvpatch_free_backends() freed */
 	PVPATCH_E_RELOC,	/* code with a relative operand the patcher cannot move */
+	PVPATCH_E_THUNK_INDEX,	/* thunk index full (or none: NULL/0) */
 	PVPATCH_NR_REASONS
 };
 
@@ -169,13 +170,13 @@ _Static_assert(sizeof(struct pvpatch_site_state) == PVPATCH_SITE_STATE_SIZE,
  * register the liveness pass wrongly called dead then holds garbage.
  */
 #define PVPATCH_F_POISON 0x4
-#define PVPATCH_THUNK_INDEX 512	/* power of two: at most this many thunks */
 #define PVPATCH_MAX_FREED 16	/* backend families pvpatch_free_backends() can free */
 
-/* Private: what the patcher knows of one generated thunk (kind 0), or of
- * one INLINE stub (kind 2, backend: the address of its site) or poison stub
- * (kind 3, likewise).  It is kept here, in the kernel's (non-executable)
- * struct pvpatch, so the thunk area holds nothing but code. */
+/* What the patcher knows of one generated thunk (kind 0), or of one
+ * INLINE stub (kind 2, backend: the address of its site) or poison stub
+ * (kind 3, likewise): an entry of the thunk index, which the kernel
+ * provides (struct pvpatch.thunk_index) in its (non-executable) data, so
+ * the thunk area holds nothing but code.  The fields are private. */
 struct pvpatch_thunk_slot {
 	uintptr_t backend;
 	uint32_t regs;		/* ret | arg0 << 4 | ... of the sites it serves */
@@ -187,6 +188,9 @@ struct pvpatch_thunk_slot {
 	uint8_t len;		/* bytes of code */
 	uint8_t flags;		/* pvpatch_repatch(): staged, not yet written; called */
 };
+/* The linker fragment (pvpatch-bss.lds) reserves PVPATCH_THUNK_SLOTS(records) of these. */
+_Static_assert(sizeof(struct pvpatch_thunk_slot) == PVPATCH_THUNK_SLOT_SIZE,
+	       "struct pvpatch_thunk_slot: change gen/pvops/layout.py THUNK_SLOT_SIZE too");
 
 /* Private: a backend family pvpatch_free_backends() overwrote, [start, end). */
 struct pvpatch_freed {
@@ -202,6 +206,23 @@ struct pvpatch {
 	size_t saved_size;			/* PVPATCH_MAX_SITE per site is always enough */
 	uint8_t *thunks;			/* executable, for CALL thunks; may be NULL */
 	size_t thunks_size;			/* only code is written there, int3 between */
+	/*
+	 * The thunk index, like state and saved provided by the kernel and
+	 * sized from the record count: what the patcher knows of each thunk
+	 * and stub in the thunk area (open addressing over any number of
+	 * slots; the first pvpatch_apply() clears them, and no more than
+	 * thunks_size / 16 plus a quarter are used: the area holds no more
+	 * entries).  PVPATCH_THUNK_SLOTS(n) slots for n records are never the
+	 * limit: every record may own one entry, and pvpatch_repatch() stages
+	 * the next generation beside the current one.  Fewer: a site finding
+	 * the index full falls back whole, PVPATCH_E_THUNK_INDEX ("thunk
+	 * index full").  NULL/0 with a thunk area is "no thunks", as thunks
+	 * NULL is: every site that needs the area falls back so, the others
+	 * are patched.  pvpatch-bss.lds reserves PVPATCH_THUNK_SLOTS(n)
+	 * (__pvpatch_thunk_index_start/_end; pvpatch_linked_init()).
+	 */
+	struct pvpatch_thunk_slot *thunk_index;
+	size_t thunk_slots;
 	/*
 	 * How a generated thunk returns (set before the first pvpatch_apply(),
 	 * not changed after).  NULL: `ret; int3`, the int3 stopping
@@ -257,12 +278,15 @@ struct pvpatch {
 	int ready;
 	int image_used;				/* 1 valid image, -1 refused, 0 none */
 	size_t thunks_used;			/* code and int3 padding written */
-	struct pvpatch_thunk_slot thunk_index[PVPATCH_THUNK_INDEX];	/* open addressing */
 	const void *call_backend[PVPATCH_MAX_OP + 1];	/* CALL sites' backend, last apply */
 	unsigned int n_freed;
 	struct pvpatch_freed freed[PVPATCH_MAX_FREED];	/* never called again */
 	uint8_t *stage;				/* pvpatch_repatch() planning: new thunks go here */
 	size_t thunks_reclaimed;		/* bytes pvpatch_repatch() gave back (first fit then) */
+	/* First fit: below place_from[u] no hole holds u * 16 bytes (reset
+	 * whenever an entry leaves the index). */
+	size_t place_from[8];
+	uint32_t index_slots;			/* of thunk_slots, those in use */
 };
 
 /*

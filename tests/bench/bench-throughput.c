@@ -36,6 +36,8 @@ static struct pvpatch mass_pv;
 static struct pvpatch_site_state *mass_state;
 static uint8_t *mass_saved;
 static size_t mass_saved_size;
+static struct pvpatch_thunk_slot *mass_index;	/* PVPATCH_THUNK_SLOTS(sites), as a kernel's */
+static size_t mass_slots;
 
 static void mass_policies(struct pvpatch_policy *a, struct pvpatch_policy *b)
 {
@@ -66,6 +68,7 @@ static void mass_fresh(void)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = mass_state, .saved = mass_saved, .saved_size = mass_saved_size,
 		.thunks = MASS_THUNKS, .thunks_size = THUNK_SIZE, .poke = bench_poke,
+		.thunk_index = mass_index, .thunk_slots = mass_slots,
 		.stack_align = opt.stack_align,
 	};
 }
@@ -113,9 +116,12 @@ void throughput(void)
 	mass_state = calloc(tp.sites, sizeof(*mass_state));
 	mass_saved_size = (size_t)tp.sites * PVPATCH_MAX_SITE;
 	mass_saved = malloc(mass_saved_size);
-	if (!mass_state || !mass_saved)
+	mass_slots = PVPATCH_THUNK_SLOTS(tp.sites);
+	mass_index = malloc(mass_slots * sizeof(*mass_index));
+	if (!mass_state || !mass_saved || !mass_index)
 		die("out of memory");
 	memset(mass_saved, 0, mass_saved_size);		/* no page faults while timed */
+	memset(mass_index, 0, mass_slots * sizeof(*mass_index));
 	mass_policies(&a, &b);
 	set_backends(&native);
 	tp.expect_modes[0][PVPATCH_MODE_INLINE] = per_op;

@@ -357,6 +357,7 @@ struct bench_patch {
 	struct pvpatch pv;
 	struct pvpatch_site_state state[MAX_BENCH_SITES];
 	uint8_t saved[MAX_BENCH_SITES * PVPATCH_MAX_SITE];
+	struct pvpatch_thunk_slot tindex[PVPATCH_THUNK_SLOTS(MAX_BENCH_SITES)];
 	struct pvpatch_override over[MAX_BENCH_SITES];
 	struct pvpatch_report rep;
 };
@@ -575,6 +576,7 @@ static void patch_loops(struct bench_patch *bp)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = bp->state, .saved = bp->saved, .saved_size = sizeof(bp->saved),
 		.thunks = bp->thunks, .thunks_size = THUNK_SIZE, .poke = bench_poke,
+		.thunk_index = bp->tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(MAX_BENCH_SITES),
 		.stack_align = opt.stack_align,
 	};
 	if (pvpatch_apply(&bp->pv, &pol, &bp->rep))

@@ -78,6 +78,8 @@ void _start(void)
 	pv.saved_size = (size_t)(__pvpatch_saved_end - __pvpatch_saved_start);
 	pv.thunks = __pvpatch_thunks_start;
 	pv.thunks_size = (size_t)(__pvpatch_thunks_end - __pvpatch_thunks_start);
+	pv.thunk_index = __pvpatch_thunk_index_start;
+	pv.thunk_slots = (size_t)(__pvpatch_thunk_index_end - __pvpatch_thunk_index_start);
 	pvpatch_apply(&pv, &policy, &report);
 	pvpatch_free_backends(&pv, pvpatch_linked_families, pvpatch_nr_linked_families, 0xcc);
 	for (;;)

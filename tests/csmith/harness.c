@@ -30,6 +30,7 @@ int csmith_main(void);
 static struct pvpatch pv;
 static struct pvpatch_site_state state[MAX_SITES];
 static uint8_t saved[MAX_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot tindex[PVPATCH_THUNK_SLOTS(MAX_SITES)];
 static struct pvpatch_policy pol;
 static struct pvpatch_report rep;
 static unsigned long yield_digest;
@@ -69,6 +70,7 @@ int main(void)
 		.text_start = start, .text_end = (uintptr_t)etext,
 		.state = state, .saved = saved, .saved_size = sizeof(saved),
 		.thunks = THUNK_AREA, .thunks_size = THUNK_SIZE, .poke = poke,
+		.thunk_index = tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(MAX_SITES),
 		.flags = poison && !strcmp(poison, "1") ? PVPATCH_F_POISON : 0,
 	};
 	/* The differential's negative run: every record claims every register

@@ -34,7 +34,9 @@
  *    call the op's backend or a thunk that calls it, INLINE sites call
  *    nothing; padding is one NOP or a JMP to the site end over int3;
  *  - applying the same policy twice writes nothing; after pvpatch_revert()
- *    every valid site is native again.
+ *    every valid site is native again;
+ *  - a thunk index of PVPATCH_THUNK_SLOTS(records) slots is never full; a
+ *    missing one writes no thunk.
  *
  * Any failure prints what went wrong and aborts, which libFuzzer reports as
  * a crash with the input saved.  FUZZ_PATCH_VERBOSE=1 prints the records and
@@ -54,7 +56,11 @@
  *   cfg2       bit 0 first apply without a report, 1 a plain copy as poke
  *              hook (no checks, no counting), 2 a return thunk (a real
  *              function), 3 a return thunk beyond rel32 of the thunk area,
- *              4 stack_align 16 (every CALL through a realigning thunk; else 8)
+ *              4 stack_align 16 (every CALL through a realigning thunk; else 8),
+ *              5-7 the thunk index: 0 PVPATCH_THUNK_SLOTS(n) slots (then no
+ *              site may fall back for it), 1 none (NULL/0), 2 NULL with a
+ *              count, 3-7 tiny: 1, 2, 3, 5 or 9 slots (full, sites fall
+ *              back whole: "thunk index full")
  *   templates  count-1, then per template: flags (bit 0 raw fields, bit 1
  *              allow %rsp in hv_clobbers), n_insns, hv_clobbers (u16), insns
  *              (raw: op dst src width imm64; else mapped, see build_template)
@@ -207,6 +213,8 @@ static struct {
 	struct pvpatch_site_state *state;
 	uint8_t *saved;
 	size_t saved_size;
+	struct pvpatch_thunk_slot *tindex;
+	unsigned int index_sel;		/* cfg2 bits 5-7 */
 	struct pvpatch_template *tmpl[MAX_TMPL];
 	unsigned int n_tmpl;
 	struct policy_in pin[2];
@@ -648,7 +656,8 @@ NOCOV static void check_acceptance(void)
 
 NOCOV static bool is_choice_reason(unsigned int r)
 {
-	return (r >= PVPATCH_E_MODE && r < PVPATCH_E_OVERRIDE) || r == PVPATCH_E_FREED;
+	return (r >= PVPATCH_E_MODE && r < PVPATCH_E_OVERRIDE) || r == PVPATCH_E_FREED ||
+	       r == PVPATCH_E_THUNK_INDEX;
 }
 
 /* A site after a call: its bytes as its mode says, its code as check_site_code() wants. */
@@ -725,6 +734,13 @@ NOCOV static void check_call(const struct pvpatch_policy *pol, const struct pvpa
 		CHECK(used == 0, "thunks used without a thunk area");
 	}
 	CHECK(used >= R.thunk_bytes_before, "thunks_used went down");
+	/* The index sized by the rule is never the limit; no index, no thunk. */
+	if (R.index_sel == 0)
+		CHECK(rep->reasons[PVPATCH_E_THUNK_INDEX] == 0,
+		      "%u sites found a thunk index of PVPATCH_THUNK_SLOTS(%u) full",
+		      rep->reasons[PVPATCH_E_THUNK_INDEX], R.n);
+	if (R.index_sel == 1 || R.index_sel == 2)
+		CHECK(used == 0, "thunks written without a thunk index");
 	if (R.pv.poke == fz_poke)
 		CHECK((R.thunk_pokes > 0) == (used > R.thunk_bytes_before),
 		      "%u thunk pokes, thunks_used %u -> %u", R.thunk_pokes, R.thunk_bytes_before, used);
@@ -992,6 +1008,7 @@ static void cleanup(void)
 {
 	free(R.state);
 	free(R.saved);
+	free(R.tindex);
 	for (unsigned int k = 0; k < MAX_TMPL; k++)
 		free(R.tmpl[k]);
 	for (int k = 0; k < 2; k++) {
@@ -1088,6 +1105,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.flags = debug ? PVPATCH_F_DEBUG : 0,
 		.stack_align = cfg2 & 16 ? PVPATCH_STACK_ALIGN_16 : PVPATCH_STACK_ALIGN_8,
 	};
+	{
+		static const size_t tiny[] = { 1, 2, 3, 5, 9 };
+		size_t slots = PVPATCH_THUNK_SLOTS(R.n);
+
+		R.index_sel = cfg2 >> 5;
+		if (R.index_sel >= 3)
+			slots = tiny[R.index_sel - 3];
+		/* exactly the slots, garbage in them: ASan sees a read past the
+		 * end, and the patcher must clear them */
+		R.tindex = R.index_sel == 1 || R.index_sel == 2 ? NULL
+							      : malloc(slots * sizeof(*R.tindex));
+		if (R.tindex)
+			memset(R.tindex, 0x77, slots * sizeof(*R.tindex));
+		R.pv.thunk_index = R.tindex;
+		R.pv.thunk_slots = R.index_sel == 1 ? 0 : slots;
+	}
 	if (th == 0xff) {		/* misaligned thunk area: unusable */
 		R.pv.thunks = A.thunks + 8;
 		R.pv.thunks_size = 64;

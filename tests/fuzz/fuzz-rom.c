@@ -611,6 +611,7 @@ static struct {
 	struct pvpatch pv;
 	struct pvpatch_site_state state[NSITES];
 	uint8_t saved[NSITES * PVPATCH_MAX_SITE];
+	struct pvpatch_thunk_slot tindex[PVPATCH_THUNK_SLOTS(NSITES)];
 	unsigned int site_pokes, thunk_pokes;
 	bool revert;
 } R;
@@ -1019,11 +1020,13 @@ NOCOV static void run_text(uint8_t cfg, uint8_t vm, uint8_t regs_seed, uint8_t c
 	build_records(regs_seed, clob_sel);
 	memcpy(&S0, &A, sizeof(A));
 	memset(R.state, 0x77, sizeof(R.state));
+	memset(R.tindex, 0x77, sizeof(R.tindex));	/* the patcher clears it */
 	R.pv = (struct pvpatch){
 		.sites = A.rec, .sites_end = A.rec + NSITES,
 		.text_start = (uintptr_t)A.text, .text_end = (uintptr_t)A.text + TEXT_SIZE,
 		.state = R.state, .saved = R.saved, .saved_size = sizeof(R.saved),
 		.thunks = A.thunks, .thunks_size = vm & 0x40 ? THUNK_SMALL : THUNK_SIZE,
+		.thunk_index = R.tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(NSITES),
 		.poke = fz_poke, .poke_arg = &R.pv,
 		.lookup = cfg & 4 ? fz_lookup : NULL,
 		.stack_align = vm & 0x10 ? PVPATCH_STACK_ALIGN_16 : PVPATCH_STACK_ALIGN_8,

@@ -190,6 +190,17 @@ def seeds():
                                      0, None) for i, op in enumerate(OPS)])
                           + policy([(op, CALL, BE_TWO, 0, None) for op in OPS]))
 
+    # cfg2 bits 5-7: the thunk index; 1 none, 2 NULL with a count, 3-7 tiny
+    # (1, 2, 3, 5, 9 slots): CALL everywhere through thunks (stack_align 16)
+    # and INLINE stubs, more keys than slots, so sites fall back whole
+    for name, sel in (("index-none", 1), ("index-null-count", 2), ("index-1", 3),
+                      ("index-9", 7)):
+        yield name, (header(TWICE | OTHER, n, cfg2=sel << 5 | 16) + templates(t_pause)
+                     + all_records(clob=0x0f00)
+                     + policy([(op, CALL, [BE_ONE, BE_TWO, BE_THREE][i % 3], 0, None)
+                               for i, op in enumerate(OPS)])
+                     + policy([(op, INLINE, BE_TWO, 1, None) for op in OPS]))
+
     yield "plain-copy", (header(TWICE | OTHER, n, cfg2=3) + templates(t_const) + all_records()
                          + policy([(op, CALL, BE_TWO, 0, None) for op in OPS])
                          + policy([(op, INLINE, BE_ONE, 1, None) for op in OPS]))

@@ -194,7 +194,8 @@ def test_mini_linker_fragments(tmp_path, thunks, how):
     """The three fragments INCLUDEd where a kernel's script puts them: the
     backend families and the thunk area in .text, the record sections loaded
     with their bounds, the state and saved buffers in .bss sized from the
-    number of records; pvpatch-linked.c links against them."""
+    number of records, the thunk index too; pvpatch-linked.c links against
+    them."""
     out = tmp_path / "gen"
     assert run_pvgen("mini.spec", out, GOOD).returncode == 0
     inc = ["-I", str(ROOT / "include"), "-I", str(out / "include")]
@@ -235,6 +236,10 @@ def test_mini_linker_fragments(tmp_path, thunks, how):
     assert sym["__pvpatch_state_end"] - sym["__pvpatch_state_start"] == nrec * 12
     native_max = 8  # the largest native_max of mini.spec
     assert sym["__pvpatch_saved_end"] - sym["__pvpatch_saved_start"] == nrec * native_max
+    # the thunk index: 5/2 slots of 32 bytes per record, 8 more, 8-aligned
+    assert sym["__pvpatch_thunk_index_end"] - sym["__pvpatch_thunk_index_start"] \
+        == (nrec * 5 // 2 + 8) * 32
+    assert sym["__pvpatch_thunk_index_start"] % 8 == 0
     size = thunks or 16384
     assert sym["__pvpatch_thunks_end"] - sym["__pvpatch_thunks_start"] == size
     assert sym["__pvpatch_thunks_start"] % 16 == 0

@@ -303,14 +303,19 @@ static const char *schedule_name(unsigned int round)
 
 /* Re-patch to what a fresh boot with this negotiation writes, thunks laid
  * out as that boot lays them out: through an all-NATIVE policy first,
- * which gives every thunk back (first fit then places them as at boot). */
+ * which gives every thunk back (first fit then places them as at boot).
+ * Poisoned, NATIVE sites run from stubs too: that step goes without
+ * poison, so that it empties the area all the same. */
 static void settle(const struct pvpatch_policy *final, struct totals *t)
 {
 	static struct pvpatch_policy native;
+	unsigned int poison = pv.flags & PVPATCH_F_POISON;
 
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		native.op[op].mode = PVPATCH_MODE_NATIVE;
+	pv.flags &= ~PVPATCH_F_POISON;
 	repatch_once(&native, t);
+	pv.flags |= poison;
 	repatch_once(final, t);
 }
 

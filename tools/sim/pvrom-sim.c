@@ -308,6 +308,7 @@ int main(int argc, char **argv)
 	struct pvpatch_backend_rec *recs;
 	uint8_t *text, *sites, *rom = NULL, *saved;
 	struct pvpatch_site_state *state;
+	struct pvpatch_thunk_slot *tindex;
 	struct pvpatch pv;
 	char *symtext;
 	unsigned int n;
@@ -392,16 +393,18 @@ int main(int argc, char **argv)
 	n = (unsigned int)(slen / PVPATCH_SITE_SIZE);
 	state = calloc(n ? n : 1, sizeof(*state));
 	saved = calloc(n ? n : 1, PVPATCH_MAX_SITE);
+	tindex = calloc(PVPATCH_THUNK_SLOTS(n), sizeof(*tindex));	/* as the guest's linker reserves */
 	pv = (struct pvpatch){
 		.sites = host(saddr), .sites_end = (const struct pvpatch_site *)host(saddr) + n,
 		.text_start = (uintptr_t)host(taddr), .text_end = (uintptr_t)host(taddr) + tlen,
 		.state = state, .saved = saved, .saved_size = (size_t)n * PVPATCH_MAX_SITE,
 		.thunks = thunks_size ? host(thunks) : NULL, .thunks_size = thunks_size,
+		.thunk_index = tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(n),
 		.poke = poke, .lookup = lookup, .print = print_hook, .stack_align = stack_align,
 	};
 	if (neg.cmd.poison)
 		pv.flags |= PVPATCH_F_POISON;	/* the poison stubs land where the guest's do */
-	if (!state || !saved || pvpatch_apply(&pv, &neg.policy, &neg.report))
+	if (!state || !saved || !tindex || pvpatch_apply(&pv, &neg.policy, &neg.report))
 		die("patcher", "the site table is unusable");
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pvpatch_site *s = &pv.sites[i];

@@ -65,10 +65,16 @@
  * The thunk area (pv->thunks, executable) holds only code: each thunk
  * starts at a multiple of THUNK_ALIGN and the bytes up to the next one are
  * int3.  What the patcher knows of each thunk (the key it was generated
- * for, where its code is) is in pv->thunk_index, in the kernel's data.
+ * for, where its code is) is in pv->thunk_index, in the kernel's data:
+ * open addressing with linear probing over pv->thunk_slots slots, any
+ * number of them (the linker fragment sizes it from the record count, see
+ * PVPATCH_THUNK_SLOTS()), so a key's home slot is its hash scaled to the
+ * slot count (multiply and shift: no division, no power of two) and slot
+ * arithmetic is modulo the slot count.
  */
 #define THUNK_ALIGN	16
 #define THUNK_MAX	128	/* code of one thunk, padding included */
+#define THUNK_UNITS	(THUNK_MAX / THUNK_ALIGN)
 /* pvpatch_thunk_slot.flags, for pvpatch_repatch() */
 #define THUNK_STAGED	0x01	/* planned: its code is in pv->stage, not written yet */
 #define THUNK_CALLED	0x02	/* a site of the plan calls it */
@@ -79,6 +85,49 @@
 /* ... of a poison stub (PVPATCH_F_POISON; .backend: its site) */
 #define THUNK_POISON	3
 _Static_assert(THUNK_MAX % THUNK_ALIGN == 0 && THUNK_MAX <= 255, "thunk size");
+_Static_assert(sizeof(((struct pvpatch *)0)->place_from) == THUNK_UNITS * sizeof(size_t),
+	       "struct pvpatch.place_from: one per thunk size in THUNK_ALIGN units");
+
+/* The index's slot count in use (thunk_index_init()). */
+static uint32_t index_slots(const struct pvpatch *pv)
+{
+	return pv->index_slots;
+}
+
+/*
+ * At the first pvpatch_apply(): the slots in use, cleared.  Every entry
+ * owns THUNK_ALIGN bytes of the area at least (staged ones too: they have
+ * their offsets), so no more than thunks_size / THUNK_ALIGN entries ever
+ * exist; slots past that count plus a quarter (load 0.8 at most, as the
+ * rule's) would never be needed, and a kernel with many records and a
+ * small area does not clear them.  A NULL index or area: none.
+ */
+void thunk_index_init(struct pvpatch *pv)
+{
+	size_t cap = pv->thunks ? pv->thunks_size / THUNK_ALIGN : 0, n;
+
+	cap += cap / 4 + 8;
+	n = pv->thunk_index && pv->thunks ? pv->thunk_slots : 0;
+	if (n > cap)
+		n = cap;
+	pv->index_slots = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+	for (uint32_t k = 0; k < pv->index_slots; k++)
+		pv->thunk_index[k].code = 0;
+	for (unsigned int u = 0; u < THUNK_UNITS; u++)
+		pv->place_from[u] = 0;
+}
+
+/* The slot after k, cyclically. */
+static uint32_t slot_next(uint32_t k, uint32_t n)
+{
+	return k + 1 == n ? 0 : k + 1;
+}
+
+/* How far slot b lies after slot a, cyclically: 0 to n - 1. */
+static uint32_t slot_dist(uint32_t a, uint32_t b, uint32_t n)
+{
+	return b >= a ? b - a : n - (a - b);
+}
 
 static uint32_t site_regs(const struct site *s)
 {
@@ -266,13 +315,15 @@ static void thunk_code(const struct pvpatch *pv, struct enc *e, const struct sit
 	enc_return(e, (uintptr_t)pv->return_thunk);
 }
 
-static uint32_t thunk_hash(const struct pvpatch_thunk_slot *k)
+/* The home slot of key k among n: the high 32 bits of a multiplicative
+ * hash, scaled to [0, n) by a multiply (Lemire's fast range reduction). */
+static uint32_t thunk_home(const struct pvpatch_thunk_slot *k, uint32_t n)
 {
 	uint64_t h = (uint64_t)k->backend ^ ((uint64_t)k->regs << 32) ^ ((uint64_t)k->free << 16) ^
 		     k->op ^ ((uint64_t)k->writes << 40) ^ ((uint64_t)k->kind << 62);
 
 	h *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 40);
+	return (uint32_t)(((h >> 32) * n) >> 32);
 }
 
 static bool thunk_same(const struct pvpatch_thunk_slot *a, const struct pvpatch_thunk_slot *b)
@@ -292,32 +343,51 @@ static size_t thunk_extent(const struct pvpatch *pv, const struct pvpatch_thunk_
 
 /*
  * Where a new thunk of len bytes goes once pvpatch_repatch() has given
- * space back: the lowest of offset 0 and the ends of the thunks the index
- * holds (staged ones included) where it fits before the next one, else
- * after the last one.  Returns 0 and *at, or -1 when it does not fit.
- * (Until space is given back, get_thunk() appends: no search at boot.)
+ * space back: first fit, the lowest of offset 0 and the ends of the
+ * thunks the index holds (staged ones included) where it fits before the
+ * next one, else after the last one.  Returns 0 and *at, or -1 when it
+ * does not fit.  (Until space is given back, get_thunk() appends: no
+ * search at boot.)
+ *
+ * The sweep: from a start below which nothing fits, any entry overlapping
+ * [start, start + need) pushes start to its end (a place that fits lies
+ * past every entry overlapping a lower start, and every entry's end is a
+ * candidate), until a pass over the index finds none.  While nothing
+ * leaves the index, holes only fill, so where the last search for this
+ * size (or a smaller one) stopped is such a start: pv->place_from[], reset
+ * by thunk_index_remove().  A re-patch placing many stubs thus walks the
+ * area once per size, not once per stub.
  */
-static int thunk_place(const struct pvpatch *pv, size_t len, size_t *at)
+static int thunk_place(struct pvpatch *pv, size_t len, size_t *at)
 {
-	size_t need = (len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1), best = SIZE_MAX;
+	size_t need = (len + THUNK_ALIGN - 1) & ~(size_t)(THUNK_ALIGN - 1), start = 0;
+	size_t units = need / THUNK_ALIGN;
+	uint32_t n = index_slots(pv);
+	bool moved = true;
 
-	for (unsigned int c = 0; c <= PVPATCH_THUNK_INDEX; c++) {
-		const struct pvpatch_thunk_slot *ct = &pv->thunk_index[c % PVPATCH_THUNK_INDEX];
-		size_t start = c == PVPATCH_THUNK_INDEX ? 0 : ct->code - 1 + thunk_extent(pv, ct);
-		bool fits = (c == PVPATCH_THUNK_INDEX || ct->code) && start < best &&
-			    start < pv->thunks_used && need <= pv->thunks_size - start;
-
-		for (unsigned int k = 0; fits && k < PVPATCH_THUNK_INDEX; k++) {
+	if (!units || units > THUNK_UNITS)
+		return -1;
+	for (size_t u = 0; u < units; u++)
+		if (pv->place_from[u] > start)
+			start = pv->place_from[u];
+	while (moved && start < pv->thunks_used) {
+		moved = false;
+		for (uint32_t k = 0; k < n && start < pv->thunks_used; k++) {
 			const struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
-			size_t ts = t->code - 1;
+			size_t ts = t->code - 1, te;
 
-			fits = !t->code || ts >= start + need || ts + thunk_extent(pv, t) <= start;
+			if (!t->code || ts >= start + need)
+				continue;
+			te = ts + thunk_extent(pv, t);
+			if (te > start) {
+				start = te;
+				moved = true;
+			}
 		}
-		if (fits)
-			best = start;
 	}
-	if (best != SIZE_MAX) {
-		*at = best;
+	pv->place_from[units - 1] = start;
+	if (start < pv->thunks_used && need <= pv->thunks_size - start) {
+		*at = start;
 		return 0;
 	}
 	if (pv->thunks_used >= pv->thunks_size || len > pv->thunks_size - pv->thunks_used)
@@ -582,13 +652,13 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 		.writes = stub ? 0 : req->writes,
 		.kind = req->poison ? THUNK_POISON : req->pol ? THUNK_STUB : THUNK_CALL,
 	};
-	uint32_t slot = thunk_hash(&k) & (PVPATCH_THUNK_INDEX - 1);
+	uint32_t n = index_slots(pv), slot = thunk_home(&k, n), probes;
 	uint8_t code[THUNK_MAX];
 	size_t at, padded;
 	struct enc e;
-	int probes, err;
+	int err;
 
-	for (probes = 0; probes < PVPATCH_THUNK_INDEX; probes++) {
+	for (probes = 0; probes < n; probes++) {
 		struct pvpatch_thunk_slot *t = &pv->thunk_index[slot];
 
 		if (!t->code)
@@ -598,7 +668,7 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 			t->flags |= THUNK_CALLED;
 			return PVPATCH_OK;
 		}
-		slot = (slot + 1) & (PVPATCH_THUNK_INDEX - 1);
+		slot = slot_next(slot, n);
 	}
 	if (!pv->thunks || (!stub && s->nargs + (s->info->nouts > 1 ? s->info->nouts : 0) > 6))
 		return PVPATCH_E_THUNK_SPACE;
@@ -608,7 +678,9 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
 	err = area_check(pv, req);
 	if (err)
 		return err;
-	if (probes == PVPATCH_THUNK_INDEX || pv->thunks_used >= UINT32_MAX ||
+	if (probes == n)
+		return PVPATCH_E_THUNK_INDEX;
+	if (pv->thunks_used >= UINT32_MAX ||
 	    (!pv->thunks_reclaimed && pv->thunks_used >= pv->thunks_size))
 		return PVPATCH_E_THUNK_SPACE;
 	at = pv->thunks_used;
@@ -669,33 +741,36 @@ static int get_area(struct pvpatch *pv, const struct area_req *req, uintptr_t *a
  * Remove index slot i, keeping every other key findable (linear probing
  * deletion without tombstones, Knuth's Algorithm R): each later entry of
  * the cluster whose home is not cyclically in (hole, j] moves into the
- * hole.  Bounded: a full index has no empty slot to stop at.
+ * hole.  Distances are taken modulo the slot count, so any count works.
+ * Bounded: a full index has no empty slot to stop at.  Space leaves the
+ * area's map: first fit searches from offset 0 again.
  */
 static void thunk_index_remove(struct pvpatch *pv, uint32_t hole)
 {
-	const uint32_t mask = PVPATCH_THUNK_INDEX - 1;
-	uint32_t j = hole;
+	uint32_t n = index_slots(pv), j = hole;
 
 	pv->thunk_index[hole].code = 0;
-	for (unsigned int n = 1; n < PVPATCH_THUNK_INDEX; n++) {
+	for (uint32_t step = 1; step < n; step++) {
 		uint32_t home;
 
-		j = (j + 1) & mask;
+		j = slot_next(j, n);
 		if (!pv->thunk_index[j].code)
-			return;
-		home = thunk_hash(&pv->thunk_index[j]) & mask;
+			break;
+		home = thunk_home(&pv->thunk_index[j], n);
 		/* Stays when home lies cyclically in (hole, j]. */
-		if (((j - home) & mask) < ((j - hole) & mask))
+		if (slot_dist(home, j, n) < slot_dist(hole, j, n))
 			continue;
 		pv->thunk_index[hole] = pv->thunk_index[j];
 		pv->thunk_index[j].code = 0;
 		hole = j;
 	}
+	for (unsigned int u = 0; u < THUNK_UNITS; u++)
+		pv->place_from[u] = 0;
 }
 
 void thunk_plan_begin(struct pvpatch *pv, uint8_t *stage)
 {
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++)
+	for (uint32_t k = 0; k < index_slots(pv); k++)
 		pv->thunk_index[k].flags = 0;
 	pv->stage = stage;
 }
@@ -707,7 +782,7 @@ void thunk_plan_begin(struct pvpatch *pv, uint8_t *stage)
  */
 static void drop_staged(struct pvpatch *pv, bool all)
 {
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX;) {
+	for (uint32_t k = 0; k < index_slots(pv);) {
 		struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
 
 		if (t->code && (t->flags & THUNK_STAGED) && (all || !(t->flags & THUNK_CALLED)))
@@ -729,7 +804,7 @@ static void thunk_recount_used(struct pvpatch *pv)
 {
 	size_t used = 0;
 
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++) {
+	for (uint32_t k = 0; k < index_slots(pv); k++) {
 		const struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
 
 		if (t->code && t->code - 1 + thunk_extent(pv, t) > used)
@@ -750,7 +825,7 @@ void thunk_plan_end(struct pvpatch *pv)
  * when the area does not hold it already). */
 void thunk_write_staged(struct pvpatch *pv, const uint8_t *stage)
 {
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++) {
+	for (uint32_t k = 0; k < index_slots(pv); k++) {
 		struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
 		size_t at = t->code - 1, len;
 
@@ -770,7 +845,7 @@ void thunk_write_staged(struct pvpatch *pv, const uint8_t *stage)
 /* After planning: whether some thunk would be given back. */
 bool thunk_any_uncalled(const struct pvpatch *pv)
 {
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++)
+	for (uint32_t k = 0; k < index_slots(pv); k++)
 		if (pv->thunk_index[k].code && !(pv->thunk_index[k].flags & THUNK_CALLED))
 			return true;
 	return false;
@@ -788,7 +863,7 @@ unsigned int thunk_reclaim(struct pvpatch *pv)
 	};
 	unsigned int n = 0;
 
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX;) {
+	for (uint32_t k = 0; k < index_slots(pv);) {
 		struct pvpatch_thunk_slot *t = &pv->thunk_index[k];
 		size_t len;
 

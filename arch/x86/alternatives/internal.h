@@ -56,6 +56,9 @@ void patcher_report_invalid(struct pvpatch *pv, unsigned int i, struct pvpatch_r
 void patcher_finish(struct pvpatch *pv, const struct pvpatch_policy *pol,
 		    struct pvpatch_report *rep);
 
+/* call.c: the thunk index, at the first pvpatch_apply(). */
+void thunk_index_init(struct pvpatch *pv);
+
 /* call.c: the thunk area during a pvpatch_repatch(). */
 void thunk_plan_begin(struct pvpatch *pv, uint8_t *stage);
 void thunk_plan_abort(struct pvpatch *pv, size_t thunks_used);

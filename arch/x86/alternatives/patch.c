@@ -284,8 +284,7 @@ static int init(struct pvpatch *pv)
 					pv->state[i].flags = STATE_CHECKED;
 	}
 	pv->thunks_used = 0;
-	for (unsigned int i = 0; i < PVPATCH_THUNK_INDEX; i++)
-		pv->thunk_index[i].code = 0;
+	thunk_index_init(pv);
 	for (unsigned int op = 0; op <= PVPATCH_MAX_OP; op++)
 		pv->call_backend[op] = NULL;
 	pv->n_freed = 0;

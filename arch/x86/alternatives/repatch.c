@@ -23,9 +23,11 @@
  *      (INLINE -> CALL -> NATIVE; a CALL to a backend in a family
  *      pvpatch_free_backends() freed is refused for the site with
  *      PVPATCH_E_FREED and it falls back: a re-patch never calls freed
- *      bytes), but a site that cannot get its thunk (PVPATCH_E_THUNK_SPACE:
- *      a resource, not a property of the policy) fails the whole re-patch:
- *      PVPATCH_RP_PLAN, the staged thunks are forgotten, nothing written.
+ *      bytes), but a site that cannot get its thunk (PVPATCH_E_THUNK_SPACE
+ *      or PVPATCH_E_THUNK_INDEX: a resource, not a property of the policy;
+ *      an index of PVPATCH_THUNK_SLOTS() never runs out) fails the whole
+ *      re-patch: PVPATCH_RP_PLAN, the staged thunks are forgotten, nothing
+ *      written.
  *      Nothing changing and no thunk to give back: done, no rendezvous.
  *   2. Stop: rv->stop() stops every other CPU (by NMI or an equivalent:
  *      they may run with interrupts off) and reports each one's
@@ -261,7 +263,7 @@ int pvpatch_repatch(struct pvpatch *pv, const struct pvpatch_policy *policy,
 			mode = patcher_plan_site(pv, i, policy, rep, pl.bytes + (size_t)i * PVPATCH_MAX_SITE,
 						 &changed, &why);
 		patcher_clear_override(pv, i);
-		failed = failed || why == PVPATCH_E_THUNK_SPACE;
+		failed = failed || why == PVPATCH_E_THUNK_SPACE || why == PVPATCH_E_THUNK_INDEX;
 		pl.mode[i] = mode < 0 ? PLAN_KEEP : (uint8_t)(mode | (changed ? PLAN_CHANGES : 0));
 		if (mode >= 0 && changed) {
 			changes = true;

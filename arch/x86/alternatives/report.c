@@ -33,6 +33,7 @@ static const char *const reasons[PVPATCH_NR_REASONS] = {
 	[PVPATCH_E_OVERRIDE] = "override names no valid site",
 	[PVPATCH_E_FREED] = "backend freed",
 	[PVPATCH_E_RELOC] = "relative operand cannot be relocated",
+	[PVPATCH_E_THUNK_INDEX] = "thunk index full",
 };
 
 const char *pvpatch_reason_str(enum pvpatch_reason r)

@@ -26,6 +26,8 @@ void pvpatch_linked_init(struct pvpatch *pv)
 	pv->saved_size = (size_t)(__pvpatch_saved_end - __pvpatch_saved_start);
 	pv->thunks = __pvpatch_thunks_start;
 	pv->thunks_size = (size_t)(__pvpatch_thunks_end - __pvpatch_thunks_start);
+	pv->thunk_index = __pvpatch_thunk_index_start;
+	pv->thunk_slots = (size_t)(__pvpatch_thunk_index_end - __pvpatch_thunk_index_start);
 	pv->image = __pvpatch_image_start;
 	pv->image_size = (size_t)(__pvpatch_image_end - __pvpatch_image_start);
 }

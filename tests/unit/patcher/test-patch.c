@@ -46,10 +46,17 @@ extern char __executable_start[], etext[];
 #define AUX_THUNK_SIZE	4096
 #define FAMILY_AREA	((uint8_t *)0x30200000ul)	/* backends to free */
 #define FAMILY_SIZE	4096
+/* test_thunk_index_*: MANY sites in a text of their own, and their thunks */
+#define MANY		640
+#define MANY_TEXT	((uint8_t *)0x30400000ul)	/* within rel32 of the backends */
+#define MANY_TEXT_SIZE	(MANY * 16)
+#define MANY_THUNKS	((uint8_t *)0x30500000ul)
+#define MANY_THUNK_SIZE	(160 * 1024)		/* two generations of MANY thunks */
 
 static struct pvpatch pv;
 static struct pvpatch_site_state state[MAX_SITES];
 static uint8_t saved[MAX_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot tindex[PVPATCH_THUNK_SLOTS(MAX_SITES)];
 static uint8_t *text_copy;
 static size_t text_len;
 static struct pvpatch_policy pol;
@@ -226,7 +233,7 @@ static void dump_stub(const char *test, const struct pvpatch_site *s, const char
 
 	if (!dump)
 		return;
-	for (unsigned int k = 0; k < PVPATCH_THUNK_INDEX; k++) {
+	for (size_t k = 0; k < pv.index_slots; k++) {
 		const struct pvpatch_thunk_slot *t = &pv.thunk_index[k];
 
 		if (!t->code || (uintptr_t)pv.thunks + t->code - 1 != stub)
@@ -271,6 +278,11 @@ static int group_setup(void **st)
 	if (mmap(FAMILY_AREA, FAMILY_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != FAMILY_AREA)
 		return -1;
+	if (mmap(MANY_TEXT, MANY_TEXT_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != MANY_TEXT ||
+	    mmap(MANY_THUNKS, MANY_THUNK_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != MANY_THUNKS)
+		return -1;
 	text_copy = malloc(text_len);
 	memcpy(text_copy, (void *)start, text_len);
 	if ((size_t)(__pvpatch_sites_end - __pvpatch_sites_start) > MAX_SITES)
@@ -280,6 +292,7 @@ static int group_setup(void **st)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = state, .saved = saved, .saved_size = sizeof(saved),
 		.thunks = thunks, .thunks_size = THUNK_SIZE,
+		.thunk_index = tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(MAX_SITES),
 		.poke = checked_poke, .poke_arg = &pv,
 		/* The test's backends: BACKEND realigns itself, the
 		 * register-preserving ones are built -mpreferred-stack-boundary=3. */
@@ -875,6 +888,7 @@ static size_t thunk_code_len(const uint8_t *p, size_t room, size_t *ret_at)
 static struct pvpatch aux;
 static struct pvpatch_site_state aux_state[MAX_SITES];
 static uint8_t aux_saved[MAX_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot aux_tindex[PVPATCH_THUNK_SLOTS(MAX_SITES)];
 
 static void aux_init(const void *return_thunk)
 {
@@ -885,6 +899,7 @@ static void aux_init(const void *return_thunk)
 	aux.saved = aux_saved;
 	aux.thunks = AUX_THUNKS;
 	aux.thunks_size = AUX_THUNK_SIZE;
+	aux.thunk_index = aux_tindex;
 	aux.poke_arg = &aux;
 	aux.return_thunk = return_thunk;
 }
@@ -2100,6 +2115,7 @@ static void test_same_policy_twice_writes_nothing(void **st)
 /* --- pre-patched images (tools/pvrom image) ---------------------------------- */
 static struct pvpatch_site_state img_state[MAX_SITES];
 static uint8_t img_saved[MAX_SITES * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot img_tindex[PVPATCH_THUNK_SLOTS(MAX_SITES)];
 static uint8_t image[PVPATCH_IMAGE_HEADER_SIZE + MAX_SITES * PVPATCH_MAX_NATIVE];
 static uint8_t bad_image[sizeof(image)];
 
@@ -2112,6 +2128,7 @@ static void img_desc(struct pvpatch *d, const uint8_t *img, size_t size)
 		.text_start = (uintptr_t)__executable_start, .text_end = (uintptr_t)etext,
 		.state = img_state, .saved = img_saved, .saved_size = sizeof(img_saved),
 		.thunks = AUX_THUNKS, .thunks_size = AUX_THUNK_SIZE,
+		.thunk_index = img_tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(MAX_SITES),
 		.poke = checked_poke, .image = img, .image_size = size,
 	};
 	d->poke_arg = d;
@@ -2331,6 +2348,7 @@ static void test_malformed_records(void **st)
 {
 	static const uint8_t wcr3[] = { 0x0f, 0x22, 0xdf };	/* mov %rdi,%cr3 */
 	struct pvpatch_site_state fstate[12];
+	struct pvpatch_thunk_slot findex[PVPATCH_THUNK_SLOTS(12)];
 	uint8_t fsaved[12 * PVPATCH_MAX_SITE], before[sizeof(fake.text)];
 	struct pvpatch f;
 	const unsigned int W = PVPATCH_OP_WRITE_CR3, rdi = 7 << 4;
@@ -2374,6 +2392,7 @@ static void test_malformed_records(void **st)
 		.text_start = (uintptr_t)fake.text, .text_end = (uintptr_t)fake.text + sizeof(fake.text),
 		.state = fstate, .saved = fsaved, .saved_size = sizeof(fsaved),
 		.thunks = fake.thunks, .thunks_size = sizeof(fake.thunks),
+		.thunk_index = findex, .thunk_slots = PVPATCH_THUNK_SLOTS(12),
 		.poke = checked_poke, .poke_arg = &f,
 	};
 	memcpy(before, fake.text, sizeof(before));
@@ -2929,6 +2948,232 @@ static void test_repatch_unusable(void **st)
 	assert_unchanged();
 }
 
+/* --- the thunk index: sized by the records, never the limit ---------------- */
+/*
+ * MANY write_cr3 sites in a text of their own, each with another mask of
+ * registers it may lose (any of rax..r15 but rsp, rbp and rdi, its
+ * argument), so under stack_align 16 each needs a thunk of its own: more
+ * thunks than the fixed 512-slot index of old could hold.  Each site sits
+ * in a 16-byte slot followed by `ret`, so a slot can be called as
+ * void (*)(unsigned long): the thunk saves what the call overwrites and
+ * the site keeps, the backend (a C function) keeps the callee-saved ones.
+ */
+
+static struct pvpatch_site many_rec[MANY];
+static struct pvpatch_site_state many_state[MANY];
+static uint8_t many_saved[MANY * PVPATCH_MAX_SITE];
+static struct pvpatch_thunk_slot many_index[PVPATCH_THUNK_SLOTS(MANY)];
+static uint8_t many_scratch[PVPATCH_REPATCH_SCRATCH(MANY, MANY_THUNK_SIZE)];
+static uint8_t many_text_before[MANY_TEXT_SIZE], many_thunks_before[MANY_THUNK_SIZE];
+static struct pvpatch mpv;
+
+/* The i-th mask: bit k of i says whether the k-th register below is lost. */
+static uint16_t many_mask(unsigned int i)
+{
+	static const int8_t regs[] = {
+		PVPATCH_REG_RAX, PVPATCH_REG_RCX, PVPATCH_REG_RDX, PVPATCH_REG_RBX,
+		PVPATCH_REG_RSI, PVPATCH_REG_R8, PVPATCH_REG_R9, PVPATCH_REG_R10,
+		PVPATCH_REG_R11, PVPATCH_REG_R12, PVPATCH_REG_R13, PVPATCH_REG_R14,
+		PVPATCH_REG_R15,
+	};
+	uint16_t m = pvpatch_op_table[PVPATCH_OP_WRITE_CR3].clobbers;
+
+	for (unsigned int k = 0; k < sizeof(regs); k++)
+		if (i >> k & 1)
+			m |= (uint16_t)(1u << regs[k]);
+	return m;
+}
+
+/* The records and their text, native, and a descriptor with this index. */
+static void many_init(struct pvpatch_thunk_slot *index, size_t slots)
+{
+	static const uint8_t wcr3[] = { 0x0f, 0x22, 0xdf };	/* mov %rdi,%cr3 */
+	const unsigned int W = PVPATCH_OP_WRITE_CR3, L = pvpatch_op_table[W].site_len;
+
+	assert_true(L >= 5 && L < 16);
+	memset(MANY_TEXT, 0xcc, MANY_TEXT_SIZE);
+	memset(MANY_THUNKS, 0, MANY_THUNK_SIZE);
+	memset(many_index, 0x77, sizeof(many_index));	/* the patcher clears it */
+	for (unsigned int i = 0; i < MANY; i++) {
+		struct pvpatch_site *r = &many_rec[i];
+		uint8_t *t = MANY_TEXT + 16 * i;
+
+		memcpy(t, wcr3, sizeof(wcr3));
+		memset(t + sizeof(wcr3), 0x90, L - sizeof(wcr3));
+		t[L] = 0xc3;
+		*r = (struct pvpatch_site){
+			.site = (int32_t)((intptr_t)t - (intptr_t)&r->site), .op = (uint16_t)W,
+			.version = PVPATCH_SITE_VERSION, .flags = 1, .site_len = (uint8_t)L,
+			.native_len = sizeof(wcr3), .clobbers = many_mask(i),
+			.regs = PVPATCH_REG_RDI << 4,
+		};
+	}
+	mpv = (struct pvpatch){
+		.sites = many_rec, .sites_end = many_rec + MANY,
+		.text_start = (uintptr_t)MANY_TEXT, .text_end = (uintptr_t)MANY_TEXT + MANY_TEXT_SIZE,
+		.state = many_state, .saved = many_saved, .saved_size = sizeof(many_saved),
+		.thunks = MANY_THUNKS, .thunks_size = MANY_THUNK_SIZE,
+		.thunk_index = index, .thunk_slots = slots,
+		.poke = checked_poke, .poke_arg = &mpv,
+		.stack_align = PVPATCH_STACK_ALIGN_16,	/* every CALL through a thunk */
+	};
+	memset(&pol, 0, sizeof(pol));
+}
+
+static int many_repatch(const struct pvpatch_policy *p)
+{
+	struct pvpatch_rendezvous r = rv;
+
+	r.scratch = many_scratch;
+	r.scratch_size = sizeof(many_scratch);
+	rv_n = 0;
+	rv_log[0] = 0;
+	return pvpatch_repatch(&mpv, p, &r, &rep);
+}
+
+/* Site i, called: it must reach backend with its argument. */
+static void many_run(unsigned int i, unsigned long v)
+{
+	((void (*)(unsigned long))(void *)(MANY_TEXT + 16 * i))(v);
+}
+
+/* How many distinct thunks the CALL sites call (each site's own, from the
+ * index): every CALL site is `call rel32` into the used area. */
+static unsigned int many_distinct_thunks(void)
+{
+	unsigned int n = 0;
+
+	for (size_t k = 0; k < mpv.index_slots; k++)
+		n += mpv.thunk_index[k].code != 0;
+	for (unsigned int i = 0; i < MANY; i++) {
+		const uint8_t *t = MANY_TEXT + 16 * i;
+
+		if (many_state[i].mode != PVPATCH_MODE_CALL)
+			continue;
+		assert_int_equal(t[0], 0xe8);
+		assert_true(call_target(t) >= (uintptr_t)MANY_THUNKS &&
+			    call_target(t) < (uintptr_t)MANY_THUNKS + mpv.thunks_used);
+		for (unsigned int j = 0; j < i; j++)
+			if (many_state[j].mode == PVPATCH_MODE_CALL)
+				assert_int_not_equal(call_target(MANY_TEXT + 16 * j), call_target(t));
+	}
+	return n;
+}
+
+/*
+ * MANY sites, MANY distinct thunks with the index the rule sizes: no site
+ * falls back, every one calls its backend; then a re-patch to another
+ * backend stages MANY new thunks beside the MANY in use (2 per record, the
+ * rule's worst case), writes them and gives the old ones back.
+ */
+static void test_thunk_index_sized_by_records(void **st)
+{
+	static struct pvpatch_policy pb;
+	const unsigned int W = PVPATCH_OP_WRITE_CR3;
+	size_t used;
+
+	(void)st;
+	many_init(many_index, PVPATCH_THUNK_SLOTS(MANY));
+	pol.op[W] = (struct pvpatch_op_policy){ .mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	assert_int_equal(pvpatch_apply(&mpv, &pol, &rep), 0);
+	assert_int_equal(rep.invalid, 0);
+	assert_int_equal(rep.fallbacks, 0);
+	assert_int_equal(rep.mode[PVPATCH_MODE_CALL], MANY);
+	assert_int_equal(rep.reasons[PVPATCH_E_THUNK_INDEX], 0);
+	assert_int_equal(many_distinct_thunks(), MANY);
+	cr3_calls = 0;
+	for (unsigned int i = 0; i < MANY; i++) {
+		many_run(i, 0x1000 + i);
+		assert_int_equal(cr3_seen, 0x1000 + i);
+	}
+	assert_int_equal(cr3_calls, MANY);
+
+	pb = pol;
+	pb.op[W].backend = be_write_cr3_b;
+	assert_int_equal(many_repatch(&pb), PVPATCH_RP_DONE);
+	assert_int_equal(rep.fallbacks, 0);
+	assert_int_equal(rep.written, MANY);
+	assert_int_equal(rep.thunks_reclaimed, MANY);
+	assert_int_equal(many_distinct_thunks(), MANY);
+	for (unsigned int i = 0; i < MANY; i++) {
+		many_run(i, 0x2000 + i);
+		assert_int_equal(cr3_seen, 0x2000 + i + 1);
+	}
+	/* After MANY removals (Algorithm R over a slot count that is no power
+	 * of two) every thunk is still found: the same policy writes nothing. */
+	assert_int_not_equal(mpv.index_slots & (mpv.index_slots - 1), 0);
+	used = mpv.thunks_used;
+	assert_int_equal(many_repatch(&pb), PVPATCH_RP_DONE);
+	assert_int_equal(rep.written, 0);
+	assert_int_equal(rep.thunks_reclaimed, 0);
+	assert_int_equal(mpv.thunks_used, used);
+	assert_string_equal(rv_log, "");
+	assert_int_equal(pvpatch_revert(&mpv, &rep), 0);
+	assert_int_equal(rep.mode[PVPATCH_MODE_NATIVE], MANY);
+}
+
+/*
+ * An index smaller than the rule: the sites past its last free slot fall
+ * back whole ("thunk index full"): each is its native code, never a call
+ * to a thunk the index lost; the others call their own thunk.  A re-patch
+ * that needs more slots than are free changes nothing (PVPATCH_RP_PLAN).
+ * No index at all (NULL/0): no thunks, every site that needs one native.
+ */
+static void test_thunk_index_too_small(void **st)
+{
+	static struct pvpatch_policy pb;
+	const unsigned int W = PVPATCH_OP_WRITE_CR3, small = 100;
+
+	(void)st;
+	many_init(many_index, small);
+	pol.op[W] = (struct pvpatch_op_policy){ .mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	assert_int_equal(pvpatch_apply(&mpv, &pol, &rep), 0);
+	assert_int_equal(rep.mode[PVPATCH_MODE_CALL], small);
+	assert_int_equal(rep.mode[PVPATCH_MODE_NATIVE], MANY - small);
+	assert_int_equal(rep.fallbacks, MANY - small);
+	assert_int_equal(rep.reasons[PVPATCH_E_THUNK_INDEX], MANY - small);
+	assert_int_equal(rep.rejects[0].reason, PVPATCH_E_THUNK_INDEX);
+	assert_string_equal(pvpatch_reason_str(PVPATCH_E_THUNK_INDEX), "thunk index full");
+	assert_int_equal(many_distinct_thunks(), small);
+	for (unsigned int i = 0; i < MANY; i++) {
+		const uint8_t *t = MANY_TEXT + 16 * i;
+
+		if (many_state[i].mode == PVPATCH_MODE_CALL) {
+			many_run(i, 0x3000 + i);
+			assert_int_equal(cr3_seen, 0x3000 + i);
+		} else {
+			assert_int_equal(many_state[i].mode, PVPATCH_MODE_NATIVE);
+			static const uint8_t wcr3[] = { 0x0f, 0x22, 0xdf };
+
+			assert_memory_equal(t, wcr3, sizeof(wcr3));
+			assert_int_not_equal(t[3], 0xe8);
+		}
+	}
+	/* A second generation does not fit beside the first: nothing written. */
+	memcpy(many_text_before, MANY_TEXT, MANY_TEXT_SIZE);
+	memcpy(many_thunks_before, MANY_THUNKS, MANY_THUNK_SIZE);
+	pb = pol;
+	pb.op[W].backend = be_write_cr3_b;
+	assert_int_equal(many_repatch(&pb), PVPATCH_RP_PLAN);
+	assert_true(rep.reasons[PVPATCH_E_THUNK_INDEX] > 0);
+	assert_string_equal(rv_log, "");
+	assert_memory_equal(MANY_TEXT, many_text_before, MANY_TEXT_SIZE);
+	assert_memory_equal(MANY_THUNKS, many_thunks_before, MANY_THUNK_SIZE);
+	assert_int_equal(many_distinct_thunks(), small);
+	assert_int_equal(pvpatch_revert(&mpv, &rep), 0);
+
+	/* No index: no thunk written, the area untouched, every site native. */
+	many_init(NULL, 0);
+	pol.op[W] = (struct pvpatch_op_policy){ .mode = PVPATCH_MODE_CALL, .backend = be_write_cr3 };
+	assert_int_equal(pvpatch_apply(&mpv, &pol, &rep), 0);
+	assert_int_equal(rep.mode[PVPATCH_MODE_NATIVE], MANY);
+	assert_int_equal(rep.reasons[PVPATCH_E_THUNK_INDEX], MANY);
+	assert_int_equal(mpv.thunks_used, 0);
+	for (unsigned int i = 0; i < MANY_THUNK_SIZE; i++)
+		if (MANY_THUNKS[i])
+			fail_msg("thunk area byte %u written without an index", i);
+}
+
 /* --- PVPATCH_F_POISON ------------------------------------------------------ */
 static uint32_t yield_seen;
 static unsigned int yield_calls;
@@ -3295,6 +3540,8 @@ int main(void)
 		cmocka_unit_test_setup(test_repatch_inline_stub, rp_setup),
 		cmocka_unit_test_setup(test_repatch_refuses_freed_backend, rp_setup),
 		cmocka_unit_test_setup(test_repatch_unusable, rp_setup),
+		cmocka_unit_test_setup(test_thunk_index_sized_by_records, rp_setup),
+		cmocka_unit_test_setup(test_thunk_index_too_small, rp_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

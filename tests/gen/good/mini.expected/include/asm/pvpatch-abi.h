@@ -8,6 +8,9 @@
 #define PVPATCH_SITE_VERSION 1
 #define PVPATCH_SITE_SIZE 16
 #define PVPATCH_SITE_STATE_SIZE 12	/* sizeof(struct pvpatch_site_state) */
+#define PVPATCH_THUNK_SLOT_SIZE 32	/* sizeof(struct pvpatch_thunk_slot) */
+/* Thunk index slots for n records: never the limit (asm/pvpatch.h). */
+#define PVPATCH_THUNK_SLOTS(n) (((size_t)(n)) * 5 / 2 + 8)
 #define PVPATCH_REG_BITS 4
 #define PVPATCH_MAX_ARGS 4
 #define PVPATCH_MAX_OUTS 5
