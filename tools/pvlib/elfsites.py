@@ -105,6 +105,13 @@ class SiteTable:
                 return f"{name}+{pos - start:#x}"
         return f"{text.name}+{offset:#x}"
 
+    def text_at(self, addr: int) -> Text | None:
+        """The executable section whose bytes hold addr (linked files)."""
+        for text in self.texts.values():
+            if text.addr <= addr < text.addr + len(text.data):
+                return text
+        return None
+
     def call_target(self, text: Text, offset: int, insn_addr: int,
                     insn_size: int, target: int) -> str | None:
         """Symbol a direct call at text+offset goes to."""
@@ -221,10 +228,9 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
         if live_sec is not None and not relocatable:
             data = live_sec.data()
             for (addr,) in struct.iter_unpack("<Q", data[:len(data) // 8 * 8]):
-                for text in texts.values():
-                    if text.addr <= addr < text.addr + len(text.data):
-                        table.liveness_opt_in.add((text.index, addr - text.addr))
-                        break
+                text = table.text_at(addr)
+                if text is not None:
+                    table.liveness_opt_in.add((text.index, addr - text.addr))
 
         fn_off = gen.BACKEND_REC_OFFSETS["fn"]
         for brec in table.backends:
@@ -245,10 +251,9 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                 brec.text, brec.offset = text, addr
                 continue
             addr = brec.fields["fn"]
-            for text in texts.values():
-                if text.addr <= addr < text.addr + len(text.data):
-                    brec.text, brec.offset = text, addr - text.addr
-                    break
+            text = table.text_at(addr)
+            if text is not None:
+                brec.text, brec.offset = text, addr - text.addr
             else:
                 brec.problem = f"fn {addr:#x} is not in an executable section"
 
@@ -271,10 +276,9 @@ def _read(path: str, gen: ModuleType) -> SiteTable:
                 rec.text, rec.offset = text, value
             else:
                 addr = sites_sec["sh_addr"] + field_pos + rec.fields["site"]
-                for text in texts.values():
-                    if text.addr <= addr < text.addr + len(text.data):
-                        rec.text, rec.offset = text, addr - text.addr
-                        break
+                text = table.text_at(addr)
+                if text is not None:
+                    rec.text, rec.offset = text, addr - text.addr
                 else:
                     rec.problem = f"site address {addr:#x} is not in an executable section"
         return table

@@ -445,12 +445,6 @@ class Analysis:
                 best = (text.index, start, end, name)
         return best
 
-    def _text_of(self, addr: int) -> Text | None:
-        for t in self.t.texts.values():
-            if t.addr <= addr < t.addr + len(t.data):
-                return t
-        return None
-
     def backend_writes(self, rec) -> BackendWrites:
         """The caller-saved registers the function at rec's fn may write,
         every instruction of it and of every function it may call or jump
@@ -578,7 +572,7 @@ class Analysis:
                 continue
             entry = None
             if callee is None and target is not None:
-                t = self._text_of(target) if not self.t.relocatable else text
+                t = self.t.text_at(target) if not self.t.relocatable else text
                 callee = self.func_containing(t, target) if t else None
                 entry = target
             if callee is None:
