@@ -29,16 +29,28 @@ SITE_STATE_SIZE = 12
 # miss are (1 + 1/(1 - a)^2) / 2 at load a: 5/2 slots per record keep the
 # load at most 0.8 (13 probes) in that worst case and under 0.4 (2 probes)
 # outside a re-patch; THUNK_SLOTS_MIN keeps a kernel of a few sites from
-# probing a table of one or two slots.
+# probing a table of one or two slots.  The thunk area bounds it too: each
+# entry owns THUNK_ENTRY_MIN bytes of it at least (staged ones included), so
+# an area of s bytes never holds more than s / THUNK_ENTRY_MIN entries, and
+# the patcher uses no more slots than that plus a quarter (load 0.8) plus
+# THUNK_SLOTS_MIN.  The linker fragment reserves the smaller of the two (a
+# kernel of many records and a small area does not pay for its records).
 THUNK_SLOT_SIZE = 32
 THUNK_SLOTS_NUM = 5  # slots per record: THUNK_SLOTS_NUM / THUNK_SLOTS_DEN
 THUNK_SLOTS_DEN = 2
 THUNK_SLOTS_MIN = 8
+THUNK_ENTRY_MIN = 16  # the runtime's THUNK_ALIGN (arch/x86/alternatives/call.c)
 
 
 def thunk_slots(records: str) -> str:
     """The slot count for `records` records, as a C or ld expression."""
     return f"(({records}) * {THUNK_SLOTS_NUM} / {THUNK_SLOTS_DEN} + {THUNK_SLOTS_MIN})"
+
+
+def thunk_slots_area(size: str) -> str:
+    """The most slots the patcher uses with a thunk area of `size` bytes."""
+    return (f"(({size}) / {THUNK_ENTRY_MIN} + ({size}) / {THUNK_ENTRY_MIN * 4}"
+            f" + {THUNK_SLOTS_MIN})")
 
 # The linker fragments (gen/pvops/lds.py): CALL thunk area reserved in .text
 # when the kernel's script does not set __pvpatch_thunks_size itself.

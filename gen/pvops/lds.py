@@ -114,7 +114,9 @@ def bss(spec: Spec) -> str:
          "(the largest",
          " * native_max of the spec) for the original bytes, then the thunk index:",
          f" * {layout.THUNK_SLOTS_NUM}/{layout.THUNK_SLOTS_DEN} slots of {layout.THUNK_SLOT_SIZE} bytes per record, "
-         f"{layout.THUNK_SLOTS_MIN} more (PVPATCH_THUNK_SLOTS()). */",
+         f"{layout.THUNK_SLOTS_MIN} more (PVPATCH_THUNK_SLOTS()),",
+         " * or, when fewer, the most a thunk area of __pvpatch_thunks_size bytes",
+         " * can use (PVPATCH_THUNK_SLOTS_AREA(); pvpatch-text.lds defines the size). */",
          ". = ALIGN(8);",
          "__pvpatch_state_start = .;",
          f". = . + {_records()} * {layout.SITE_STATE_SIZE};",
@@ -125,7 +127,8 @@ def bss(spec: Spec) -> str:
          "__pvpatch_saved_end = .;",
          ". = ALIGN(8);",
          "__pvpatch_thunk_index_start = .;",
-         f". = . + {layout.thunk_slots(_records())} * {layout.THUNK_SLOT_SIZE};",
+         f". = . + MIN({layout.thunk_slots(_records())}, "
+         f"{layout.thunk_slots_area('__pvpatch_thunks_size')}) * {layout.THUNK_SLOT_SIZE};",
          "__pvpatch_thunk_index_end = .;"]
     return "\n".join(L) + "\n"
 

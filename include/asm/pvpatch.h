@@ -188,7 +188,8 @@ struct pvpatch_thunk_slot {
 	uint8_t len;		/* bytes of code */
 	uint8_t flags;		/* pvpatch_repatch(): staged, not yet written; called */
 };
-/* The linker fragment (pvpatch-bss.lds) reserves PVPATCH_THUNK_SLOTS(records) of these. */
+/* The linker fragment (pvpatch-bss.lds) reserves PVPATCH_THUNK_SLOTS(records) of these,
+ * or PVPATCH_THUNK_SLOTS_AREA(thunk area bytes) when fewer. */
 _Static_assert(sizeof(struct pvpatch_thunk_slot) == PVPATCH_THUNK_SLOT_SIZE,
 	       "struct pvpatch_thunk_slot: change gen/pvops/layout.py THUNK_SLOT_SIZE too");
 
@@ -211,14 +212,15 @@ struct pvpatch {
 	 * sized from the record count: what the patcher knows of each thunk
 	 * and stub in the thunk area (open addressing over any number of
 	 * slots; the first pvpatch_apply() clears them, and no more than
-	 * thunks_size / 16 plus a quarter are used: the area holds no more
-	 * entries).  PVPATCH_THUNK_SLOTS(n) slots for n records are never the
-	 * limit: every record may own one entry, and pvpatch_repatch() stages
-	 * the next generation beside the current one.  Fewer: a site finding
+	 * PVPATCH_THUNK_SLOTS_AREA(thunks_size) are used: the area holds no
+	 * more entries).  PVPATCH_THUNK_SLOTS(n) slots for n records are never
+	 * the limit either: every record may own one entry, and
+	 * pvpatch_repatch() stages the next generation beside the current one.
+	 * Fewer than both: a site finding
 	 * the index full falls back whole, PVPATCH_E_THUNK_INDEX ("thunk
 	 * index full").  NULL/0 with a thunk area is "no thunks", as thunks
 	 * NULL is: every site that needs the area falls back so, the others
-	 * are patched.  pvpatch-bss.lds reserves PVPATCH_THUNK_SLOTS(n)
+	 * are patched.  pvpatch-bss.lds reserves the smaller of the two
 	 * (__pvpatch_thunk_index_start/_end; pvpatch_linked_init()).
 	 */
 	struct pvpatch_thunk_slot *thunk_index;

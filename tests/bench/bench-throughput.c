@@ -116,7 +116,10 @@ void throughput(void)
 	mass_state = calloc(tp.sites, sizeof(*mass_state));
 	mass_saved_size = (size_t)tp.sites * PVPATCH_MAX_SITE;
 	mass_saved = malloc(mass_saved_size);
+	/* as a kernel's linker fragment reserves: the fewer of the two bounds */
 	mass_slots = PVPATCH_THUNK_SLOTS(tp.sites);
+	if (PVPATCH_THUNK_SLOTS_AREA(THUNK_SIZE) < mass_slots)
+		mass_slots = PVPATCH_THUNK_SLOTS_AREA(THUNK_SIZE);
 	mass_index = malloc(mass_slots * sizeof(*mass_index));
 	if (!mass_state || !mass_saved || !mass_index)
 		die("out of memory");

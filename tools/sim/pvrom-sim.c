@@ -312,6 +312,7 @@ int main(int argc, char **argv)
 	struct pvpatch pv;
 	char *symtext;
 	unsigned int n;
+	size_t slots;
 	const char *text_out = NULL;
 	unsigned int stack_align = 0;	/* as a kernel that never set it: 16 */
 
@@ -393,13 +394,16 @@ int main(int argc, char **argv)
 	n = (unsigned int)(slen / PVPATCH_SITE_SIZE);
 	state = calloc(n ? n : 1, sizeof(*state));
 	saved = calloc(n ? n : 1, PVPATCH_MAX_SITE);
-	tindex = calloc(PVPATCH_THUNK_SLOTS(n), sizeof(*tindex));	/* as the guest's linker reserves */
+	/* as the guest's linker fragment reserves: the fewer of the two bounds */
+	slots = PVPATCH_THUNK_SLOTS(n) < PVPATCH_THUNK_SLOTS_AREA(thunks_size) ?
+		PVPATCH_THUNK_SLOTS(n) : PVPATCH_THUNK_SLOTS_AREA(thunks_size);
+	tindex = calloc(slots, sizeof(*tindex));
 	pv = (struct pvpatch){
 		.sites = host(saddr), .sites_end = (const struct pvpatch_site *)host(saddr) + n,
 		.text_start = (uintptr_t)host(taddr), .text_end = (uintptr_t)host(taddr) + tlen,
 		.state = state, .saved = saved, .saved_size = (size_t)n * PVPATCH_MAX_SITE,
 		.thunks = thunks_size ? host(thunks) : NULL, .thunks_size = thunks_size,
-		.thunk_index = tindex, .thunk_slots = PVPATCH_THUNK_SLOTS(n),
+		.thunk_index = tindex, .thunk_slots = slots,
 		.poke = poke, .lookup = lookup, .print = print_hook, .stack_align = stack_align,
 	};
 	if (neg.cmd.poison)

@@ -72,7 +72,7 @@
  * slot count (multiply and shift: no division, no power of two) and slot
  * arithmetic is modulo the slot count.
  */
-#define THUNK_ALIGN	16
+#define THUNK_ALIGN	PVPATCH_THUNK_ENTRY_MIN	/* the linker fragment sizes the index by it */
 #define THUNK_MAX	128	/* code of one thunk, padding included */
 #define THUNK_UNITS	(THUNK_MAX / THUNK_ALIGN)
 /* pvpatch_thunk_slot.flags, for pvpatch_repatch() */
@@ -104,9 +104,8 @@ static uint32_t index_slots(const struct pvpatch *pv)
  */
 void thunk_index_init(struct pvpatch *pv)
 {
-	size_t cap = pv->thunks ? pv->thunks_size / THUNK_ALIGN : 0, n;
+	size_t cap = pv->thunks ? PVPATCH_THUNK_SLOTS_AREA(pv->thunks_size) : 0, n;
 
-	cap += cap / 4 + 8;
 	n = pv->thunk_index && pv->thunks ? pv->thunk_slots : 0;
 	if (n > cap)
 		n = cap;

@@ -11,6 +11,10 @@
 #define PVPATCH_THUNK_SLOT_SIZE 32	/* sizeof(struct pvpatch_thunk_slot) */
 /* Thunk index slots for n records: never the limit (asm/pvpatch.h). */
 #define PVPATCH_THUNK_SLOTS(n) (((size_t)(n)) * 5 / 2 + 8)
+/* ... nor, whatever the records, for a thunk area of size bytes: the most
+ * the patcher uses (each entry owns PVPATCH_THUNK_ENTRY_MIN bytes of it). */
+#define PVPATCH_THUNK_ENTRY_MIN 16
+#define PVPATCH_THUNK_SLOTS_AREA(size) (((size_t)(size)) / 16 + ((size_t)(size)) / 64 + 8)
 #define PVPATCH_REG_BITS 4
 #define PVPATCH_MAX_ARGS 4
 #define PVPATCH_MAX_OUTS 5
