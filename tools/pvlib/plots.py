@@ -187,8 +187,11 @@ BENCH_SHOW = (
     ("NATIVE", "NATIVE site / free build", "#4c72b0"),
     ("NOP", "NOP site / free build", "#55a868"),
     ("INLINE", "INLINE site / free build or hand-inlined", "#8172b2"),
-    ("CALL", "CALL site, plain C backend / direct call", "#dd8452"),
+    ("CALL", "CALL site, plain C backend analysed by the liveness pass / direct call",
+     "#dd8452"),
+    ("CALL-opaque", "CALL site, plain C backend not analysed (thunk) / direct call", "#da8bc3"),
     ("CALL-preserving", "CALL site, register-preserving backend / direct call", "#f0b27a"),
+    ("linux-callee-save", "Linux's callee-save thunk call / direct call", "#64b5cd"),
     ("retpoline-native", "pv_ops retpoline call / free build", "#c44e52"),
 )
 
