@@ -824,6 +824,38 @@ NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr
 	CHECK(*(const uint8_t *)at == 0xe9 && insn_rel_target(&d, at) == end,
 	      "site %u: poison stub jumps to %#lx, not back to its site's end %#lx", i,
 	      (unsigned long)insn_rel_target(&d, at), (unsigned long)end);
+	/* Anywhere in the stub (a job computing these exact values is not worth
+	 * a false alarm): a poison store into a register outside the mask is
+	 * the mistake that matters, named as such. */
+	{
+		uint16_t known = 0;
+
+		for (unsigned int j = 0; j < n; j++) {
+			const uint8_t *p = (const uint8_t *)starts[j];
+			size_t l = (j + 1 < n ? starts[j + 1] : at) - starts[j];
+			unsigned int dst;
+			uint64_t v;
+
+			if (l == 10 && (p[0] & 0xfe) == 0x48 && (p[1] & 0xf8) == 0xb8) {
+				dst = (p[0] & 1u) << 3 | (p[1] & 7u);
+				memcpy(&v, p + 2, 8);
+			} else if (l == 4 && (p[0] & 0xfa) == 0x48 && p[1] == 0x8d &&
+				   (p[2] & 0xc0) == 0x40 && (p[2] & 7) != 4 &&
+				   (known >> ((p[0] & 1u) << 3 | (p[2] & 7u)) & 1)) {
+				dst = (p[0] >> 2 & 1u) << 3 | (p[2] >> 3 & 7u);
+				v = val[(p[0] & 1u) << 3 | (p[2] & 7u)] + (uint64_t)(int64_t)(int8_t)p[3];
+			} else {
+				continue;
+			}
+			if (v != (PVPATCH_POISON_VALUE | dst))
+				continue;
+			CHECK(mask >> dst & 1, "site %u: poison store into register %u, outside the "
+			      "record's mask %#x less outputs, rsp and rbp (%#x)", i, dst, r->clobbers,
+			      mask);
+			known |= (uint16_t)(1u << dst);
+			val[dst] = v;
+		}
+	}
 	CHECK(n >= k, "site %u: poison stub of %u instructions, %u registers to poison", i, n, k);
 	job_end = k ? starts[n - k] : at;
 
