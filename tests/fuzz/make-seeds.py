@@ -249,6 +249,18 @@ def seeds():
                      + policy([(op, CALL, BE_TWO, 0, None) for op in OPS])
                      + policy())
 
+    # Native code that cannot move: on background 3 with seed 0 the text at
+    # +67 is `loop .-96` (e2 9e), a safe_halt site there (raw record,
+    # widened) stays NATIVE in place, counted ("relative operand cannot be
+    # relocated"); the mem_size and save_fl sites beside it are poisoned.
+    yield "poison-reloc", (header(TWICE | REPORT | PRINT, 3, thunks=7 | POISON, bg=3, bgseed=0)
+                           + templates(t_pause)
+                           + raw_record(67, OPS["safe_halt"], flags=0x20, site_len=5,
+                                        native_len=2, clob=0x0f00)
+                           + record("mem_size", 10, clob=WIDE | 0x0f00)
+                           + record("save_fl", 11, clob=WIDE | 0x0f00)
+                           + policy())
+
     yield "background", (header(DEBUG | PRINT, 24, bg=3, bgseed=7) + templates(t_pause)
                          + b"".join(record(op, 2 * i, style=i & 3)
                                     for i, op in enumerate(list(OPS)[:24]))
