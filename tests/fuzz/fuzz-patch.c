@@ -112,6 +112,7 @@
 #define MAX_TMPL	3
 #define MAX_POL		48
 #define MAX_LINE	200		/* report.c's line buffer */
+#define KIND_POISON	3		/* pvpatch_thunk_slot.kind of a poison stub */
 
 #define FUZZ_NAME "fuzz-patch"
 #include "fuzz-shared.h"
@@ -976,7 +977,7 @@ NOCOV static void check_area(const uint8_t *lo, size_t used, const void *return_
 		const struct pvpatch_thunk_slot *t = index_entry((uintptr_t)lo + off);
 
 		CHECK(off % 16 == 0, "thunk at thunks+%zu, not a multiple of 16", off);
-		if (t && t->kind == 3) {
+		if (t && t->kind == KIND_POISON) {
 			check_poison_extent((uintptr_t)lo, (uintptr_t)lo + used, (uintptr_t)lo + off,
 					    t->len);
 			off += t->len;
@@ -1011,7 +1012,7 @@ NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *
 		stub = site_stub(p, len, lo, hi);
 	if (stub)
 		t = index_entry(stub);
-	if (t && t->kind == 3) {
+	if (t && t->kind == KIND_POISON) {
 		CHECK(poison_expected(i, pol), "site %u (mode %u) runs from a poison stub, unasked", i,
 		      mode);
 		CHECK(check_poison_stub(i, mode, stub, backend, lo, hi) == t->len,
