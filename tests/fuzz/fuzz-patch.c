@@ -47,8 +47,9 @@
  *    record's mask less outputs, rsp and rbp and into no other, then `jmp`
  *    to exactly the site's end; report.poisoned, .unpoisoned and
  *    .poison_reasons agree with the sites; a policy applied with and
- *    without poison gets the same modes and rejects, and writes exactly the
- *    sites whose poisoning changed;
+ *    without poison gets the same modes and rejects, writes exactly the
+ *    sites whose poisoning changed, and a CALL (or in-site INLINE) stub's
+ *    job is exactly the unpoisoned site's bytes moved;
  *  - a thunk index of PVPATCH_THUNK_SLOTS(records) slots is never full; a
  *    missing one writes no thunk.
  *
@@ -247,6 +248,13 @@ static struct {
 	 * last checked call; reasons the model knows a site stays unpoisoned */
 	bool pois[MAX_RECS];
 	unsigned int n_pois, model_reloc;
+	/* ... and after the last checked call, with which policy: each site's
+	 * mode and, poisoned, where its stub's job is */
+	const struct pvpatch_policy *last_pol;
+	bool checked;
+	uint8_t last_mode[MAX_RECS];
+	uintptr_t job_at[MAX_RECS];
+	size_t job_len[MAX_RECS];
 } R;
 
 NOCOV static uintptr_t site_addr(const struct pvpatch_site *s)
@@ -799,7 +807,7 @@ NOCOV static int reloc_model(const uint8_t *in, unsigned int n, uintptr_t site, 
  * Returns the stub's length.
  */
 NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr_t stub,
-				      const void *backend, uintptr_t lo, uintptr_t hi)
+				      const void *backend, uintptr_t lo, uintptr_t hi, size_t *job_len)
 {
 	const struct pvpatch_site *r = &A.rec[i];
 	const struct pvpatch_op_info *info = op_info(r->op);
@@ -939,7 +947,30 @@ NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr
 			      "bytes, inline_max %u", i, (long)(job_end - stub), info->inline_max);
 		break;
 	}
+	*job_len = job_end - stub;
 	return at + 5 - stub;
+}
+
+/*
+ * With the same policy poisoned and not, one after the other: the
+ * poisoned site's job is exactly the unpoisoned site's bytes (CALL, INLINE
+ * in the site) moved to the stub, as the model moves them.
+ */
+NOCOV static void same_job(unsigned int i, unsigned int mode, const uint8_t *site_bytes,
+			   uintptr_t job, size_t job_len)
+{
+	const struct pvpatch_site *r = &A.rec[i];
+	uint8_t want[256];
+	unsigned int wl;
+
+	if (mode != PVPATCH_MODE_CALL && mode != PVPATCH_MODE_INLINE)
+		return;
+	/* an INLINE site that jumps to its INLINE stub: nothing to compare */
+	if (reloc_model(site_bytes, r->site_len, site_addr(r), r->site_len, job, want, &wl))
+		return;
+	CHECK(wl == job_len && !memcmp(want, (const void *)job, wl), "site %u (mode %u): the "
+	      "poison stub's job (%zu bytes) is not the unpoisoned site moved (%u bytes)", i, mode,
+	      job_len, wl);
 }
 
 /* A poison stub met in the walk over the area (maybe no site's now): len
@@ -1005,6 +1036,11 @@ NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *
 	/* Poisoned: `jmp stub` + int3 to a poison stub (which its index entry
 	 * says it is), not the site's own native bytes (which could be such a
 	 * jmp). */
+	bool same = R.checked && R.last_pol == pol && R.last_mode[i] == mode;
+	bool was = R.pois[i];
+	size_t job_len;
+
+	R.last_mode[i] = (uint8_t)mode;
 	R.pois[i] = false;
 	memcpy(want, s0_bytes(i), r->native_len);
 	pad_bytes(want + r->native_len, len - r->native_len);
@@ -1015,12 +1051,19 @@ NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *
 	if (t && t->kind == KIND_POISON) {
 		CHECK(poison_expected(i, pol), "site %u (mode %u) runs from a poison stub, unasked", i,
 		      mode);
-		CHECK(check_poison_stub(i, mode, stub, backend, lo, hi) == t->len,
+		CHECK(check_poison_stub(i, mode, stub, backend, lo, hi, &job_len) == t->len,
 		      "site %u: poison stub of another length than its index entry's %u", i, t->len);
+		if (same && !was)
+			same_job(i, mode, Sprev.text + (site_addr(r) - (uintptr_t)A.text), stub,
+				 job_len);
+		R.job_at[i] = stub;
+		R.job_len[i] = job_len;
 		R.pois[i] = true;
 		R.n_pois++;
 		return;
 	}
+	if (same && was)
+		same_job(i, mode, p, R.job_at[i], R.job_len[i]);
 	if (poison_expected(i, pol) && mode == PVPATCH_MODE_NATIVE && R.pv.thunks && len >= 5) {
 		/* The model knows native code that cannot move. */
 		uint8_t moved[256];
@@ -1304,6 +1347,8 @@ NOCOV static void check_call(const struct pvpatch_policy *pol, const struct pvpa
 		      "unpoisoned for relocation, the model knows %u",
 		      rep->poison_reasons[PVPATCH_E_RELOC], R.model_reloc);
 	}
+	R.last_pol = pol;
+	R.checked = true;
 	if (debug)
 		CHECK(lines == 2 * (R.n - invalid), "debug: %u lines for %u sites", lines, R.n - invalid);
 	else
