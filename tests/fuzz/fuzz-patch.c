@@ -35,6 +35,21 @@
  *    nothing; padding is one NOP or a JMP to the site end over int3;
  *  - applying the same policy twice writes nothing; after pvpatch_revert()
  *    every valid site is native again;
+ *  - poison mode (PVPATCH_F_POISON, th bits 3-4): a site whose record has
+ *    PVPATCH_SITE_F_WIDENED is `jmp stub` + int3 to its end, or counted
+ *    unpoisoned; the stub (kind 3 in the thunk index) lies in the used area
+ *    and decodes to the site's job -- NATIVE: its native bytes moved (NOPs
+ *    left out, rel32 and RIP-relative operands re-targeted to the same
+ *    absolute targets, the copy ending at int3 or a jmp to the site end),
+ *    CALL: one call, of the backend or a thunk calling it, INLINE: code that
+ *    calls and branches nowhere, NOP: nothing -- then one movabs/lea poison
+ *    store (0xdead0000000000NN into register NN) into each register of the
+ *    record's mask less outputs, rsp and rbp and into no other, then `jmp`
+ *    to exactly the site's end; report.poisoned, .unpoisoned and
+ *    .poison_reasons agree with the sites; a policy applied with and
+ *    without poison gets the same modes and rejects, writes exactly the
+ *    sites whose poisoning changed, and a CALL (or in-site INLINE) stub's
+ *    job is exactly the unpoisoned site's bytes moved;
  *  - a thunk index of PVPATCH_THUNK_SLOTS(records) slots is never full; a
  *    missing one writes no thunk.
  *
@@ -48,8 +63,10 @@
  *              6 no revert, 7 revert twice
  *   n          records (% 65)
  *   m0 m1      text_start = text + m0 % 33, text_end = end - m1 % 33
- *   th         thunk area size index (& 7); 0xfe: NULL with a size, 0xff:
- *              misaligned (the descriptor is unusable)
+ *   th         thunk area size index (& 7), bit 3 PVPATCH_F_POISON, bit 4 flip
+ *              PVPATCH_F_POISON after the first apply (the second apply and
+ *              the revert run with the other setting); 0xfe: NULL with a
+ *              size, 0xff: misaligned (the descriptor is unusable)
  *   sv         < 0xc0: enough room for saved bytes, else sv - 0xc0 bytes;
  *              0xff: NULL with a size (unusable)
  *   bg seed    text background: 0xcc, 0x90, 0x00 or pseudo-random
@@ -66,7 +83,9 @@
  *              (raw: op dst src width imm64; else mapped, see build_template)
  *   records    per record: kind >= 0xe0: 16 raw bytes (site offset relative
  *              to the text unless kind >= 0xf8); else op-1, slot, enc, style,
- *              5 register bytes, clobbers (u16) [, field, value]
+ *              5 register bytes, clobbers (u16: unless style bit 5, bit 4
+ *              (rsp) sets PVPATCH_SITE_F_WIDENED, the other bits widen the
+ *              mask past what the op declares) [, field, value]
  *   policy     n_entries, n_overrides, entries (op, mode, backend (% 9; bit 0 of
  *              backend / 9: the backend is register-preserving, bit 1: its
  *              write set is known, a mask from backend and template), template,
@@ -83,6 +102,7 @@
 
 #include <asm/pvpatch.h>
 #include "insn.h"
+#include "internal.h"	/* PVPATCH_POISON_VALUE */
 
 #define MAX_RECS	64
 #define TEXT_SIZE	4096		/* a slot for every op, sites up to 64 bytes */
@@ -93,6 +113,7 @@
 #define MAX_TMPL	3
 #define MAX_POL		48
 #define MAX_LINE	200		/* report.c's line buffer */
+#define KIND_POISON	3		/* pvpatch_thunk_slot.kind of a poison stub */
 
 #define FUZZ_NAME "fuzz-patch"
 #include "fuzz-shared.h"
@@ -223,6 +244,17 @@ static struct {
 	unsigned int site_pokes, thunk_pokes;
 	/* per call */
 	unsigned int thunk_bytes_before;
+	/* poison mode: per site, whether it ran from a poison stub after the
+	 * last checked call; reasons the model knows a site stays unpoisoned */
+	bool pois[MAX_RECS];
+	unsigned int n_pois, model_reloc;
+	/* ... and after the last checked call, with which policy: each site's
+	 * mode and, poisoned, where its stub's job is */
+	const struct pvpatch_policy *last_pol;
+	bool checked;
+	uint8_t last_mode[MAX_RECS];
+	uintptr_t job_at[MAX_RECS];
+	size_t job_len[MAX_RECS];
 } R;
 
 NOCOV static uintptr_t site_addr(const struct pvpatch_site *s)
@@ -327,6 +359,7 @@ static void build_record(struct rd *in, unsigned int i)
 	uint8_t regb[5], buf[PVPATCH_MAX_SITE];
 	uint16_t clob;
 	uint32_t regs = 0;
+	bool widened;
 
 	for (int k = 0; k < 5; k++)
 		regb[k] = u8(in);
@@ -389,6 +422,7 @@ static void build_record(struct rd *in, unsigned int i)
 			reg = (unsigned int)info->arg_pin[a];
 		regs |= reg << (PVPATCH_REG_BITS * (PVPATCH_SLOT_ARG0 + a));
 	}
+	widened = !(style & 0x20) && (clob >> PVPATCH_REG_RSP & 1);
 	if (!(style & 0x20)) {
 		clob = (uint16_t)(clob & ~(1u << PVPATCH_REG_RSP));
 		clob |= info->clobbers;
@@ -400,7 +434,8 @@ static void build_record(struct rd *in, unsigned int i)
 	r->op = (uint16_t)op;
 	r->version = PVPATCH_SITE_VERSION;
 	r->flags = (uint8_t)(nargs | (nouts ? PVPATCH_SITE_F_HAS_RET : 0) |
-			     (style & 0x08 ? PVPATCH_SITE_F_ASM : 0));
+			     (style & 0x08 ? PVPATCH_SITE_F_ASM : 0) |
+			     (widened ? PVPATCH_SITE_F_WIDENED : 0));
 	r->site_len = (uint8_t)site_len;
 	r->native_len = (uint8_t)native_len;
 	r->clobbers = clob;
@@ -660,6 +695,333 @@ NOCOV static bool is_choice_reason(unsigned int r)
 	       r == PVPATCH_E_THUNK_INDEX;
 }
 
+/* --- poison mode (PVPATCH_F_POISON) --------------------------------------- */
+
+/* Whether site i may run from a poison stub after a call with pol (the
+ * flag's contract: a widened record, a policy, the flag). */
+NOCOV static bool poison_expected(unsigned int i, const struct pvpatch_policy *pol)
+{
+	return pol && (R.pv.flags & PVPATCH_F_POISON) && accepted(i) &&
+	       (A.rec[i].flags & PVPATCH_SITE_F_WIDENED);
+}
+
+/* The registers a poison stub of record r overwrites: its mask less its
+ * outputs, rsp and rbp. */
+NOCOV static uint16_t poison_regs(const struct pvpatch_site *r)
+{
+	const struct pvpatch_op_info *info = op_info(r->op);
+	uint16_t m = r->clobbers & (uint16_t)~(1u << PVPATCH_REG_RSP | 1u << PVPATCH_REG_RBP);
+
+	if (info->nouts)
+		m &= (uint16_t)~(1u << pvpatch_site_reg(r, PVPATCH_SLOT_RET));
+	for (unsigned int k = 1; k < info->nouts; k++)
+		if (info->out_pin[k] >= 0)
+			m &= (uint16_t)~(1u << info->out_pin[k]);
+	return m;
+}
+
+/* The thunk index entry whose code starts at addr, or NULL. */
+NOCOV static const struct pvpatch_thunk_slot *index_entry(uintptr_t addr)
+{
+	size_t off = addr - (uintptr_t)R.pv.thunks;
+
+	for (uint32_t k = 0; R.tindex && k < R.pv.index_slots; k++)
+		if (R.tindex[k].code && R.tindex[k].code - 1 == off)
+			return &R.tindex[k];
+	return NULL;
+}
+
+/*
+ * The model of moving native code: in[0..n), built to run at site (len
+ * bytes), copied to run at dst into out (256 bytes), as README's "Poison
+ * mode" says: NOPs left out, the copy ends at int3 or at a jmp to the site's
+ * end, a rel32 call or a jcc out of the site re-targeted (as call rel32 and
+ * jcc rel32), a RIP-relative displacement adjusted, any other relative
+ * operand refused.  PVPATCH_OK and *olen, or the reason.
+ */
+NOCOV static int reloc_model(const uint8_t *in, unsigned int n, uintptr_t site, unsigned int len,
+			     uintptr_t dst, uint8_t *out, unsigned int *olen)
+{
+	unsigned int off = 0, o = 0;
+
+	while (off < n) {
+		struct insn d;
+		int l = insn_decode(&d, in + off, n - off);
+		uintptr_t at = site + off;
+
+		if (l <= 0)
+			return PVPATCH_E_DECODE;
+		if (in[off] == 0xcc)
+			break;
+		if (insn_is_nop(&d)) {
+			off += (unsigned int)l;
+			continue;
+		}
+		CHECK(o + 15 <= 256, "reloc_model: %u bytes", o);
+		if (insn_is_rel_branch(&d)) {
+			uintptr_t to = insn_rel_target(&d, at);
+			unsigned int il = d.branch == INSN_BR_CALL ? 5 : 6;
+			int64_t rel;
+			int32_t r32;
+
+			if (d.branch == INSN_BR_JMP && to == site + len)
+				break;
+			if ((to >= site && to <= site + len) ||
+			    (d.branch != INSN_BR_CALL && d.branch != INSN_BR_JCC))
+				return PVPATCH_E_RELOC;
+			rel = (int64_t)(to - (dst + o + il));
+			r32 = (int32_t)rel;
+			if (rel != r32)
+				return PVPATCH_E_CALL_RANGE;
+			if (d.branch == INSN_BR_CALL) {
+				out[o++] = 0xe8;
+			} else {
+				out[o++] = 0x0f;
+				out[o++] = (uint8_t)(0x80 | (d.opcode & 0xf));
+			}
+			memcpy(out + o, &r32, 4);
+			o += 4;
+		} else {
+			memcpy(out + o, in + off, (size_t)l);
+			if (insn_is_rip_rel(&d)) {
+				uintptr_t target = at + (uintptr_t)l + (uintptr_t)d.disp;
+				int64_t disp = (int64_t)(target - (dst + o + (uintptr_t)l));
+				int32_t d32 = (int32_t)disp;
+
+				if (disp != d32)
+					return PVPATCH_E_CALL_RANGE;
+				memcpy(out + o + d.disp_off, &d32, 4);
+			}
+			o += (unsigned int)l;
+		}
+		off += (unsigned int)l;
+	}
+	*olen = o;
+	return PVPATCH_OK;
+}
+
+/*
+ * The poison stub at stub in the used thunk area [lo, hi) of site i in
+ * mode: the site's job, one poison store into each register of
+ * poison_regs() and into no other, `jmp` back to exactly the site's end.
+ * Returns the stub's length.
+ */
+NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr_t stub,
+				      const void *backend, uintptr_t lo, uintptr_t hi, size_t *job_len)
+{
+	const struct pvpatch_site *r = &A.rec[i];
+	const struct pvpatch_op_info *info = op_info(r->op);
+	uintptr_t site = site_addr(r), end = site + r->site_len, at = stub, starts[64], job_end;
+	uint16_t mask = poison_regs(r), seen = 0;
+	unsigned int n = 0, k = (unsigned int)__builtin_popcount(mask), calls = 0;
+	uint64_t val[16];
+	struct insn d;
+
+	for (;;) {
+		int l;
+
+		CHECK(n < 64 && at < hi, "site %u: poison stub at thunks%+ld without its jump back", i,
+		      (long)(stub - lo));
+		l = insn_decode(&d, (const uint8_t *)at, hi - at);
+		CHECK(l > 0, "site %u: poison stub at thunks%+ld does not decode at +%ld (%d)", i,
+		      (long)(stub - lo), (long)(at - stub), l);
+		if (d.branch == INSN_BR_JMP)
+			break;
+		starts[n++] = at;
+		at += (unsigned int)l;
+	}
+	CHECK(*(const uint8_t *)at == 0xe9 && insn_rel_target(&d, at) == end,
+	      "site %u: poison stub jumps to %#lx, not back to its site's end %#lx", i,
+	      (unsigned long)insn_rel_target(&d, at), (unsigned long)end);
+	/* Anywhere in the stub (a job computing these exact values is not worth
+	 * a false alarm): a poison store into a register outside the mask is
+	 * the mistake that matters, named as such. */
+	{
+		uint16_t known = 0;
+
+		for (unsigned int j = 0; j < n; j++) {
+			const uint8_t *p = (const uint8_t *)starts[j];
+			size_t l = (j + 1 < n ? starts[j + 1] : at) - starts[j];
+			unsigned int dst;
+			uint64_t v;
+
+			if (l == 10 && (p[0] & 0xfe) == 0x48 && (p[1] & 0xf8) == 0xb8) {
+				dst = (p[0] & 1u) << 3 | (p[1] & 7u);
+				memcpy(&v, p + 2, 8);
+			} else if (l == 4 && (p[0] & 0xfa) == 0x48 && p[1] == 0x8d &&
+				   (p[2] & 0xc0) == 0x40 && (p[2] & 7) != 4 &&
+				   (known >> ((p[0] & 1u) << 3 | (p[2] & 7u)) & 1)) {
+				dst = (p[0] >> 2 & 1u) << 3 | (p[2] >> 3 & 7u);
+				v = val[(p[0] & 1u) << 3 | (p[2] & 7u)] + (uint64_t)(int64_t)(int8_t)p[3];
+			} else {
+				continue;
+			}
+			if (v != (PVPATCH_POISON_VALUE | dst))
+				continue;
+			CHECK(mask >> dst & 1, "site %u: poison store into register %u, outside the "
+			      "record's mask %#x less outputs, rsp and rbp (%#x)", i, dst, r->clobbers,
+			      mask);
+			known |= (uint16_t)(1u << dst);
+			val[dst] = v;
+		}
+	}
+	CHECK(n >= k, "site %u: poison stub of %u instructions, %u registers to poison", i, n, k);
+	job_end = k ? starts[n - k] : at;
+
+	/* The poison: movabs $v, %r or lea d8(%b), %r (64-bit, b poisoned
+	 * before), each leaving 0xdead0000000000NN in register NN of the mask. */
+	for (unsigned int j = n - k; j < n; j++) {
+		const uint8_t *p = (const uint8_t *)starts[j];
+		size_t l = (j + 1 < n ? starts[j + 1] : at) - starts[j];
+		unsigned int dst;
+		uint64_t v;
+
+		if (l == 10 && (p[0] & 0xfe) == 0x48 && (p[1] & 0xf8) == 0xb8) {
+			dst = (p[0] & 1u) << 3 | (p[1] & 7u);
+			memcpy(&v, p + 2, 8);
+		} else if (l == 4 && (p[0] & 0xfa) == 0x48 && p[1] == 0x8d && (p[2] & 0xc0) == 0x40 &&
+			   (p[2] & 7) != 4) {
+			unsigned int base = (p[0] & 1u) << 3 | (p[2] & 7u);
+
+			dst = (p[0] >> 2 & 1u) << 3 | (p[2] >> 3 & 7u);
+			CHECK(seen >> base & 1, "site %u: poison lea from register %u, not poisoned yet",
+			      i, base);
+			v = val[base] + (uint64_t)(int64_t)(int8_t)p[3];
+		} else {
+			CHECK(0, "site %u: poison stub at thunks%+ld: instruction at +%ld is not a poison "
+			      "store (%u registers to poison)", i, (long)(stub - lo),
+			      (long)(starts[j] - stub), k);
+		}
+		CHECK(mask >> dst & 1, "site %u: poison store into register %u, outside the record's "
+		      "mask %#x less outputs, rsp and rbp (%#x)", i, dst, r->clobbers, mask);
+		CHECK(!(seen >> dst & 1), "site %u: register %u poisoned twice", i, dst);
+		CHECK(v == (PVPATCH_POISON_VALUE | dst), "site %u: register %u poisoned with %#llx", i,
+		      dst, (unsigned long long)v);
+		seen |= (uint16_t)(1u << dst);
+		val[dst] = v;
+	}
+
+	/* The job. */
+	switch (mode) {
+	case PVPATCH_MODE_NATIVE: {
+		uint8_t want[256];
+		unsigned int wl = 0;
+		int err = reloc_model(s0_bytes(i), r->native_len, site, r->site_len, stub, want, &wl);
+
+		CHECK(err == PVPATCH_OK, "site %u: poisoned NATIVE, yet its native code cannot move "
+		      "(reason %d)", i, err);
+		CHECK(job_end - stub == wl && !memcmp(want, (const void *)stub, wl),
+		      "site %u: the poison stub's NATIVE job (%ld bytes) is not its native code moved "
+		      "(%u bytes)", i, (long)(job_end - stub), wl);
+		break;
+	}
+	case PVPATCH_MODE_NOP:
+		CHECK(job_end == stub, "site %u: NOP poison stub with a job of %ld bytes", i,
+		      (long)(job_end - stub));
+		break;
+	default:
+		for (unsigned int j = 0; j < n - k; j++) {
+			insn_decode(&d, (const uint8_t *)starts[j], hi - starts[j]);
+			CHECK(!insn_is_rip_rel(&d), "site %u: poison stub: RIP-relative operand", i);
+			CHECK(!insn_is_nop(&d), "site %u: poison stub: a NOP in the job", i);
+			if (d.branch == INSN_BR_CALL) {
+				uintptr_t t = insn_rel_target(&d, starts[j]);
+
+				CHECK(mode == PVPATCH_MODE_CALL, "site %u: poison stub calls in mode %u", i,
+				      mode);
+				CHECK(backend, "site %u: poison stub calls without a backend", i);
+				if (t != (uintptr_t)backend) {
+					CHECK(t >= lo && t < hi, "site %u: poison stub calls %#lx: neither "
+					      "the backend %p nor a used thunk", i, (unsigned long)t, backend);
+					check_thunk_code(lo, hi, t, backend, R.pv.return_thunk);
+				}
+				calls++;
+			} else {
+				CHECK(!insn_is_rel_branch(&d), "site %u: poison stub: relative branch", i);
+			}
+		}
+		CHECK(calls == (mode == PVPATCH_MODE_CALL), "site %u: poison stub makes %u calls in "
+		      "mode %u", i, calls, mode);
+		if (mode == PVPATCH_MODE_INLINE)
+			CHECK(job_end - stub <= info->inline_max, "site %u: poison stub's template of %ld "
+			      "bytes, inline_max %u", i, (long)(job_end - stub), info->inline_max);
+		break;
+	}
+	*job_len = job_end - stub;
+	return at + 5 - stub;
+}
+
+/*
+ * With the same policy poisoned and not, one after the other: the
+ * poisoned site's job is exactly the unpoisoned site's bytes (CALL, INLINE
+ * in the site) moved to the stub, as the model moves them.
+ */
+NOCOV static void same_job(unsigned int i, unsigned int mode, const uint8_t *site_bytes,
+			   uintptr_t job, size_t job_len)
+{
+	const struct pvpatch_site *r = &A.rec[i];
+	uint8_t want[256];
+	unsigned int wl;
+
+	if (mode != PVPATCH_MODE_CALL && mode != PVPATCH_MODE_INLINE)
+		return;
+	/* an INLINE site that jumps to its INLINE stub: nothing to compare */
+	if (reloc_model(site_bytes, r->site_len, site_addr(r), r->site_len, job, want, &wl))
+		return;
+	CHECK(wl == job_len && !memcmp(want, (const void *)job, wl), "site %u (mode %u): the "
+	      "poison stub's job (%zu bytes) is not the unpoisoned site moved (%u bytes)", i, mode,
+	      job_len, wl);
+}
+
+/* A poison stub met in the walk over the area (maybe no site's now): len
+ * bytes that decode, the last a `jmp rel32` out of the area, no other jump. */
+NOCOV static void check_poison_extent(uintptr_t lo, uintptr_t hi, uintptr_t at, size_t len)
+{
+	uintptr_t start = at;
+	struct insn d;
+
+	CHECK(len >= 5 && len <= hi - at, "poison stub at thunks%+ld of %zu bytes", (long)(at - lo),
+	      len);
+	for (;;) {
+		int l = insn_decode(&d, (const uint8_t *)at, start + len - at);
+
+		CHECK(l > 0, "poison stub at thunks%+ld does not decode", (long)(start - lo));
+		if (d.branch == INSN_BR_JMP) {
+			uintptr_t t = insn_rel_target(&d, at);
+
+			CHECK(l == 5 && at + 5 == start + len && (t < lo || t >= hi),
+			      "poison stub at thunks%+ld: jump to %#lx at +%ld", (long)(start - lo),
+			      (unsigned long)t, (long)(at - start));
+			return;
+		}
+		at += (unsigned int)l;
+	}
+}
+
+/* check_thunk_area(), knowing poison stubs (their code can be anything the
+ * native code was) by their index entries. */
+NOCOV static void check_area(const uint8_t *lo, size_t used, const void *return_thunk)
+{
+	size_t off = 0;
+
+	while (off < used) {
+		const struct pvpatch_thunk_slot *t = index_entry((uintptr_t)lo + off);
+
+		CHECK(off % 16 == 0, "thunk at thunks+%zu, not a multiple of 16", off);
+		if (t && t->kind == KIND_POISON) {
+			check_poison_extent((uintptr_t)lo, (uintptr_t)lo + used, (uintptr_t)lo + off,
+					    t->len);
+			off += t->len;
+		} else {
+			off += check_thunk_code((uintptr_t)lo, (uintptr_t)lo + used, (uintptr_t)lo + off,
+						NULL, return_thunk);
+		}
+		for (; off < used && off % 16; off++)
+			CHECK(lo[off] == 0xcc, "thunk area byte %zu between thunks is %#x, not int3", off,
+			      lo[off]);
+	}
+}
+
 /* A site after a call: its bytes as its mode says, its code as check_site_code() wants. */
 NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *pol, unsigned int used)
 {
@@ -668,6 +1030,49 @@ NOCOV static void check_site_bytes(unsigned int i, const struct pvpatch_policy *
 	unsigned int len = r->site_len, mode = R.state[i].mode;
 	uint8_t want[PVPATCH_MAX_SITE];
 	const void *backend = pol ? pol->op[r->op].backend : NULL;
+	uintptr_t lo = (uintptr_t)R.pv.thunks, hi = lo + used, stub = 0;
+	const struct pvpatch_thunk_slot *t = NULL;
+
+	/* Poisoned: `jmp stub` + int3 to a poison stub (which its index entry
+	 * says it is), not the site's own native bytes (which could be such a
+	 * jmp). */
+	bool same = R.checked && R.last_pol == pol && R.last_mode[i] == mode;
+	bool was = R.pois[i];
+	size_t job_len;
+
+	R.last_mode[i] = (uint8_t)mode;
+	R.pois[i] = false;
+	memcpy(want, s0_bytes(i), r->native_len);
+	pad_bytes(want + r->native_len, len - r->native_len);
+	if (R.pv.thunks && p[0] == 0xe9 && (mode != PVPATCH_MODE_NATIVE || memcmp(p, want, len)))
+		stub = site_stub(p, len, lo, hi);
+	if (stub)
+		t = index_entry(stub);
+	if (t && t->kind == KIND_POISON) {
+		CHECK(poison_expected(i, pol), "site %u (mode %u) runs from a poison stub, unasked", i,
+		      mode);
+		CHECK(check_poison_stub(i, mode, stub, backend, lo, hi, &job_len) == t->len,
+		      "site %u: poison stub of another length than its index entry's %u", i, t->len);
+		if (same && !was)
+			same_job(i, mode, Sprev.text + (site_addr(r) - (uintptr_t)A.text), stub,
+				 job_len);
+		R.job_at[i] = stub;
+		R.job_len[i] = job_len;
+		R.pois[i] = true;
+		R.n_pois++;
+		return;
+	}
+	if (same && was)
+		same_job(i, mode, p, R.job_at[i], R.job_len[i]);
+	if (poison_expected(i, pol) && mode == PVPATCH_MODE_NATIVE && R.pv.thunks && len >= 5) {
+		/* The model knows native code that cannot move. */
+		uint8_t moved[256];
+		unsigned int ml;
+
+		if (reloc_model(s0_bytes(i), r->native_len, site_addr(r), len, lo, moved, &ml) ==
+		    PVPATCH_E_RELOC)
+			R.model_reloc++;
+	}
 
 	if (mode == PVPATCH_MODE_NATIVE) {
 		memcpy(want, s0_bytes(i), r->native_len);
@@ -728,7 +1133,7 @@ NOCOV static void check_call(const struct pvpatch_policy *pol, const struct pvpa
 		CHECK(!memcmp(A.thunks, S0.thunks, t0), "bytes before the thunk area changed");
 		CHECK(!memcmp(A.thunks + t0 + used, S0.thunks + t0 + used, sizeof(A.thunks) - t0 - used),
 		      "thunk bytes past the used area changed");
-		check_thunk_area(R.pv.thunks, used, R.pv.return_thunk);
+		check_area(R.pv.thunks, used, R.pv.return_thunk);
 	} else {
 		CHECK(!memcmp(A.thunks, S0.thunks, sizeof(A.thunks)), "thunk area changed without thunks");
 		CHECK(used == 0, "thunks used without a thunk area");
@@ -913,9 +1318,37 @@ NOCOV static void check_call(const struct pvpatch_policy *pol, const struct pvpa
 	}
 
 	/* The bytes of every valid site. */
-	for (unsigned int i = 0; i < R.n; i++)
+	R.n_pois = R.model_reloc = 0;
+	for (unsigned int i = 0; i < R.n; i++) {
 		if (accepted(i))
 			check_site_bytes(i, pol, used);
+		else
+			R.pois[i] = false;
+	}
+
+	/* Poison: every widened site poisoned or counted, with a reason. */
+	{
+		unsigned int expected = 0, sum = 0;
+
+		for (unsigned int i = 0; i < R.n; i++)
+			expected += poison_expected(i, pol);
+		CHECK(rep->poisoned == R.n_pois, "report: %u sites poisoned, %u run from a poison stub",
+		      rep->poisoned, R.n_pois);
+		CHECK(rep->poisoned + rep->unpoisoned == expected, "report: %u poisoned + %u "
+		      "unpoisoned, %u widened sites under poison", rep->poisoned, rep->unpoisoned,
+		      expected);
+		CHECK(rep->poison_reasons[PVPATCH_OK] == 0, "report: poison_reasons[OK] %u",
+		      rep->poison_reasons[PVPATCH_OK]);
+		for (unsigned int k = 0; k < PVPATCH_NR_REASONS; k++)
+			sum += rep->poison_reasons[k];
+		CHECK(sum == rep->unpoisoned, "report: poison_reasons sum to %u, %u unpoisoned", sum,
+		      rep->unpoisoned);
+		CHECK(rep->poison_reasons[PVPATCH_E_RELOC] >= R.model_reloc, "report: %u sites "
+		      "unpoisoned for relocation, the model knows %u",
+		      rep->poison_reasons[PVPATCH_E_RELOC], R.model_reloc);
+	}
+	R.last_pol = pol;
+	R.checked = true;
 	if (debug)
 		CHECK(lines == 2 * (R.n - invalid), "debug: %u lines for %u sites", lines, R.n - invalid);
 	else
@@ -987,10 +1420,12 @@ NOCOV static int call(const struct pvpatch_policy *pol, bool revert, struct pvpa
 	return ret;
 }
 
-NOCOV static void same_report(const struct pvpatch_report *a, const struct pvpatch_report *b)
+/* area: the thunk area's fill too (not when poisoning changed between them). */
+NOCOV static void same_report(const struct pvpatch_report *a, const struct pvpatch_report *b,
+			      bool area)
 {
 	CHECK(a->sites == b->sites && a->invalid == b->invalid && a->fallbacks == b->fallbacks &&
-	      a->thunk_bytes == b->thunk_bytes && a->n_rejects == b->n_rejects,
+	      (!area || a->thunk_bytes == b->thunk_bytes) && a->n_rejects == b->n_rejects,
 	      "the same policy twice gave another report");
 	CHECK(!memcmp(a->mode, b->mode, sizeof(a->mode)) &&
 	      !memcmp(a->op_mode, b->op_mode, sizeof(a->op_mode)) &&
@@ -1046,7 +1481,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t cfg, cfg2, m0, m1, th, sv, bg, bgseed;
 	static const size_t thunk_sizes[8] = { 0, 32, 48, 64, 128, 256, 1024, THUNK_MAX };
 	struct pvpatch_report rep1, rep2, rep3;
-	bool debug, twice, other, null_report;
+	bool debug, twice, other, null_report, flip;
 
 	init_backends();
 	memset(&R, 0, sizeof(R));
@@ -1102,7 +1537,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.poke = fz_poke, .poke_arg = &R.pv,
 		.lookup = cfg & 4 ? fz_lookup : NULL,
 		.print = cfg & 2 ? fz_print : NULL,
-		.flags = debug ? PVPATCH_F_DEBUG : 0,
+		.flags = (debug ? PVPATCH_F_DEBUG : 0) | (th & 8 ? PVPATCH_F_POISON : 0),
 		.stack_align = cfg2 & 16 ? PVPATCH_STACK_ALIGN_16 : PVPATCH_STACK_ALIGN_8,
 	};
 	{
@@ -1159,17 +1594,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg & 32)
 		pvpatch_report_print(&R.pv, &rep1);
 
-	/* Maybe a second apply: the same policy (writes nothing) or another. */
+	/* From here on poisoned the other way, maybe. */
+	flip = th & 16;
+	if (flip)
+		R.pv.flags ^= PVPATCH_F_POISON;
+
+	/* Maybe a second apply: the same policy (writes nothing, or with the
+	 * poisoning flipped exactly the sites that it changed) or another. */
 	if (twice) {
 		const struct pvpatch_policy *pol = other ? R.pin[1].pol : R.pin[0].pol;
+		bool before[MAX_RECS];
+		unsigned int flips = 0;
 
+		memcpy(before, R.pois, sizeof(before));
 		call(pol, false, &rep2, false);
 		check_call(pol, &rep2, debug);
 		show("apply again", &rep2);
-		if (!other) {
+		for (unsigned int i = 0; i < R.n; i++)
+			flips += before[i] != R.pois[i];
+		if (!other && !flip) {
 			CHECK(rep2.written == 0 && rep2.bytes_changed == 0 && R.site_pokes == 0 &&
 			      R.thunk_pokes == 0, "the same policy twice wrote %u sites", rep2.written);
-			same_report(&rep1, &rep2);
+			same_report(&rep1, &rep2, true);
+		} else if (!other) {
+			/* Poisoning changes no mode and no reject, and writes the
+			 * sites it changes, no other. */
+			CHECK(rep2.written == flips, "the same policy with poison flipped wrote %u sites, "
+			      "%u changed poisoning", rep2.written, flips);
+			same_report(&rep1, &rep2, false);
 		}
 		if (cfg & 32)
 			pvpatch_report_print(&R.pv, &rep2);

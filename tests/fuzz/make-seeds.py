@@ -27,7 +27,12 @@ R8, R9, R10, R11 = range(8, 12)
 
 # config byte bits
 DEBUG, PRINT, LOOKUP, TWICE, OTHER, REPORT, NO_REVERT, REVERT_TWICE = (1 << i for i in range(8))
-# thunk size index: 0 none, 1 32, 2 48, 3 64, 4 128, 5 256, 6 1024, 7 4096
+# thunk size index: 0 none, 1 32, 2 48, 3 64, 4 128, 5 256, 6 1024, 7 4096;
+# its bit 3 sets PVPATCH_F_POISON, bit 4 flips it after the first apply
+POISON, FLIP = 8, 16
+# record clobbers: bit 4 (rsp, never a clobber) marks the record widened
+# (PVPATCH_SITE_F_WIDENED), its other bits widen the mask
+WIDE = 1 << RSP
 # template opcodes (include/asm/pvpatch-template.h)
 (END, MOV, MOVI, XOR, OR, AND, ADD, SUB, SHLI, SHRI, PUSH, POP, IN, OUT, VMCALL, VMMCALL,
  CPUID, RDTSC, PAUSE) = range(19)
@@ -210,6 +215,51 @@ def seeds():
         yield name, (header(TWICE | OTHER, n, cfg2=cfg2) + templates(t_pause) + all_records()
                      + policy([(op, CALL, BE_TWO, 0, None) for op in OPS])
                      + policy([(op, CALL, BE_THREE + 9, 0, None) for op in OPS]))
+
+    # Poison mode: widened records (r8-r11 and what the op declares dead),
+    # every site run from a poison stub.  NATIVE (the three `call native_*`
+    # re-targeted) and NOP, applied twice (writes nothing) and reverted twice.
+    yield "poison-native", (header(TWICE | REVERT_TWICE | REPORT | PRINT, n, thunks=7 | POISON)
+                            + templates(t_pause) + all_records(clob=WIDE | 0x0f00)
+                            + policy([("io_delay", NOP, 0, 0, None),
+                                      ("wbinvd", NOP, BE_ONE, 0, None),
+                                      ("sched_yield", NOP, BE_ONE, 0, None)]))
+
+    # CALL poisoned (direct calls and thunks), then the same policy unpoisoned:
+    # the same modes, exactly the poisoned sites written back.
+    yield "poison-call", (header(TWICE | REPORT | PRINT, n, thunks=7 | POISON | FLIP)
+                          + templates(t_pause) + all_records(clob=WIDE | 0x0fc7)
+                          + policy([(op, CALL, 1 + i % 3, 0, None) for i, op in enumerate(OPS)]))
+
+    # INLINE unpoisoned, then poisoned (stubs of templates in and out of line).
+    yield "poison-inline", (header(TWICE | REPORT | PRINT, n, thunks=7 | FLIP)
+                            + templates(t_const, t_rdtsc, t_save_rbx) + all_records(clob=WIDE | 0x0f00)
+                            + policy([("save_fl", INLINE, BE_TWO, 1, (0x202, 0, 0, 0)),
+                                      ("read_tsc", INLINE, BE_ONE, 2, None),
+                                      ("mem_size", INLINE, BE_ONE, 3, (0x4000000, 0, 0, 0)),
+                                      ("read_cr8", INLINE, BE_ONE, 1, (15, 0, 0, 0)),
+                                      ("cpuid", INLINE, BE_ONE, 2, None)]))
+
+    # No room: a 64-byte thunk area holds a few poison stubs, the other
+    # widened sites stay as they are, counted ("thunk area full"); with a
+    # one-slot index, "thunk index full".
+    for name, cfg2 in (("poison-refused", 0), ("poison-index-full", 3 << 5)):
+        yield name, (header(TWICE | OTHER | REPORT | PRINT, n, thunks=3 | POISON, cfg2=cfg2)
+                     + templates(t_pause) + all_records(clob=WIDE | 0x0fc7)
+                     + policy([(op, CALL, BE_TWO, 0, None) for op in OPS])
+                     + policy())
+
+    # Native code that cannot move: on background 3 with seed 0 the text at
+    # +67 is `loop .-96` (e2 9e), a safe_halt site there (raw record,
+    # widened) stays NATIVE in place, counted ("relative operand cannot be
+    # relocated"); the mem_size and save_fl sites beside it are poisoned.
+    yield "poison-reloc", (header(TWICE | REPORT | PRINT, 3, thunks=7 | POISON, bg=3, bgseed=0)
+                           + templates(t_pause)
+                           + raw_record(67, OPS["safe_halt"], flags=0x20, site_len=5,
+                                        native_len=2, clob=0x0f00)
+                           + record("mem_size", 10, clob=WIDE | 0x0f00)
+                           + record("save_fl", 11, clob=WIDE | 0x0f00)
+                           + policy())
 
     yield "background", (header(DEBUG | PRINT, 24, bg=3, bgseed=7) + templates(t_pause)
                          + b"".join(record(op, 2 * i, style=i & 3)
