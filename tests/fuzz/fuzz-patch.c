@@ -806,6 +806,28 @@ NOCOV static int reloc_model(const uint8_t *in, unsigned int n, uintptr_t site, 
  * poison_regs() and into no other, `jmp` back to exactly the site's end.
  * Returns the stub's length.
  */
+/*
+ * The poison store p[0..l) may be: movabs $v, %r, or lea d8(%b), %r (64-bit,
+ * b's value taken from val[]).  Returns r and sets *v and *base (lea's b;
+ * 16 for movabs), or -1 when it is neither.
+ */
+NOCOV static int poison_store(const uint8_t *p, size_t l, const uint64_t *val, unsigned int *base,
+			      uint64_t *v)
+{
+	if (l == 10 && (p[0] & 0xfe) == 0x48 && (p[1] & 0xf8) == 0xb8) {
+		*base = 16;
+		memcpy(v, p + 2, 8);
+		return (int)((p[0] & 1u) << 3 | (p[1] & 7u));
+	}
+	if (l == 4 && (p[0] & 0xfa) == 0x48 && p[1] == 0x8d && (p[2] & 0xc0) == 0x40 &&
+	    (p[2] & 7) != 4) {
+		*base = (p[0] & 1u) << 3 | (p[2] & 7u);
+		*v = val[*base] + (uint64_t)(int64_t)(int8_t)p[3];
+		return (int)((p[0] >> 2 & 1u) << 3 | (p[2] >> 3 & 7u));
+	}
+	return -1;
+}
+
 NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr_t stub,
 				      const void *backend, uintptr_t lo, uintptr_t hi, size_t *job_len)
 {
@@ -814,7 +836,7 @@ NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr
 	uintptr_t site = site_addr(r), end = site + r->site_len, at = stub, starts[64], job_end;
 	uint16_t mask = poison_regs(r), seen = 0;
 	unsigned int n = 0, k = (unsigned int)__builtin_popcount(mask), calls = 0;
-	uint64_t val[16];
+	uint64_t val[16] = { 0 };
 	struct insn d;
 
 	for (;;) {
@@ -840,22 +862,14 @@ NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr
 		uint16_t known = 0;
 
 		for (unsigned int j = 0; j < n; j++) {
-			const uint8_t *p = (const uint8_t *)starts[j];
 			size_t l = (j + 1 < n ? starts[j + 1] : at) - starts[j];
-			unsigned int dst;
+			unsigned int dst, base;
 			uint64_t v;
+			int reg = poison_store((const uint8_t *)starts[j], l, val, &base, &v);
 
-			if (l == 10 && (p[0] & 0xfe) == 0x48 && (p[1] & 0xf8) == 0xb8) {
-				dst = (p[0] & 1u) << 3 | (p[1] & 7u);
-				memcpy(&v, p + 2, 8);
-			} else if (l == 4 && (p[0] & 0xfa) == 0x48 && p[1] == 0x8d &&
-				   (p[2] & 0xc0) == 0x40 && (p[2] & 7) != 4 &&
-				   (known >> ((p[0] & 1u) << 3 | (p[2] & 7u)) & 1)) {
-				dst = (p[0] >> 2 & 1u) << 3 | (p[2] >> 3 & 7u);
-				v = val[(p[0] & 1u) << 3 | (p[2] & 7u)] + (uint64_t)(int64_t)(int8_t)p[3];
-			} else {
+			if (reg < 0 || (base < 16 && !(known >> base & 1)))
 				continue;
-			}
+			dst = (unsigned int)reg;
 			if (v != (PVPATCH_POISON_VALUE | dst))
 				continue;
 			CHECK(mask >> dst & 1, "site %u: poison store into register %u, outside the "
@@ -871,27 +885,17 @@ NOCOV static size_t check_poison_stub(unsigned int i, unsigned int mode, uintptr
 	/* The poison: movabs $v, %r or lea d8(%b), %r (64-bit, b poisoned
 	 * before), each leaving 0xdead0000000000NN in register NN of the mask. */
 	for (unsigned int j = n - k; j < n; j++) {
-		const uint8_t *p = (const uint8_t *)starts[j];
 		size_t l = (j + 1 < n ? starts[j + 1] : at) - starts[j];
-		unsigned int dst;
+		unsigned int dst, base;
 		uint64_t v;
+		int reg = poison_store((const uint8_t *)starts[j], l, val, &base, &v);
 
-		if (l == 10 && (p[0] & 0xfe) == 0x48 && (p[1] & 0xf8) == 0xb8) {
-			dst = (p[0] & 1u) << 3 | (p[1] & 7u);
-			memcpy(&v, p + 2, 8);
-		} else if (l == 4 && (p[0] & 0xfa) == 0x48 && p[1] == 0x8d && (p[2] & 0xc0) == 0x40 &&
-			   (p[2] & 7) != 4) {
-			unsigned int base = (p[0] & 1u) << 3 | (p[2] & 7u);
-
-			dst = (p[0] >> 2 & 1u) << 3 | (p[2] >> 3 & 7u);
-			CHECK(seen >> base & 1, "site %u: poison lea from register %u, not poisoned yet",
-			      i, base);
-			v = val[base] + (uint64_t)(int64_t)(int8_t)p[3];
-		} else {
-			CHECK(0, "site %u: poison stub at thunks%+ld: instruction at +%ld is not a poison "
-			      "store (%u registers to poison)", i, (long)(stub - lo),
-			      (long)(starts[j] - stub), k);
-		}
+		CHECK(reg >= 0, "site %u: poison stub at thunks%+ld: instruction at +%ld is not a "
+		      "poison store (%u registers to poison)", i, (long)(stub - lo),
+		      (long)(starts[j] - stub), k);
+		CHECK(base == 16 || (seen >> base & 1),
+		      "site %u: poison lea from register %u, not poisoned yet", i, base);
+		dst = (unsigned int)reg;
 		CHECK(mask >> dst & 1, "site %u: poison store into register %u, outside the record's "
 		      "mask %#x less outputs, rsp and rbp (%#x)", i, dst, r->clobbers, mask);
 		CHECK(!(seen >> dst & 1), "site %u: register %u poisoned twice", i, dst);
