@@ -2,6 +2,7 @@
 """Paths shared by the pytest suites; `make check` builds what they read."""
 
 import os
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -13,6 +14,20 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 # The tools read the generated description from --gen or $PVPATCH_GEN (or the
 # ELF): the tests run them on this checkout's build.
 os.environ.setdefault("PVPATCH_GEN", os.path.join(BUILD, "gen"))
+
+
+def pvsites(*args):
+    """tools/pvsites with args: the finished process (never a traceback)."""
+    p = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "pvsites"), *args],
+                       capture_output=True, text=True)
+    assert "Traceback" not in p.stderr, p.stderr
+    return p
+
+
+def load_gen():
+    """The generated Python description of the spec this checkout built."""
+    from pvlib import gen as genmod
+    return genmod.load()
 
 # --- one line per tier at the end of the run ----------------------------------
 # Tiers by directory; the seconds are the tests' own time (setup, call and

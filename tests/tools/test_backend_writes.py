@@ -11,10 +11,9 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import BUILD, PYTHON, ROOT
+from conftest import BUILD, pvsites as run, load_gen as gen
 from elftools.elf.elffile import ELFFile
 
-PVSITES = os.path.join(ROOT, "tools", "pvsites")
 ELF = os.path.join(BUILD, "tests", "sites", "backends.elf")
 OBJ = os.path.join(BUILD, "tests", "sites", "backends.o")
 
@@ -22,17 +21,6 @@ CALLER_SAVED = ["rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"]
 ANALYSED = 0x02       # PVPATCH_BACKEND_F_ANALYSED
 PRESERVES = 0x01
 REC = 16              # backend record: fn 8, op 2, flags 1, reserved0 1, id 2, writes 2
-
-
-def run(*args):
-    p = subprocess.run([PYTHON, PVSITES, *args], capture_output=True, text=True)
-    assert "Traceback" not in p.stderr, p.stderr
-    return p
-
-
-def gen():
-    from pvlib import gen as genmod
-    return genmod.load()
 
 
 # --- the oracle: objdump's AT&T text, read without capstone ----------------------

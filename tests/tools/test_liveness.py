@@ -9,10 +9,9 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import BUILD, PYTHON, ROOT
+from conftest import BUILD, pvsites as run
 from elftools.elf.elffile import ELFFile
 
-PVSITES = os.path.join(ROOT, "tools", "pvsites")
 ELF = os.path.join(BUILD, "tests", "sites", "liveness.elf")
 OBJ = os.path.join(BUILD, "tests", "sites", "liveness.o")
 GUEST = os.path.join(BUILD, "tests", "guest", "guest.elf")
@@ -57,12 +56,6 @@ DEAD = {
     "lv_noopt+0x5": "",                                 # .S without opt-in
 }
 # (lv_nosize's site has no function around it: where is section+offset.)
-
-
-def run(*args):
-    p = subprocess.run([PYTHON, PVSITES, *args], capture_output=True, text=True)
-    assert "Traceback" not in p.stderr, p.stderr
-    return p
 
 
 _dry = {}

@@ -7,28 +7,15 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 import tempfile
 
 import pytest
-from conftest import BUILD, PYTHON, ROOT
+from conftest import BUILD, pvsites as run, load_gen as gen
 from elftools.elf.elffile import ELFFile
 
-PVSITES = os.path.join(ROOT, "tools", "pvsites")
 SITES = os.path.join(BUILD, "tests", "sites")
 OBJS = ["callsites-O0.o", "callsites-O2.o", "callsites-Os.o", "callsites-asm.o",
         "callsites.elf"]
-
-
-def run(*args):
-    p = subprocess.run([PYTHON, PVSITES, *args], capture_output=True, text=True)
-    assert "Traceback" not in p.stderr, p.stderr
-    return p
-
-
-def gen():
-    from pvlib import gen as genmod
-    return genmod.load()
 
 
 def section(path, name):
