@@ -22,6 +22,7 @@ Exit status: 0 no mismatch, 1 mismatches, 2 usage or environment error.
 
 import argparse
 import array
+import fcntl
 import hashlib
 import os
 import struct
@@ -280,8 +281,15 @@ def ensure_ref(path, ref="objdump", cache=CACHE):
 
 
 def _ensure(item, ref, cache):
-    path = corpus(item, cache) if item in CORPORA else item
-    return path, ensure_ref(path, ref, cache)
+    # Other processes (pytest-xdist workers) may want the same corpus or
+    # reference at the same time: one at a time per item, else they write
+    # the same temporary files, or one deletes as stale the reference the
+    # other has just made.  Once made, both stay as they are.
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, os.path.basename(item) + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = corpus(item, cache) if item in CORPORA else item
+        return path, ensure_ref(path, ref, cache)
 
 
 def ensure_refs(items, ref="objdump", cache=CACHE):
